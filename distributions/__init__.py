@@ -1,1 +1,98 @@
-"""distributions package."""
+"""Probability distributions on torch tensors, API-compatible with ``torch.distributions``.
+
+Shapes follow the TensorFlow Distributions design (Dillon et al. 2017,
+arXiv 1711.10604). Each family lives in its own module; this package re-exports
+the public names of ``torch.distributions.__all__`` plus our extras (``Delta``,
+``Unit``, ``MaskedDistribution``, ``ExpandedDistribution``).
+
+Each block below is owned by one part of the suite; add names to your block's
+imports and to its ``_<block>`` list only.
+"""
+
+from distributions import constraints, transforms
+from distributions.constraint_registry import biject_to, transform_to
+from distributions.delta import Delta
+from distributions.distribution import Distribution
+from distributions.exp_family import ExponentialFamily
+from distributions.expanded import ExpandedDistribution
+from distributions.independent import Independent
+from distributions.masked import MaskedDistribution
+from distributions.normal import Normal
+from distributions.transformed_distribution import TransformedDistribution
+from distributions.transforms import (
+    AbsTransform,
+    AffineTransform,
+    CatTransform,
+    ComposeTransform,
+    CorrCholeskyTransform,
+    CumulativeDistributionTransform,
+    ExpTransform,
+    IndependentTransform,
+    LowerCholeskyTransform,
+    PositiveDefiniteTransform,
+    PowerTransform,
+    ReshapeTransform,
+    SigmoidTransform,
+    SoftmaxTransform,
+    SoftplusTransform,
+    StackTransform,
+    StickBreakingTransform,
+    TanhTransform,
+    Transform,
+    identity_transform,
+)
+from distributions.unit import Unit
+
+# --- core ---------------------------------------------------------------------
+_core = [
+    "constraints",
+    "transforms",
+    "biject_to",
+    "transform_to",
+    "Distribution",
+    "ExponentialFamily",
+    "Independent",
+    "TransformedDistribution",
+    "Normal",
+    "Delta",
+    "Unit",
+    "MaskedDistribution",
+    "ExpandedDistribution",
+    "AbsTransform",
+    "AffineTransform",
+    "CatTransform",
+    "ComposeTransform",
+    "CorrCholeskyTransform",
+    "CumulativeDistributionTransform",
+    "ExpTransform",
+    "IndependentTransform",
+    "LowerCholeskyTransform",
+    "PositiveDefiniteTransform",
+    "PowerTransform",
+    "ReshapeTransform",
+    "SigmoidTransform",
+    "SoftmaxTransform",
+    "SoftplusTransform",
+    "StackTransform",
+    "StickBreakingTransform",
+    "TanhTransform",
+    "Transform",
+    "identity_transform",
+]
+
+# --- continuous univariate (location-scale and friends) -----------------------
+_univariate: list = []
+
+# --- gamma/beta family and special functions -----------------------------------
+_gamma_family: list = []
+
+# --- multivariate --------------------------------------------------------------
+_multivariate: list = []
+
+# --- discrete ------------------------------------------------------------------
+_discrete: list = []
+
+# --- KL registry ---------------------------------------------------------------
+_kl: list = []
+
+__all__ = _core + _univariate + _gamma_family + _multivariate + _discrete + _kl

@@ -1,0 +1,42 @@
+# Two entry points for a fresh machine: `make demo` and `make test`.
+# Without an active virtual environment everything goes into .venv; the torch
+# pin lives in constraints.txt only (a CPU wheel; an unpinned torch pulls CUDA).
+
+SHELL := /bin/bash
+ifdef VIRTUAL_ENV
+PYTHON := $(VIRTUAL_ENV)/bin/python
+STAMP := $(VIRTUAL_ENV)/.scgppl-installed
+else
+PYTHON := .venv/bin/python
+STAMP := .venv/.scgppl-installed
+endif
+PIP := $(PYTHON) -m pip
+EXTRAS ?= test,examples
+
+.PHONY: setup demo test lint bench format
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	@if [ ! -x "$(PYTHON)" ]; then python3 -m venv .venv; fi
+	$(PIP) install -q -c constraints.txt torch
+	$(PIP) install -q -c constraints.txt -e ".[$(EXTRAS)]"
+	@touch $(STAMP)
+
+demo: setup
+	MPLBACKEND=Agg $(PYTHON) examples/eight_schools.py
+
+test: setup
+	$(PYTHON) -m pytest -n 2 -q
+
+lint: setup
+	$(PYTHON) -m ruff check .
+	$(PYTHON) -m ruff format --check .
+
+format: setup
+	$(PYTHON) -m ruff format .
+	$(PYTHON) -m ruff check --fix .
+
+bench: setup
+	$(PIP) install -q -c constraints.txt -e ".[bench]" || echo "pyro-ppl not installable: benchmarking without Pyro"
+	MPLBACKEND=Agg OMP_NUM_THREADS=1 $(PYTHON) -m benchmarks

@@ -1,0 +1,1 @@
+"""Side-by-side benchmarks: every case is timed against its peers in one run."""

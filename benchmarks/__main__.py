@@ -1,0 +1,42 @@
+"""``python -m benchmarks``: run every benchmark module and write RESULTS.md.
+
+Each ``bench_*.py`` module exposes ``cases()``; results are grouped by area
+into one markdown table each.
+"""
+
+import argparse
+import importlib
+import pathlib
+import pkgutil
+
+from benchmarks.harness import format_table, run_cases
+
+HERE = pathlib.Path(__file__).resolve().parent
+
+
+def _modules(only):
+    for info in pkgutil.iter_modules([str(HERE)]):
+        if info.name.startswith("bench_") and (not only or only in info.name):
+            yield importlib.import_module(f"benchmarks.{info.name}")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--only", default="", help="run only modules whose name contains this")
+    parser.add_argument("--rounds", type=int, default=15, help="alternating rounds per case")
+    parser.add_argument("--output", default=str(HERE / "RESULTS.md"), help="markdown report path")
+    args = parser.parse_args(argv)
+    by_area = {}
+    for module in _modules(args.only):
+        for result in run_cases(module.cases(), rounds=args.rounds):
+            by_area.setdefault(result.case.area, []).append(result)
+    sections = ["# Benchmark results\n", "Ratios are medians of per-round time ratios "
+                "(ours / peer; below 1 means we are faster), one thread.\n"]
+    for area, results in by_area.items():
+        sections.append(f"## {area}\n\n{format_table(results)}\n")
+    pathlib.Path(args.output).write_text("\n".join(sections))
+    print(f"wrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,220 @@
+"""The ``Distribution`` base class: shapes, validation, and the shared API.
+
+Shapes follow the TensorFlow Distributions design (Dillon et al. 2017,
+arXiv 1711.10604): a draw has shape ``sample_shape + batch_shape + event_shape``
+and ``log_prob`` reduces the event dims, returning ``sample_shape + batch_shape``.
+"""
+
+import torch
+
+from distributions.validation import check_arguments, check_sample
+
+__all__ = ["Distribution"]
+
+
+class Distribution:
+    """Base class of every distribution, API-compatible with ``torch.distributions``.
+
+    Subclasses set ``arg_constraints`` and ``support`` and implement ``log_prob``
+    and ``sample`` or ``rsample``; the base class supplies shapes, validation,
+    ``expand`` helpers and the modelling conveniences ``to_event``,
+    ``expand_by`` and ``mask``.
+
+    Args:
+        batch_shape: shape over which parameters are batched.
+        event_shape: shape of a single draw.
+        validate_args: validate parameters and ``log_prob`` inputs; ``None``
+            follows :meth:`set_default_validate_args` (on unless turned off).
+
+    Example:
+        >>> from distributions import Normal
+        >>> d = Normal(torch.zeros(3), 1.0)
+        >>> d.batch_shape, d.event_shape
+        (torch.Size([3]), torch.Size([]))
+    """
+
+    has_rsample = False
+    has_enumerate_support = False
+    _validate_args = True
+    arg_constraints: dict = {}
+    support = None
+
+    @staticmethod
+    def set_default_validate_args(value):
+        """Turns validation on or off for every instance created without ``validate_args``.
+
+        Example:
+            >>> Distribution.set_default_validate_args(True)
+        """
+        if value not in (True, False):
+            raise ValueError(f"set_default_validate_args expects True or False, got {value!r}")
+        Distribution._validate_args = value
+
+    def __init__(self, batch_shape=torch.Size(), event_shape=torch.Size(), validate_args=None):
+        self._batch_shape = torch.Size(batch_shape)
+        self._event_shape = torch.Size(event_shape)
+        if validate_args is not None:
+            self._validate_args = validate_args
+        if self._validate_args:
+            check_arguments(self)
+
+    # ----------------------------------------------------------------- shapes
+    @property
+    def batch_shape(self):
+        """The shape over which parameters are batched."""
+        return self._batch_shape
+
+    @property
+    def event_shape(self):
+        """The shape of a single draw."""
+        return self._event_shape
+
+    def _extended_shape(self, sample_shape=torch.Size()):
+        if not isinstance(sample_shape, torch.Size):
+            sample_shape = torch.Size(sample_shape)
+        return sample_shape + self._batch_shape + self._event_shape
+
+    def expand(self, batch_shape, _instance=None):
+        """Returns a new distribution with parameters expanded to ``batch_shape``.
+
+        Subclasses override this to expand their parameters without copies.
+        The generic fallback wraps ``self`` in an expanded view.
+        """
+        from distributions.expanded import ExpandedDistribution
+
+        return ExpandedDistribution(self, batch_shape)
+
+    def _get_checked_instance(self, cls, _instance):
+        if _instance is None and type(self).__init__ != cls.__init__:
+            raise NotImplementedError(
+                f"{type(self).__name__}.expand: the subclass has its own __init__, so it "
+                "must implement expand() itself"
+            )
+        return self.__new__(type(self)) if _instance is None else _instance
+
+    # ------------------------------------------------------------ statistics
+    @property
+    def mean(self):
+        """Mean of the distribution."""
+        raise NotImplementedError(f"{type(self).__name__} has no closed-form mean")
+
+    @property
+    def mode(self):
+        """Mode of the distribution."""
+        raise NotImplementedError(f"{type(self).__name__} has no closed-form mode")
+
+    @property
+    def variance(self):
+        """Variance of the distribution."""
+        raise NotImplementedError(f"{type(self).__name__} has no closed-form variance")
+
+    @property
+    def stddev(self):
+        """Standard deviation, the square root of :attr:`variance`."""
+        return self.variance.sqrt()
+
+    def entropy(self):
+        """Differential or Shannon entropy, batched over ``batch_shape``."""
+        raise NotImplementedError(f"{type(self).__name__} has no closed-form entropy")
+
+    def perplexity(self):
+        """``exp(entropy)``."""
+        return torch.exp(self.entropy())
+
+    # ---------------------------------------------------------- sample / score
+    def sample(self, sample_shape=torch.Size()):
+        """Draws a sample without gradients, shaped ``sample_shape + batch + event``."""
+        with torch.no_grad():
+            return self.rsample(sample_shape)
+
+    def rsample(self, sample_shape=torch.Size()):
+        """Draws a reparameterized sample, differentiable in the parameters."""
+        raise NotImplementedError(
+            f"{type(self).__name__} has no reparameterized sampler (has_rsample=False); "
+            "use .sample() with a score-function estimator"
+        )
+
+    def sample_n(self, n):
+        """Draws ``n`` samples (the old torch API); same as ``sample((n,))``."""
+        return self.sample(torch.Size((n,)))
+
+    def log_prob(self, value):
+        """Log density or mass of ``value``, shaped ``sample + batch``."""
+        raise NotImplementedError(f"{type(self).__name__} does not define log_prob")
+
+    def cdf(self, value):
+        """Cumulative distribution function at ``value``."""
+        raise NotImplementedError(f"{type(self).__name__} has no closed-form cdf")
+
+    def icdf(self, value):
+        """Inverse cumulative distribution function at probability ``value``."""
+        raise NotImplementedError(f"{type(self).__name__} has no closed-form icdf")
+
+    def enumerate_support(self, expand=True):
+        """All values of a discrete support, stacked along a new leftmost dim."""
+        raise NotImplementedError(
+            f"{type(self).__name__} has no finite support to enumerate "
+            "(has_enumerate_support=False)"
+        )
+
+    def _validate_sample(self, value):
+        check_sample(self, value)
+
+    # ------------------------------------------------------ PPL conveniences
+    def to_event(self, reinterpreted_batch_ndims=None):
+        """Moves the rightmost batch dims into the event: returns ``Independent``.
+
+        Args:
+            reinterpreted_batch_ndims: how many batch dims to move; all of them
+                when ``None``.
+
+        Example:
+            >>> from distributions import Normal
+            >>> Normal(torch.zeros(2, 3), 1.0).to_event(1).event_shape
+            torch.Size([3])
+        """
+        from distributions.independent import Independent
+
+        if reinterpreted_batch_ndims is None:
+            reinterpreted_batch_ndims = len(self.batch_shape)
+        if reinterpreted_batch_ndims == 0:
+            return self
+        return Independent(self, reinterpreted_batch_ndims)
+
+    def expand_by(self, sample_shape):
+        """Prepends ``sample_shape`` to the batch shape (an ``expand`` on the left).
+
+        Example:
+            >>> from distributions import Normal
+            >>> Normal(0.0, 1.0).expand_by([4]).batch_shape
+            torch.Size([4])
+        """
+        return self.expand(torch.Size(sample_shape) + self.batch_shape)
+
+    def mask(self, mask):
+        """Masks ``log_prob`` with a boolean tensor broadcastable to the batch shape.
+
+        Masked-out elements score zero, and no gradient flows through them.
+        ``mask=False`` masks everything, ``True`` nothing.
+
+        Example:
+            >>> from distributions import Normal
+            >>> Normal(torch.zeros(2), 1.0).mask(torch.tensor([True, False])).log_prob(
+            ...     torch.zeros(2))[1].item()
+            0.0
+        """
+        from distributions.masked import MaskedDistribution
+
+        return MaskedDistribution(self, mask)
+
+    def __repr__(self):
+        names = [k for k in self.arg_constraints if k in self.__dict__]
+        args = ", ".join(f"{k}: {_short(self.__dict__[k])}" for k in names)
+        return f"{type(self).__name__}({args})"
+
+
+def _short(value):
+    if isinstance(value, torch.Tensor):
+        return value.item() if value.numel() == 1 else f"tensor of shape {tuple(value.shape)}"
+    return value
+

@@ -1,0 +1,105 @@
+"""``ExpandedDistribution``: a generic batch-shape expansion of any distribution."""
+
+import torch
+
+from distributions import constraints
+from distributions.distribution import Distribution
+
+__all__ = ["ExpandedDistribution"]
+
+
+class ExpandedDistribution(Distribution):
+    """Broadcasts a distribution to a larger batch shape without copying parameters.
+
+    The fallback of :meth:`Distribution.expand` for families that do not expand
+    their parameters themselves: samples are drawn for the new leading dims and
+    ``log_prob`` broadcasts against the base.
+
+    Args:
+        base_dist: the distribution to expand.
+        batch_shape: the target batch shape; must broadcast from the base's.
+
+    Raises:
+        ValueError: when ``batch_shape`` does not broadcast from the base's batch shape.
+
+    Example:
+        >>> from distributions import Normal
+        >>> ExpandedDistribution(Normal(0.0, 1.0), [3]).sample().shape
+        torch.Size([3])
+    """
+
+    arg_constraints: dict = {}
+
+    def __init__(self, base_dist, batch_shape):
+        batch_shape = torch.Size(batch_shape)
+        base_batch = base_dist.batch_shape
+        if torch.broadcast_shapes(batch_shape, base_batch) != batch_shape:
+            raise ValueError(
+                f"expand: batch shape {tuple(base_batch)} of {type(base_dist).__name__} cannot "
+                f"be expanded to {tuple(batch_shape)}; only size-1 or missing dims expand"
+            )
+        self.base_dist = base_dist
+        super().__init__(batch_shape, base_dist.event_shape, validate_args=False)
+
+    def expand(self, batch_shape, _instance=None):
+        return ExpandedDistribution(self.base_dist, batch_shape)
+
+    @property
+    def has_rsample(self):
+        return self.base_dist.has_rsample
+
+    @property
+    def has_enumerate_support(self):
+        return self.base_dist.has_enumerate_support
+
+    @constraints.dependent_property
+    def support(self):
+        return self.base_dist.support
+
+    def _draw(self, sampler, sample_shape):
+        # New leading dims and base dims of size 1 that grow both need independent
+        # draws: ask the base for them as extra sample dims, then move the grown
+        # dims into the singleton positions they replace.
+        sample_shape = torch.Size(sample_shape)
+        base_batch = self.base_dist.batch_shape
+        extra = len(self.batch_shape) - len(base_batch)
+        grown = [
+            i for i, b in enumerate(base_batch) if b == 1 and self.batch_shape[extra + i] != 1
+        ]
+        sizes = torch.Size(self.batch_shape[extra + i] for i in grown)
+        value = sampler(sample_shape + self.batch_shape[:extra] + sizes)
+        offset = len(sample_shape) + extra
+        if grown:
+            first_base = offset + len(grown)
+            value = value.squeeze(tuple(first_base + i for i in grown))
+            source = [offset + k for k in range(len(grown))]
+            value = value.movedim(source, [offset + i for i in grown])
+        return value
+
+    def sample(self, sample_shape=torch.Size()):
+        return self._draw(self.base_dist.sample, sample_shape)
+
+    def rsample(self, sample_shape=torch.Size()):
+        return self._draw(self.base_dist.rsample, sample_shape)
+
+    def log_prob(self, value):
+        lp = self.base_dist.log_prob(value)
+        shape = torch.broadcast_shapes(lp.shape, self.batch_shape)
+        return lp.expand(shape)
+
+    def enumerate_support(self, expand=True):
+        values = self.base_dist.enumerate_support(expand=False)
+        if expand:
+            values = values.expand((values.shape[0],) + self._extended_shape())
+        return values
+
+    @property
+    def mean(self):
+        return self.base_dist.mean.expand(self._extended_shape())
+
+    @property
+    def variance(self):
+        return self.base_dist.variance.expand(self._extended_shape())
+
+    def entropy(self):
+        return self.base_dist.entropy().expand(self.batch_shape)

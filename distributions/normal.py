@@ -1,0 +1,98 @@
+"""``Normal``: the Gaussian distribution parameterized by location and scale."""
+
+import math
+from numbers import Real
+
+import torch
+
+from distributions import constraints
+from distributions.exp_family import ExponentialFamily
+from distributions.utils import broadcast_all
+
+__all__ = ["Normal"]
+
+_HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
+
+
+class Normal(ExponentialFamily):
+    """The normal distribution ``N(loc, scale^2)``.
+
+    Args:
+        loc: mean.
+        scale: standard deviation, positive.
+        validate_args: see :class:`Distribution`.
+
+    Example:
+        >>> d = Normal(torch.tensor(0.0), torch.tensor(1.0))
+        >>> round(d.log_prob(torch.tensor(0.0)).item(), 4)
+        -0.9189
+    """
+
+    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
+    support = constraints.real
+    has_rsample = True
+    _mean_carrier_measure = 0
+
+    def __init__(self, loc, scale, validate_args=None):
+        self.loc, self.scale = broadcast_all(loc, scale)
+        super().__init__(self.loc.shape, validate_args=validate_args)
+
+    def expand(self, batch_shape, _instance=None):
+        new = self._get_checked_instance(Normal, _instance)
+        batch_shape = torch.Size(batch_shape)
+        new.loc = self.loc.expand(batch_shape)
+        new.scale = self.scale.expand(batch_shape)
+        super(Normal, new).__init__(batch_shape, validate_args=False)
+        new._validate_args = self._validate_args
+        return new
+
+    @property
+    def mean(self):
+        return self.loc
+
+    @property
+    def mode(self):
+        return self.loc
+
+    @property
+    def stddev(self):
+        return self.scale
+
+    @property
+    def variance(self):
+        return self.scale.pow(2)
+
+    def rsample(self, sample_shape=torch.Size()):
+        shape = self._extended_shape(sample_shape)
+        eps = torch.randn(shape, dtype=self.loc.dtype, device=self.loc.device)
+        return self.loc + eps * self.scale
+
+    def sample(self, sample_shape=torch.Size()):
+        shape = self._extended_shape(sample_shape)
+        with torch.no_grad():
+            return torch.normal(self.loc.expand(shape), self.scale.expand(shape))
+
+    def log_prob(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
+        scale = self.scale
+        log_scale = math.log(scale) if isinstance(scale, Real) else scale.log()
+        return -((value - self.loc) / scale).pow(2) * 0.5 - log_scale - _HALF_LOG_2PI
+
+    def cdf(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
+        return 0.5 * torch.special.erfc((self.loc - value) / (self.scale * math.sqrt(2)))
+
+    def icdf(self, value):
+        return self.loc + self.scale * torch.special.ndtri(value)
+
+    def entropy(self):
+        return 0.5 + _HALF_LOG_2PI + self.scale.log()
+
+    @property
+    def _natural_params(self):
+        return (self.loc / self.scale.pow(2), -0.5 * self.scale.pow(2).reciprocal())
+
+    def _log_normalizer(self, x, y):
+        return -0.25 * x.pow(2) / y + 0.5 * torch.log(-math.pi / y)

@@ -1,0 +1,218 @@
+"""Small tensor helpers shared by the distribution families.
+
+These mirror the public helpers of ``torch.distributions.utils`` so code written
+against torch keeps working, and add a few conveniences used across families.
+"""
+
+import functools
+import math
+from numbers import Number
+
+import torch
+
+__all__ = [
+    "broadcast_all",
+    "clamp_probs",
+    "lazy_property",
+    "logits_to_probs",
+    "probs_to_logits",
+    "tril_matrix_to_vec",
+    "vec_to_tril_matrix",
+    "euler_constant",
+    "promote_float",
+    "sum_rightmost",
+]
+
+euler_constant = 0.57721566490153286060  # Euler-Mascheroni constant
+
+
+def promote_float(value, like=None):
+    """Returns ``value`` as a floating tensor, following ``like``'s dtype and device.
+
+    Args:
+        value: a number or tensor.
+        like: an optional tensor whose floating dtype and device are used for numbers.
+
+    Example:
+        >>> promote_float(1).dtype == torch.get_default_dtype()
+        True
+    """
+    if isinstance(value, torch.Tensor):
+        return value if value.is_floating_point() else value.to(torch.get_default_dtype())
+    if like is not None and like.is_floating_point():
+        return torch.tensor(value, dtype=like.dtype, device=like.device)
+    return torch.tensor(value, dtype=torch.get_default_dtype())
+
+
+def broadcast_all(*values):
+    """Broadcasts numbers and tensors to one common shape, as tensors.
+
+    Numbers become tensors of the dtype and device of the first tensor argument
+    (or the default dtype when there is none). Tensors of equal shape are
+    returned untouched, which keeps the common scalar case free of copies.
+
+    Args:
+        *values: numbers or tensors.
+
+    Returns:
+        A tuple of tensors of one shape.
+
+    Raises:
+        ValueError: if an argument is neither a number nor a tensor, naming its
+            position and type.
+
+    Example:
+        >>> a, b = broadcast_all(torch.zeros(3), 1.0)
+        >>> b.shape
+        torch.Size([3])
+    """
+    like = None
+    for v in values:
+        if isinstance(v, torch.Tensor):
+            like = v
+            break
+        if not isinstance(v, Number):
+            raise ValueError(
+                f"broadcast_all: expected numbers or tensors, got {type(v).__name__}; "
+                "convert the argument with torch.as_tensor(...)"
+            )
+    if like is None:
+        dtype = torch.get_default_dtype()
+        return tuple(torch.tensor(float(v), dtype=dtype) for v in values)
+    tensors = []
+    for i, v in enumerate(values):
+        if isinstance(v, torch.Tensor):
+            tensors.append(v)
+        elif isinstance(v, Number):
+            dtype = like.dtype if like.is_floating_point() else torch.get_default_dtype()
+            tensors.append(torch.tensor(v, dtype=dtype, device=like.device))
+        else:
+            raise ValueError(
+                f"broadcast_all: argument {i} is a {type(v).__name__}, expected a number "
+                "or a tensor; convert it with torch.as_tensor(...)"
+            )
+    shape = tensors[0].shape
+    if all(t.shape == shape for t in tensors):
+        return tuple(tensors)
+    return tuple(torch.broadcast_tensors(*tensors))
+
+
+def clamp_probs(probs):
+    """Clamps probabilities into the open interval (0, 1) by the dtype's resolution.
+
+    Example:
+        >>> clamp_probs(torch.tensor([0.0, 1.0])).gt(0).all().item()
+        True
+    """
+    eps = torch.finfo(probs.dtype).eps
+    return probs.clamp(min=eps, max=1 - eps)
+
+
+def logits_to_probs(logits, is_binary=False):
+    """Converts logits to probabilities: sigmoid when binary, softmax over the last dim.
+
+    Example:
+        >>> logits_to_probs(torch.zeros(2)).tolist()
+        [0.5, 0.5]
+    """
+    if is_binary:
+        return torch.sigmoid(logits)
+    return torch.softmax(logits, dim=-1)
+
+
+def probs_to_logits(probs, is_binary=False):
+    """Converts probabilities to logits (log-odds when binary, log-probs otherwise).
+
+    Probabilities are clamped first so that 0 and 1 map to large finite logits.
+
+    Example:
+        >>> round(probs_to_logits(torch.tensor(0.5), is_binary=True).item(), 6)
+        0.0
+    """
+    clamped = clamp_probs(probs)
+    if is_binary:
+        return torch.log(clamped) - torch.log1p(-clamped)
+    return torch.log(clamped)
+
+
+class lazy_property:
+    """A property computed once per instance on first access, then stored.
+
+    Accessed on the class it returns itself, so introspection (and
+    ``Distribution._check_args``) can tell a lazily derived parameter apart.
+
+    Example:
+        >>> class A:
+        ...     @lazy_property
+        ...     def x(self):
+        ...         return 3
+        >>> A().x
+        3
+    """
+
+    def __init__(self, wrapped):
+        self.wrapped = wrapped
+        functools.update_wrapper(self, wrapped)
+
+    def __get__(self, instance, obj_type=None):
+        if instance is None:
+            return self
+        with torch.enable_grad():
+            value = self.wrapped(instance)
+        instance.__dict__[self.wrapped.__name__] = value
+        return value
+
+
+def tril_matrix_to_vec(mat, diag=0):
+    """Flattens the lower triangle (offset ``diag``) of the last two dims, row by row.
+
+    Example:
+        >>> tril_matrix_to_vec(torch.tensor([[1.0, 0.0], [2.0, 3.0]])).tolist()
+        [1.0, 2.0, 3.0]
+    """
+    n = mat.shape[-1]
+    if not torch._C._get_tracing_state() and (diag < -n or diag >= n):
+        raise ValueError(f"tril_matrix_to_vec: diag={diag} is out of range for a {n}x{n} matrix")
+    rows, cols = torch.tril_indices(n, n, offset=diag, device=mat.device)
+    return mat[..., rows, cols]
+
+
+def vec_to_tril_matrix(vec, diag=0):
+    """Inverse of :func:`tril_matrix_to_vec`: fills a lower-triangular matrix row by row.
+
+    Args:
+        vec: tensor whose last dim has length ``n*(n+1)/2 + n*diag`` for some n.
+        diag: the diagonal offset used when flattening.
+
+    Raises:
+        ValueError: when the last dim is not such a triangular number.
+
+    Example:
+        >>> vec_to_tril_matrix(torch.tensor([1.0, 2.0, 3.0])).tolist()
+        [[1.0, 0.0], [2.0, 3.0]]
+    """
+    m = vec.shape[-1]
+    # Solve n^2 + (1 + 2 diag) n - 2 m = 0 for the matrix size n.
+    b = 1 + 2 * diag
+    n = round((-b + math.sqrt(b * b + 8 * m)) / 2)
+    if n * (n + b) != 2 * m:
+        raise ValueError(
+            f"vec_to_tril_matrix: last dim {m} is not a triangular size for diag={diag}; "
+            "expected n*(n+1)/2 + n*diag entries"
+        )
+    mat = vec.new_zeros(vec.shape[:-1] + (n, n))
+    rows, cols = torch.tril_indices(n, n, offset=diag, device=vec.device)
+    mat[..., rows, cols] = vec
+    return mat
+
+
+def sum_rightmost(value, dim):
+    """Sums out the ``dim`` rightmost dims of ``value`` (a no-op for ``dim == 0``).
+
+    Example:
+        >>> sum_rightmost(torch.ones(2, 3), 1).tolist()
+        [3.0, 3.0]
+    """
+    if dim == 0 or not isinstance(value, torch.Tensor):
+        return value
+    return value.reshape(value.shape[:-dim] + (-1,)).sum(-1)

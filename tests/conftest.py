@@ -1,0 +1,33 @@
+"""Suite-wide fixtures: a fixed seed, validation on, and a clean parameter store."""
+
+import os
+import random
+
+import numpy as np
+import pytest
+import torch
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import distributions  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _fresh_state():
+    torch.manual_seed(0)
+    random.seed(0)
+    np.random.seed(0)
+    distributions.Distribution.set_default_validate_args(True)
+    _clear_param_store()
+    yield
+    _clear_param_store()
+
+
+def _clear_param_store():
+    try:
+        import ppl
+    except ImportError:
+        return
+    clear = getattr(ppl, "clear_param_store", None)
+    if clear is not None:
+        clear()
