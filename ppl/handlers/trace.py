@@ -1,0 +1,90 @@
+"""``trace``: records every site of a model run into a :class:`~ppl.trace_struct.Trace`."""
+
+from ppl import validation
+from ppl.runtime import Message, Messenger
+from ppl.trace_struct import Trace, check_plate_reuse
+
+__all__ = ["trace"]
+
+
+class trace(Messenger):
+    """Records the sample, param and plate sites of a run, and its return value.
+
+    Sites are recorded after every handler processed them, so the trace holds
+    their final values, scales, masks and plates. The record of a site is the
+    message itself. An error raised inside the traced model is re-raised with
+    the trace's :meth:`~ppl.trace_struct.Trace.format_shapes` table appended.
+
+    A plate name seen again in the same run reuses the first plate's subsample
+    indices (and must keep its size and dim).
+
+    Args:
+        fn: the model to trace.
+        param_only: record only param sites.
+
+    Attributes:
+        trace: the :class:`~ppl.trace_struct.Trace` of the latest run.
+
+    Example:
+        >>> import ppl
+        >>> from distributions import Normal
+        >>> def model():
+        ...     return ppl.sample("x", Normal(0.0, 1.0))
+        >>> tr = trace(model).get_trace()
+        >>> tr.nodes["x"]["value"] is tr.nodes["_RETURN"]["value"]
+        True
+        >>> with trace() as tracer:
+        ...     _ = model()
+        >>> tracer.trace.stochastic_nodes
+        ['x']
+    """
+
+    def __init__(self, fn=None, param_only=False):
+        super().__init__(fn)
+        self.param_only = param_only
+        self.trace = Trace()
+
+    def __enter__(self):
+        self.trace = Trace()
+        return super().__enter__()
+
+    def __exit__(self, exc_type, exc_value, traceback):
+        super().__exit__(exc_type, exc_value, traceback)
+        if exc_value is not None and isinstance(exc_value, Exception):
+            annotated = validation.attach_shapes(exc_value, self.trace.format_shapes())
+            if annotated is not exc_value:
+                raise annotated from None
+        return None
+
+    def __call__(self, *args, **kwargs):
+        if self.fn is None:
+            return super().__call__(*args, **kwargs)
+        with self:
+            value = self.fn(*args, **kwargs)
+            if not self.param_only:
+                self.trace.add_node(
+                    "_RETURN", Message(type="return", name="_RETURN", value=value, done=True)
+                )
+        return value
+
+    def get_trace(self, *args, **kwargs):
+        """Runs the model with these arguments and returns its trace."""
+        self(*args, **kwargs)
+        return self.trace
+
+    def _postprocess_sample(self, msg):
+        if not self.param_only:
+            self.trace.add_node(msg.name, msg)
+
+    def _postprocess_param(self, msg):
+        self.trace.add_node(msg.name, msg)
+
+    def _process_plate(self, msg):
+        old = self.trace.nodes.get(msg.name)
+        if old is not None and old.type == "plate":
+            check_plate_reuse(old, msg)
+            msg.value = old.value
+
+    def _postprocess_plate(self, msg):
+        if not self.param_only:
+            self.trace.add_node(msg.name, msg)

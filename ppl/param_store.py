@@ -1,0 +1,303 @@
+"""The parameter store: named, constrained, learnable tensors.
+
+A parameter lives as an unconstrained leaf tensor (the optimizer's view) and
+is read through ``transform_to(constraint)`` (the model's view), the usual
+reparameterization of constrained optimization (Kucukelbir et al. 2017,
+"Automatic Differentiation Variational Inference", JMLR 18, section 2.3).
+
+Stores are scoped: :func:`get_param_store` returns the innermost store made
+current by :func:`param_store_scope`, so two models in one process can keep
+separate parameters.
+"""
+
+import os
+import tempfile
+from contextlib import contextmanager
+
+import torch
+
+from distributions import constraints, transform_to
+from ppl import validation
+from ppl.param_serialization import decode_state, encode_state, read_payload
+
+__all__ = ["ParamStore", "get_param_store", "clear_param_store", "param_store_scope"]
+
+_FORMAT = "ppl.param_store"
+_VERSION = 1
+
+
+class ParamStore:
+    """A mapping of name to constrained parameter, backed by unconstrained leaves.
+
+    ``items()``, ``values()`` and ``store[name]`` give constrained values;
+    :meth:`named_parameters` gives the unconstrained leaf tensors an optimizer
+    updates. Each parameter also remembers its constraint and ``event_dim``
+    (how many rightmost dims are not plate dims).
+
+    Example:
+        >>> import torch
+        >>> from distributions import constraints
+        >>> store = ParamStore()
+        >>> store.get_param("s", torch.tensor(2.0), constraint=constraints.positive).item()
+        2.0
+        >>> name, leaf = next(store.named_parameters())
+        >>> round(leaf.item(), 4)  # log 2
+        0.6931
+    """
+
+    def __init__(self):
+        self._params = {}
+        self._constraints = {}
+        self._event_dims = {}
+
+    # -------------------------------------------------------------- access
+    def get_param(self, name, init_value=None, constraint=constraints.real, event_dim=None):
+        """Returns the constrained value of ``name``, creating it from ``init_value`` if new.
+
+        Args:
+            name: the parameter name.
+            init_value: the initial constrained value (a tensor, or a function
+                returning one, called only when the parameter is new).
+            constraint: the set the value must stay in.
+            event_dim: rightmost dims that are not plate dims (for subsampling).
+
+        Raises:
+            KeyError: when the parameter is new and no ``init_value`` is given.
+            ValueError: when the initial value is outside the constraint.
+        """
+        if name not in self._params:
+            if init_value is None:
+                raise KeyError(
+                    f"param '{name}' is not in the parameter store and has no init_value; "
+                    f"create it first with ppl.param('{name}', init_value)"
+                )
+            self.setdefault(name, init_value, constraint, event_dim)
+        return self[name]
+
+    def setdefault(self, name, init_value, constraint=constraints.real, event_dim=None):
+        """Stores ``init_value`` under ``name`` unless present; returns the constrained value."""
+        if name not in self._params:
+            if callable(init_value) and not isinstance(init_value, torch.Tensor):
+                init_value = init_value()
+            self._store(name, init_value, constraint, event_dim)
+        return self[name]
+
+    def __getitem__(self, name):
+        leaf = self._params[name]
+        constraint = self._constraints[name]
+        if constraint is constraints.real:
+            return leaf
+        return transform_to(constraint)(leaf)
+
+    def __setitem__(self, name, value):
+        self._store(
+            name,
+            value,
+            self._constraints.get(name, constraints.real),
+            self._event_dims.get(name),
+        )
+
+    def __delitem__(self, name):
+        del self._params[name]
+        del self._constraints[name]
+        del self._event_dims[name]
+
+    def __contains__(self, name):
+        return name in self._params
+
+    def __len__(self):
+        return len(self._params)
+
+    def __iter__(self):
+        return iter(list(self._params))
+
+    def keys(self):
+        """The parameter names."""
+        return list(self._params)
+
+    def values(self):
+        """The constrained values."""
+        return [self[name] for name in self._params]
+
+    def items(self):
+        """``(name, constrained value)`` pairs."""
+        return [(name, self[name]) for name in self._params]
+
+    def named_parameters(self):
+        """Yields ``(name, unconstrained leaf tensor)``: what an optimizer updates."""
+        yield from list(self._params.items())
+
+    def get_unconstrained(self, name):
+        """The unconstrained leaf tensor of ``name``."""
+        return self._params[name]
+
+    def get_constraint(self, name):
+        """The constraint of ``name``."""
+        return self._constraints[name]
+
+    def get_event_dim(self, name):
+        """The ``event_dim`` of ``name`` (``None`` when not given)."""
+        return self._event_dims[name]
+
+    def clear(self):
+        """Removes every parameter."""
+        self._params.clear()
+        self._constraints.clear()
+        self._event_dims.clear()
+
+    def _store(self, name, value, constraint, event_dim):
+        value = _as_tensor(name, value)
+        value = _checked_init(name, value, constraint)
+        if constraint is constraints.real and value.is_leaf and value.requires_grad:
+            # Keep the caller's leaf (an nn.Parameter, say) so its updates are shared.
+            leaf = value
+        else:
+            leaf = transform_to(constraint).inv(value).detach().requires_grad_()
+        self._params[name] = leaf
+        self._constraints[name] = constraint
+        self._event_dims[name] = event_dim
+
+    # --------------------------------------------------------------- state
+    def get_state(self):
+        """A snapshot of the store, detached from autograd.
+
+        Returns:
+            ``{"params": {name: unconstrained tensor}, "constraints": {name:
+            constraint}, "event_dims": {name: int or None}}``.
+        """
+        return {
+            "params": {n: p.detach().clone() for n, p in self._params.items()},
+            "constraints": dict(self._constraints),
+            "event_dims": dict(self._event_dims),
+        }
+
+    def set_state(self, state):
+        """Adds (or overwrites) the parameters of a :meth:`get_state` snapshot."""
+        for name, unconstrained in state["params"].items():
+            self._params[name] = unconstrained.detach().clone().requires_grad_()
+            self._constraints[name] = state["constraints"].get(name, constraints.real)
+            self._event_dims[name] = state.get("event_dims", {}).get(name)
+
+    def save(self, path, extra=None):
+        """Writes the store to ``path`` atomically (a temp file renamed over it).
+
+        Args:
+            path: the file to write.
+            extra: optional data saved alongside (e.g. an optimizer's
+                ``state_dict()``); only tensors, numbers, strings and
+                containers of them, so :meth:`load` can read it safely.
+        """
+        payload = encode_state(self.get_state(), extra, _FORMAT, _VERSION)
+        directory = os.path.dirname(os.path.abspath(path))
+        handle, tmp = tempfile.mkstemp(dir=directory, prefix=".ppl-params-", suffix=".tmp")
+        try:
+            with os.fdopen(handle, "wb") as f:
+                torch.save(payload, f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+            raise
+
+    def load(self, path, map_location=None):
+        """Reads a file written by :meth:`save` into the store (overwriting same names).
+
+        The file is read with ``torch.load(weights_only=True)``: it can hold
+        only tensors and plain data, so loading cannot run code.
+
+        Args:
+            path: the file.
+            map_location: as for ``torch.load``.
+
+        Returns:
+            The ``extra`` data saved with the store (``None`` when none).
+
+        Raises:
+            ValueError: when the file is not a parameter store written by
+                :meth:`save`, or holds anything beyond tensors and plain data.
+        """
+        payload = read_payload(path, map_location)
+        state, extra = decode_state(payload, path, _FORMAT, _VERSION)
+        self.set_state(state)
+        return extra
+
+
+def _as_tensor(name, value):
+    if isinstance(value, torch.Tensor):
+        return value
+    try:
+        return torch.as_tensor(value, dtype=torch.get_default_dtype())
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(
+            f"param '{name}': expected a tensor (or a number) as the value, got "
+            f"{type(value).__name__}"
+        ) from None
+
+
+def _checked_init(name, value, constraint):
+    if constraint is constraints.simplex and bool((value >= 0).all()):
+        # Like Categorical(probs=...), a nonnegative vector is read as
+        # unnormalized weights for the simplex.
+        value = value / value.sum(-1, keepdim=True)
+    if validation.is_validation_enabled():
+        valid = constraint.check(value)
+        if not bool(valid.all()):
+            raise validation.param_constraint_error(name, constraint, value, valid)
+    return value
+
+
+# The stack of current stores; the innermost scope's store is in use.
+_STORES = [ParamStore()]
+
+
+def get_param_store():
+    """Returns the current parameter store (the innermost ``param_store_scope``'s).
+
+    Example:
+        >>> isinstance(get_param_store(), ParamStore)
+        True
+    """
+    return _STORES[-1]
+
+
+def clear_param_store():
+    """Removes every parameter from the current store.
+
+    Example:
+        >>> clear_param_store(); len(get_param_store())
+        0
+    """
+    _STORES[-1].clear()
+
+
+@contextmanager
+def param_store_scope(store=None):
+    """Makes ``store`` (a fresh one by default) the current store inside the block.
+
+    Args:
+        store: the :class:`ParamStore` to use.
+
+    Yields:
+        The store in use.
+
+    Example:
+        >>> import torch, ppl
+        >>> with param_store_scope() as store:
+        ...     _ = ppl.param("a", torch.tensor(1.0))
+        >>> "a" in store, "a" in get_param_store()
+        (True, False)
+    """
+    store = ParamStore() if store is None else store
+    if not isinstance(store, ParamStore):
+        raise TypeError(f"param_store_scope expects a ParamStore, got {type(store).__name__}")
+    _STORES.append(store)
+    try:
+        yield store
+    finally:
+        # Remove this scope's entry even if an inner scope leaked.
+        for i in range(len(_STORES) - 1, 0, -1):
+            if _STORES[i] is store:
+                del _STORES[i]
+                break

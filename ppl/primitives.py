@@ -1,0 +1,208 @@
+"""The modelling primitives: ``sample``, ``observe``, ``param``, ``factor``, ...
+
+Each primitive builds a :class:`~ppl.runtime.Message` and runs it through
+:func:`~ppl.runtime.apply_stack`, except when no handler is active: then it
+does the plain thing directly (draw, return the data, read the store), which
+keeps models cheap to run outside inference.
+"""
+
+import torch
+
+from distributions import Delta, Unit, constraints
+from ppl.param_store import get_param_store
+from ppl.runtime import _STACK, Message, apply_stack
+
+__all__ = ["sample", "observe", "param", "factor", "deterministic", "module"]
+
+
+def sample(name, fn, obs=None, *, infer=None, sample_shape=()):
+    """Draws a value of the random variable ``name`` from ``fn`` (or observes ``obs``).
+
+    Args:
+        name: the site name, unique within one model run.
+        fn: the distribution.
+        obs: observed data; the site then returns ``obs`` and is scored, not sampled.
+        infer: inference hints, passed through untouched (e.g.
+            ``{"enumerate": "parallel"}``).
+        sample_shape: extra leading dims of i.i.d. draws.
+
+    Returns:
+        The value: a reparameterized draw when ``fn.has_rsample``, ``obs`` when given.
+
+    Example:
+        >>> from distributions import Normal
+        >>> sample("x", Normal(0.0, 1.0), sample_shape=(3,)).shape
+        torch.Size([3])
+    """
+    if not _STACK:
+        # Fast path: no handler can observe this site.
+        if obs is not None:
+            return obs
+        if fn.has_rsample:
+            return fn.rsample(sample_shape)
+        return fn.sample(sample_shape)
+    msg = Message(
+        type="sample",
+        name=name,
+        fn=fn,
+        kwargs={"sample_shape": sample_shape},
+        value=obs,
+        is_observed=obs is not None,
+        infer={} if infer is None else dict(infer),
+    )
+    apply_stack(msg)
+    return msg.value
+
+
+def observe(name, fn, value):
+    """Scores ``value`` under ``fn`` as data: ``sample(name, fn, obs=value)``.
+
+    Example:
+        >>> import torch
+        >>> from distributions import Normal
+        >>> observe("y", Normal(0.0, 1.0), torch.tensor(0.5)).item()
+        0.5
+    """
+    if value is None:
+        raise ValueError(f"observe site '{name}': value is None; pass the observed data")
+    return sample(name, fn, obs=value)
+
+
+def param(name, init_value=None, *, constraint=constraints.real, event_dim=None):
+    """Reads (creating on first use) the learnable parameter ``name``.
+
+    The store keeps an unconstrained tensor and returns its image under
+    ``transform_to(constraint)``. Inside a subsampled plate, a parameter with
+    ``event_dim`` is indexed along the plate's dim.
+
+    Args:
+        name: the parameter name.
+        init_value: the initial (constrained) value, or a function returning
+            it; optional once the parameter exists.
+        constraint: the set the value lives in.
+        event_dim: how many rightmost dims are not plate dims.
+
+    Returns:
+        The constrained value (differentiable in the stored tensor).
+
+    Example:
+        >>> import torch
+        >>> from distributions import constraints
+        >>> param("sigma", torch.tensor(2.0), constraint=constraints.positive).item()
+        2.0
+        >>> param("sigma").item()
+        2.0
+    """
+    if not _STACK:
+        return get_param_store().get_param(name, init_value, constraint, event_dim)
+    store = get_param_store()
+    msg = Message(
+        type="param",
+        name=name,
+        fn=store.get_param,
+        args=(name, init_value),
+        kwargs={"constraint": constraint, "event_dim": event_dim},
+    )
+    apply_stack(msg)
+    return msg.value
+
+
+def factor(name, log_factor, *, has_rsample=None):
+    """Adds ``log_factor`` to the model's log-density (a soft constraint or a potential).
+
+    Recorded as an observed sample site of a :class:`~distributions.Unit`
+    distribution, with ``infer["is_auxiliary"] = True``.
+
+    Args:
+        name: the site name.
+        log_factor: a tensor (its shape is the batch shape) or a number.
+        has_rsample: whether the factor is differentiable in a reparameterized
+            way (for guides); ``None`` leaves ``Unit``'s default.
+
+    Example:
+        >>> import torch, ppl
+        >>> tr = ppl.handlers.trace(lambda: factor("f", torch.tensor(-2.0))).get_trace()
+        >>> tr.log_prob_sum().item()
+        -2.0
+    """
+    if not _STACK:
+        return None
+    unit = Unit(log_factor, has_rsample=has_rsample)
+    sample(name, unit, obs=unit.sample(), infer={"is_auxiliary": True})
+    return None
+
+
+def deterministic(name, value, event_dim=None):
+    """Records a value computed from other sites, so traces and predictions show it.
+
+    The site is observed with a fully masked :class:`~distributions.Delta`:
+    it never contributes log-probability.
+
+    Args:
+        name: the site name.
+        value: the tensor to record.
+        event_dim: how many rightmost dims form one value (all by default).
+
+    Returns:
+        ``value``.
+
+    Example:
+        >>> import torch, ppl
+        >>> tr = ppl.handlers.trace(lambda: deterministic("d", torch.ones(2))).get_trace()
+        >>> tr.nodes["d"]["value"].tolist(), tr.log_prob_sum().item()
+        ([1.0, 1.0], 0.0)
+    """
+    if not _STACK:
+        return value
+    event_dim = value.dim() if event_dim is None else event_dim
+    msg = Message(
+        type="sample",
+        name=name,
+        fn=Delta(value, event_dim=event_dim),
+        kwargs={"sample_shape": ()},
+        value=value,
+        is_observed=True,
+        infer={"_deterministic": True},
+        mask=False,
+    )
+    apply_stack(msg)
+    return msg.value
+
+
+def module(name, nn_module, update_module_params=False):
+    """Registers the parameters of a ``torch.nn.Module`` in the parameter store.
+
+    Each parameter is stored as ``"{name}$$${param_name}"`` (Pyro's naming)
+    and shared with the module, so an optimizer over the store trains it.
+    When the store already holds a value for a parameter (after ``load``,
+    say), that value is copied into the module if ``update_module_params``.
+
+    Args:
+        name: the module's name in the store.
+        nn_module: the module.
+        update_module_params: copy stored values into the module.
+
+    Returns:
+        The module.
+
+    Example:
+        >>> import torch
+        >>> from ppl import get_param_store
+        >>> _ = module("lin", torch.nn.Linear(2, 1))
+        >>> sorted(k for k in get_param_store().keys() if k.startswith("lin"))
+        ['lin$$$bias', 'lin$$$weight']
+    """
+    if not isinstance(nn_module, torch.nn.Module):
+        raise TypeError(
+            f"module '{name}': expected a torch.nn.Module, got {type(nn_module).__name__}"
+        )
+    store = get_param_store()
+    for param_name, tensor in nn_module.named_parameters():
+        full_name = f"{name}$$${param_name}"
+        if full_name in store and update_module_params:
+            with torch.no_grad():
+                tensor.copy_(store[full_name])
+        if full_name in store and store.get_unconstrained(full_name) is not tensor:
+            del store[full_name]
+        param(full_name, tensor)
+    return nn_module

@@ -1,0 +1,312 @@
+"""The effect-handler runtime: the message record, the handler stack and ``apply_stack``.
+
+A primitive such as :func:`ppl.sample` describes what it wants as a
+:class:`Message` and hands it to :func:`apply_stack`. Every active handler (a
+:class:`Messenger` on the global stack) may inspect and rewrite the message on
+the way up the stack, a default behaviour then fills in the value, and the
+handlers see the finished message again on the way back down. This is the
+algebraic-effects view of probabilistic programs described by Moore and
+Gorinova, "Effect Handling for Composable Program Transformations in Edward2"
+(arXiv 1811.06150), and used by Pyro's ``poutine``.
+
+With no handler active the primitives skip all of this (see
+:func:`ppl.primitives.sample`): the stack is a plain list checked first.
+"""
+
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from ppl import validation
+
+__all__ = [
+    "Message",
+    "Messenger",
+    "apply_stack",
+    "default_process",
+    "get_stack",
+    "draw",
+]
+
+# The handler stack: index 0 is the outermost handler, the end the innermost.
+# It is never rebound, so other modules may hold a reference and test it.
+_STACK = []
+
+
+def get_stack():
+    """Returns the live handler stack, outermost first (read it, do not mutate it).
+
+    Example:
+        >>> get_stack()
+        []
+    """
+    return _STACK
+
+
+# Fields that exist only once a trace computed them; `in` reports them absent before.
+_LAZY_FIELDS = frozenset({"log_prob", "unscaled_log_prob", "log_prob_sum"})
+
+
+@dataclass(slots=True, eq=False)
+class Message:
+    """One effect: a closed record every handler reads and rewrites in place.
+
+    A trace stores these records as its nodes, so they also answer the
+    dictionary-style access Pyro's inference code uses (``site["value"]``,
+    ``"log_prob" in site``, ``site.get("infer")``).
+
+    Attributes:
+        type: ``"sample"``, ``"param"``, ``"plate"`` (a plate's subsample
+            indices) or ``"return"`` (the ``_RETURN`` node of a trace).
+        name: the site name, unique per model run for sample sites.
+        fn: the distribution of a sample site; the function computing the
+            value for other types (``ParamStore.get_param`` for params).
+        args: positional arguments of ``fn`` for non-sample types
+            (``(name, init_value)`` for params, ``(size, subsample_size)`` for
+            plates); ``()`` for sample sites.
+        kwargs: keyword arguments: ``{"sample_shape": ...}`` for sample sites,
+            ``{"constraint": ..., "event_dim": ...}`` for params, ``{"dim": ...}``
+            for plates.
+        value: the value of the site, ``None`` until a handler or the default
+            behaviour sets it.
+        is_observed: whether ``value`` is data (``obs``) rather than a draw.
+        infer: the only open dictionary: inference hints such as
+            ``{"enumerate": "parallel"}`` or ``{"baseline": {...}}``, passed
+            through untouched.
+        scale: multiplies the log-probability (plates' subsampling, ``scale``
+            handler); a number or a tensor broadcastable to the batch shape.
+        mask: ``None``, a bool, or a bool tensor broadcastable to the batch
+            shape; ``False`` entries contribute zero log-probability.
+        cond_indep_stack: the enclosing plates as
+            :class:`~ppl.plate.CondIndepStackFrame` records, outermost first.
+        done: set once the value is final; the default behaviour then skips.
+        stop: set by a handler (``block``) to hide the message from the
+            handlers further out.
+        continuation: an optional callable run on the message after the
+            postprocess phase.
+        log_prob: the scaled and masked log-probability (after
+            ``Trace.compute_log_prob``), shaped like the batch.
+        unscaled_log_prob: ``fn.log_prob(value)`` before scale and mask.
+        log_prob_sum: ``log_prob.sum()``, a scalar tensor.
+
+    Example:
+        >>> msg = Message(type="sample", name="x", fn=None, value=torch.tensor(1.0))
+        >>> msg["name"], "log_prob" in msg
+        ('x', False)
+    """
+
+    type: str
+    name: str
+    fn: Any = None
+    args: tuple = ()
+    kwargs: dict = field(default_factory=dict)
+    value: Any = None
+    is_observed: bool = False
+    infer: dict = field(default_factory=dict)
+    scale: Any = 1.0
+    mask: Any = None
+    cond_indep_stack: tuple = ()
+    done: bool = False
+    stop: bool = False
+    continuation: Any = None
+    log_prob: Any = None
+    unscaled_log_prob: Any = None
+    log_prob_sum: Any = None
+
+    # Dictionary-style access, for code written against Pyro's dict messages.
+    def __getitem__(self, key):
+        if key not in _FIELD_NAMES:
+            raise KeyError(f"Message has no field {key!r}; its fields are {sorted(_FIELD_NAMES)}")
+        return getattr(self, key)
+
+    def __setitem__(self, key, value):
+        if key not in _FIELD_NAMES:
+            raise KeyError(
+                f"Message has no field {key!r}; it is a closed record, put extra "
+                "information in msg.infer instead"
+            )
+        setattr(self, key, value)
+
+    def __contains__(self, key):
+        if key in _LAZY_FIELDS:
+            return getattr(self, key) is not None
+        return key in _FIELD_NAMES
+
+    def get(self, key, default=None):
+        """Returns the field ``key``, or ``default`` when it is unknown or not computed yet."""
+        if key not in self:
+            return default
+        return getattr(self, key)
+
+    def keys(self):
+        """The names of the fields present (lazy log-prob fields only once computed)."""
+        return [name for name in _FIELD_ORDER if name in self]
+
+    def copy(self):
+        """A shallow copy whose ``infer`` and ``kwargs`` dicts are copies too."""
+        new = Message(**{name: getattr(self, name) for name in _FIELD_ORDER})
+        new.infer = dict(self.infer)
+        new.kwargs = dict(self.kwargs)
+        return new
+
+
+_FIELD_ORDER = tuple(f.name for f in fields(Message))
+_FIELD_NAMES = frozenset(_FIELD_ORDER)
+
+
+def draw(fn, sample_shape=()):
+    """Draws from a distribution, reparameterized whenever it can be.
+
+    Pathwise gradients need ``rsample``; distributions without one fall back
+    to ``sample`` (their sites take the score-function path in inference).
+
+    Example:
+        >>> from distributions import Normal
+        >>> draw(Normal(0.0, 1.0), (2,)).shape
+        torch.Size([2])
+    """
+    if fn.has_rsample:
+        return fn.rsample(sample_shape)
+    return fn.sample(sample_shape)
+
+
+def default_process(msg):
+    """The default behaviour: computes ``msg.value`` unless a handler already did.
+
+    Sample sites draw from ``msg.fn`` with ``msg.kwargs["sample_shape"]``;
+    other message types call ``msg.fn(*msg.args, **msg.kwargs)``.
+    """
+    if msg.done or msg.is_observed or msg.value is not None:
+        msg.done = True
+        return
+    if msg.type == "sample":
+        msg.value = draw(msg.fn, msg.kwargs.get("sample_shape", ()))
+    else:
+        msg.value = msg.fn(*msg.args, **msg.kwargs)
+    msg.done = True
+
+
+def apply_stack(msg):
+    """Runs a message through the active handlers and the default behaviour.
+
+    Three phases:
+
+    1. **Process, up the stack**: from the innermost handler outwards, each
+       handler's ``process_message`` may rewrite the message; one that sets
+       ``msg.stop`` hides it from the handlers further out.
+    2. **Default behaviour**: with validation on, the site is checked
+       (:func:`ppl.validation.check_message`); then the value is drawn
+       (:func:`default_process`) unless a handler set it.
+    3. **Postprocess, down the stack**: the handlers visited in phase 1 see the
+       finished message, outermost first; then ``msg.continuation`` runs.
+
+    Args:
+        msg: the :class:`Message` to handle; it is updated in place.
+
+    Returns:
+        The same message, with ``value`` set.
+
+    Example:
+        >>> msg = apply_stack(Message(type="plate", name="p", fn=lambda n: n * 2, args=(3,)))
+        >>> msg.value
+        6
+    """
+    visited = 0
+    for handler in reversed(_STACK):
+        visited += 1
+        handler.process_message(msg)
+        if msg.stop:
+            break
+    if validation.is_validation_enabled():
+        validation.check_message(msg)
+    default_process(msg)
+    for handler in _STACK[len(_STACK) - visited :]:
+        handler.postprocess_message(msg)
+    if msg.continuation is not None:
+        msg.continuation(msg)
+    return msg
+
+
+def _dispatch_table(cls, prefix):
+    # Maps a message type to the handler's method for it, looked up once per
+    # class: `_process_sample` handles "sample" messages, and so on.
+    table = {}
+    for name in dir(cls):
+        if name.startswith(prefix) and callable(getattr(cls, name)):
+            table[name[len(prefix) :]] = getattr(cls, name)
+    return table
+
+
+class Messenger:
+    """Base class of effect handlers: a context manager and a function wrapper.
+
+    Subclasses handle a message type by defining ``_process_<type>`` (called
+    on the way up the stack) and ``_postprocess_<type>`` (on the way down),
+    e.g. ``_process_sample(self, msg)``. Types without a method pass through.
+
+    Args:
+        fn: the function to run under this handler when the handler is called.
+            ``None`` leaves the handler usable as a context manager or a
+            decorator.
+
+    Example:
+        >>> class shout(Messenger):
+        ...     def _process_plate(self, msg):
+        ...         msg.name = msg.name.upper()
+        >>> with shout():
+        ...     apply_stack(Message(type="plate", name="p", fn=lambda: 0)).name
+        'P'
+    """
+
+    _process_table: dict = {}
+    _postprocess_table: dict = {}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls._process_table = _dispatch_table(cls, "_process_")
+        cls._postprocess_table = _dispatch_table(cls, "_postprocess_")
+
+    def __init__(self, fn=None):
+        if fn is not None and not callable(fn):
+            raise TypeError(
+                f"{type(self).__name__}: expected a callable model as fn, got "
+                f"{type(fn).__name__}; pass the other arguments by keyword"
+            )
+        self.fn = fn
+
+    def __enter__(self):
+        _STACK.append(self)
+        return self
+
+    def __exit__(self, exc_type, exc_value, traceback):
+        # Remove this handler and anything left above it (a handler that was
+        # never exited because of an error), so the stack cannot leak.
+        for i in range(len(_STACK) - 1, -1, -1):
+            if _STACK[i] is self:
+                del _STACK[i:]
+                break
+        return None
+
+    def process_message(self, msg):
+        """Dispatches ``msg`` to ``_process_<msg.type>`` when this class defines it."""
+        method = self._process_table.get(msg.type)
+        if method is not None:
+            method(self, msg)
+
+    def postprocess_message(self, msg):
+        """Dispatches ``msg`` to ``_postprocess_<msg.type>`` when this class defines it."""
+        method = self._postprocess_table.get(msg.type)
+        if method is not None:
+            method(self, msg)
+
+    def __call__(self, *args, **kwargs):
+        if self.fn is None:
+            # Used as a decorator: `@scale(scale=2.0)` then `def model(): ...`.
+            if len(args) == 1 and not kwargs and callable(args[0]):
+                self.fn = args[0]
+                return self
+            raise TypeError(
+                f"{type(self).__name__} has no function to run: wrap one first, e.g. "
+                f"{type(self).__name__.lower()}(model, ...)(*args)"
+            )
+        with self:
+            return self.fn(*args, **kwargs)

@@ -1,0 +1,174 @@
+"""The error catalogue: each message names the site or plate, the shapes and the fix."""
+
+import pytest
+import torch
+
+import ppl
+from distributions import Normal, constraints
+from ppl.handlers import trace
+
+
+def _traced(model):
+    return lambda: trace(model).get_trace()
+
+
+def test_plate_batch_shape_mismatch_names_site_plate_dim_sizes_and_fix():
+    def model():
+        with ppl.plate("data", 5):
+            ppl.sample("x", Normal(torch.zeros(3), 1.0))
+
+    with pytest.raises(
+        ValueError,
+        match=(
+            r"sample site 'x': batch shape \(3,\) does not broadcast with plate 'data' at dim "
+            r"-1: the plate has size 5 but the batch has size 3 there. If that dim is part of "
+            r"one draw, use .to_event\(\)"
+        ),
+    ):
+        model()
+
+
+def test_plate_mismatch_under_subsampling_suggests_indexing():
+    def model():
+        with ppl.plate("data", 10, subsample_size=2):
+            ppl.sample("x", Normal(torch.zeros(10), 1.0))
+
+    with pytest.raises(ValueError, match="a subsample of 2 out of 10; index the parameters"):
+        model()
+
+
+def test_observed_shape_trap_n1_vs_n():
+    def model():
+        ppl.sample("y", Normal(torch.zeros(4), 1.0), obs=torch.zeros(4, 1))
+
+    with pytest.raises(
+        ValueError,
+        match=(
+            r"sample site 'y': obs batch shape \(4, 1\) and the batch shape \(4,\) of Normal "
+            r"broadcast to a larger log_prob shape \(4, 4\)"
+        ),
+    ):
+        _traced(model)()
+
+
+def test_observed_shapes_that_are_fine():
+    def model():
+        ppl.sample("a", Normal(0.0, 1.0), obs=torch.zeros(3))  # value larger than batch
+        ppl.sample("b", Normal(torch.zeros(3), 1.0), obs=torch.tensor(0.0))  # smaller
+        ppl.sample("c", Normal(0.0, 1.0), obs=torch.zeros(2, 3), sample_shape=(2, 3))
+
+    assert trace(model).get_trace().observation_nodes == ["a", "b", "c"]
+
+
+def test_observed_shapes_that_do_not_broadcast():
+    def model():
+        ppl.sample("y", Normal(torch.zeros(4), 1.0), obs=torch.zeros(3))
+
+    with pytest.raises(ValueError, match=r"obs batch shape \(3,\) does not broadcast with"):
+        _traced(model)()
+
+
+def test_obs_wrong_dtype_and_type():
+    def int_obs():
+        ppl.sample("y", Normal(0.0, 1.0), obs=torch.tensor(1))
+
+    with pytest.raises(
+        ValueError, match="sample site 'y': obs has dtype torch.int64 but Normal has a continuous"
+    ):
+        _traced(int_obs)()
+
+    def float_obs():
+        ppl.sample("y", Normal(0.0, 1.0), obs=1.0)
+
+    with pytest.raises(ValueError, match="obs must be a torch.Tensor, got float"):
+        _traced(float_obs)()
+
+
+def test_obs_outside_support():
+    def model():
+        ppl.sample("y", Normal(0.0, 1.0), obs=torch.tensor([0.0, float("nan")]))
+
+    with pytest.raises(ValueError, match=r"sample site 'y': obs is outside the support .* index"):
+        _traced(model)()
+
+
+def test_obs_event_shape_mismatch():
+    def model():
+        ppl.sample("y", Normal(torch.zeros(3), 1.0).to_event(1), obs=torch.zeros(2))
+
+    with pytest.raises(
+        ValueError, match=r"obs of shape \(2,\) does not end in the event shape \(3,\)"
+    ):
+        _traced(model)()
+
+
+def test_fn_must_be_a_distribution():
+    def model():
+        ppl.sample("x", torch.zeros(2))
+
+    with pytest.raises(TypeError, match="sample site 'x': expected a distribution, got Tensor"):
+        _traced(model)()
+
+
+def test_param_init_outside_constraint():
+    with pytest.raises(
+        ValueError,
+        match=r"param 's': the initial value of shape \(2,\) is outside the constraint .*-1.0",
+    ):
+        ppl.param("s", torch.tensor([1.0, -1.0]), constraint=constraints.positive)
+    assert "s" not in ppl.get_param_store()
+
+
+def test_plate_dim_clash():
+    with pytest.raises(
+        ValueError, match="plate 'b' asks for dim -1, which the enclosing plate 'a'"
+    ):
+        with ppl.plate("a", 2, dim=-1), ppl.plate("b", 3, dim=-1):
+            pass
+    assert ppl.get_stack() == []
+    with ppl.plate("c", 2, dim=-1):  # the dim was released
+        pass
+
+
+def test_plate_nested_in_itself():
+    with pytest.raises(ValueError, match="plate 'a' is already active at dim -1"):
+        with ppl.plate("a", 2), ppl.plate("a", 2):
+            pass
+
+
+def test_plate_name_reused_with_another_size():
+    def model():
+        with ppl.plate("data", 3):
+            pass
+        with ppl.plate("data", 4):
+            pass
+
+    with pytest.raises(
+        ValueError,
+        match=r"plate 'data' was created with size 3 and dim None .* now with size 4 and dim None",
+    ):
+        _traced(model)()
+
+
+def test_plate_name_reused_with_another_dim():
+    def model():
+        with ppl.plate("data", 3, dim=-1):
+            pass
+        with ppl.plate("data", 3, dim=-2):
+            pass
+
+    with pytest.raises(ValueError, match="a plate name must keep its size and dim"):
+        _traced(model)()
+
+
+def test_validation_can_be_turned_off():
+    def model():
+        ppl.sample("y", Normal(torch.zeros(4), 1.0), obs=torch.zeros(4, 1))
+
+    with ppl.validation_enabled(False):
+        assert not ppl.is_validation_enabled()
+        trace(model).get_trace()
+        assert ppl.param("s", torch.tensor(-1.0), constraint=constraints.positive).isnan()
+    assert ppl.is_validation_enabled()
+    with pytest.raises(ValueError, match="expects True or False"):
+        ppl.enable_validation("yes")
