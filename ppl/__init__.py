@@ -5,7 +5,7 @@ Models written for Pyro run by changing imports (``import ppl as pyro``,
 pyroapi backend ``"ppl"``.
 
 Example:
-    >>> import ppl
+    >>> import ppl, torch
     >>> from distributions import Normal
     >>> def model(data):
     ...     loc = ppl.sample("loc", Normal(0.0, 10.0))

@@ -89,6 +89,7 @@ class Message:
         log_prob_sum: ``log_prob.sum()``, a scalar tensor.
 
     Example:
+        >>> import torch
         >>> msg = Message(type="sample", name="x", fn=None, value=torch.tensor(1.0))
         >>> msg["name"], "log_prob" in msg
         ('x', False)
