@@ -30,8 +30,11 @@ def main(argv=None):
     for module in _modules(args.only):
         for result in run_cases(module.cases(), rounds=args.rounds):
             by_area.setdefault(result.case.area, []).append(result)
-    sections = ["# Benchmark results\n", "Ratios are medians of per-round time ratios "
-                "(ours / peer; below 1 means we are faster), one thread.\n"]
+    sections = [
+        "# Benchmark results\n",
+        "Ratios are medians of per-round time ratios "
+        "(ours / peer; below 1 means we are faster), one thread.\n",
+    ]
     for area, results in by_area.items():
         sections.append(f"## {area}\n\n{format_table(results)}\n")
     pathlib.Path(args.output).write_text("\n".join(sections))

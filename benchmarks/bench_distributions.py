@@ -75,7 +75,9 @@ def _family_cases():
     for name, make, value in specs:
         family = name.split()[0]
         if hasattr(ours, family):
-            cases.append(_pair(f"{name} construct+log_prob", make, lambda d, v=value: d.log_prob(v)))
+            cases.append(
+                _pair(f"{name} construct+log_prob", make, lambda d, v=value: d.log_prob(v))
+            )
     tr_x = torch.tensor(1.5)
     cases.append(
         _pair(

@@ -93,7 +93,9 @@ def format_table(results, peers=("torch", "hand", "pyro")):
     lines = [header, "|" + "---|" * (2 + len(peers))]
     for r in results:
         cells = [f"{r.ratios[p]:.2f}" if p in r.ratios else "-" for p in peers]
-        lines.append(f"| {r.case.name} | {r.seconds['ours'] * 1e6:.1f} | " + " | ".join(cells) + " |")
+        lines.append(
+            f"| {r.case.name} | {r.seconds['ours'] * 1e6:.1f} | " + " | ".join(cells) + " |"
+        )
     geo = [
         f"{_geomean(r.ratios[p] for r in results if p in r.ratios):.2f}"
         if any(p in r.ratios for r in results)

@@ -217,4 +217,3 @@ def _short(value):
     if isinstance(value, torch.Tensor):
         return value.item() if value.numel() == 1 else f"tensor of shape {tuple(value.shape)}"
     return value
-

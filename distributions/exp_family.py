@@ -43,11 +43,12 @@ class ExponentialFamily(Distribution):
         with torch.enable_grad():
             # Parameters already in a graph keep it, so the entropy stays differentiable
             # in them (torch detaches here and loses that gradient).
-            etas = [p if p.requires_grad else p.detach().requires_grad_() for p in self._natural_params]
+            etas = [
+                p if p.requires_grad else p.detach().requires_grad_() for p in self._natural_params
+            ]
             log_norm = self._log_normalizer(*etas)
             grads = torch.autograd.grad(log_norm.sum(), etas, create_graph=True)
         result = log_norm - self._mean_carrier_measure
         for eta, g in zip(etas, grads):
             result = result - sum_rightmost(eta * g, len(self.event_shape))
         return result
-

@@ -63,9 +63,7 @@ class ExpandedDistribution(Distribution):
         sample_shape = torch.Size(sample_shape)
         base_batch = self.base_dist.batch_shape
         extra = len(self.batch_shape) - len(base_batch)
-        grown = [
-            i for i, b in enumerate(base_batch) if b == 1 and self.batch_shape[extra + i] != 1
-        ]
+        grown = [i for i, b in enumerate(base_batch) if b == 1 and self.batch_shape[extra + i] != 1]
         sizes = torch.Size(self.batch_shape[extra + i] for i in grown)
         value = sampler(sample_shape + self.batch_shape[:extra] + sizes)
         offset = len(sample_shape) + extra

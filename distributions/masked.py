@@ -53,7 +53,9 @@ class MaskedDistribution(Distribution):
 
     def expand(self, batch_shape, _instance=None):
         batch_shape = torch.Size(batch_shape)
-        return MaskedDistribution(self.base_dist.expand(batch_shape), self._mask.expand(batch_shape))
+        return MaskedDistribution(
+            self.base_dist.expand(batch_shape), self._mask.expand(batch_shape)
+        )
 
     @property
     def has_rsample(self):

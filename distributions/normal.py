@@ -1,7 +1,6 @@
 """``Normal``: the Gaussian distribution parameterized by location and scale."""
 
 import math
-from numbers import Real
 
 import torch
 
@@ -75,9 +74,10 @@ class Normal(ExponentialFamily):
     def log_prob(self, value):
         if self._validate_args:
             self._validate_sample(value)
-        scale = self.scale
-        log_scale = math.log(scale) if isinstance(scale, Real) else scale.log()
-        return -((value - self.loc) / scale).pow(2) * 0.5 - log_scale - _HALF_LOG_2PI
+        z = (value - self.loc) / self.scale
+        # log(scale) + z^2 / 2 in one fused addcmul: fewer passes over memory than
+        # the textbook expression, which matters for large batches.
+        return -_HALF_LOG_2PI - torch.addcmul(self.scale.log(), z, z, value=0.5)
 
     def cdf(self, value):
         if self._validate_args:

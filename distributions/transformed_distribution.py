@@ -165,7 +165,6 @@ def _as_transform_list(transforms):
     for i, t in enumerate(transforms):
         if not isinstance(t, Transform):
             raise ValueError(
-                f"TransformedDistribution: transforms[{i}] is a {type(t).__name__}, not a "
-                "Transform"
+                f"TransformedDistribution: transforms[{i}] is a {type(t).__name__}, not a Transform"
             )
     return list(transforms)

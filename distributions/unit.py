@@ -38,7 +38,9 @@ class Unit(Distribution):
         super().__init__(log_factor.shape, torch.Size((0,)), validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
-        return Unit(self.log_factor.expand(batch_shape), has_rsample=self.has_rsample, validate_args=False)
+        return Unit(
+            self.log_factor.expand(batch_shape), has_rsample=self.has_rsample, validate_args=False
+        )
 
     def sample(self, sample_shape=torch.Size()):
         return self.log_factor.new_empty(self._extended_shape(sample_shape))
@@ -53,5 +55,6 @@ class Unit(Distribution):
     def _validate_sample(self, value):
         if value.shape[-1:] != (0,):
             raise ValueError(
-                f"Unit.log_prob: expected an empty value with last dim 0, got shape {tuple(value.shape)}"
+                "Unit.log_prob: expected an empty value with last dim 0, got shape "
+                f"{tuple(value.shape)}"
             )

@@ -7,10 +7,36 @@ expensive part, locating an offending element, runs only when a check fails.
 
 import torch
 
+from distributions import constraints
 from distributions.constraints import is_dependent
 from distributions.utils import lazy_property
 
 __all__ = ["check_arguments", "check_sample", "describe_violation"]
+
+
+def _bound(b):
+    return b.item() if isinstance(b, torch.Tensor) else b
+
+
+# Python predicates for one-element values: ``.item()`` plus a float comparison
+# costs about 0.2 us, a tensor comparison and ``bool()`` about 2.7 us, and
+# scalar parameters are the common case in models.
+_SCALAR_CHECKS = {
+    type(constraints.real): lambda c, v: v == v,
+    constraints.greater_than: lambda c, v: v > _bound(c.lower_bound),
+    constraints.greater_than_eq: lambda c, v: v >= _bound(c.lower_bound),
+    constraints.less_than: lambda c, v: v < _bound(c.upper_bound),
+    constraints.interval: lambda c, v: _bound(c.lower_bound) <= v <= _bound(c.upper_bound),
+    constraints.half_open_interval: lambda c, v: _bound(c.lower_bound) <= v < _bound(c.upper_bound),
+}
+
+
+def _scalar_ok(constraint, value):
+    """True/False for a one-element value under a simple constraint, else None."""
+    predicate = _SCALAR_CHECKS.get(type(constraint))
+    if predicate is None or value.numel() != 1 or value.dtype == torch.bool:
+        return None
+    return predicate(constraint, value.item())
 
 
 def _all_true(valid):
@@ -34,18 +60,15 @@ def describe_violation(value, valid):
         >>> describe_violation(torch.tensor([1.0, -1.0]), torch.tensor([True, False]))
         'value -1.0 at index (1,)'
     """
-    bad = (~valid).nonzero()
-    if bad.numel() == 0:
-        return "an invalid value"
-    index = tuple(int(i) for i in bad[0])
-    element = value
-    for i in index:
-        element = element[i] if element.dim() else element
-    if isinstance(element, torch.Tensor) and element.numel() == 1:
-        element = element.item()
-    elif isinstance(element, torch.Tensor):
-        element = element.tolist()
-    return f"value {element} at index {index}"
+    if valid.dim() == 0:
+        return f"value {_show(value)}"
+    index = tuple(int(i) for i in (~valid).nonzero()[0])
+    element = value.expand(valid.shape + value.shape[valid.dim() :])[index]
+    return f"value {_show(element)} at index {index}"
+
+
+def _show(element):
+    return element.item() if element.numel() == 1 else element.tolist()
 
 
 def check_arguments(dist):
@@ -67,11 +90,13 @@ def check_arguments(dist):
         value = getattr(dist, name)
         if not isinstance(value, torch.Tensor):
             value = torch.as_tensor(value)
+        if _scalar_ok(constraint, value):
+            continue
         valid = constraint.check(value)
         if not _all_true(valid):
             raise ValueError(
                 f"{cls.__name__}: argument '{name}' must satisfy the constraint "
-                f"{constraint}, but the tensor of shape {tuple(value.shape)} has "
+                f"{constraint.description}, but the tensor of shape {tuple(value.shape)} has "
                 f"{describe_violation(value, valid)}. Pass values inside the constraint "
                 f"(or validate_args=False to skip this check)."
             )
@@ -84,21 +109,23 @@ def check_sample(dist, value):
         ValueError: for a non-tensor, an event shape mismatch, a shape that does
             not broadcast with the batch shape, or a value outside the support.
     """
-    name = type(dist).__name__
     if not isinstance(value, torch.Tensor):
         raise ValueError(
-            f"{name}.log_prob: expected a torch.Tensor value, got {type(value).__name__}; "
-            "wrap it with torch.as_tensor(...)"
+            f"{type(dist).__name__}.log_prob: expected a torch.Tensor value, got "
+            f"{type(value).__name__}; wrap it with torch.as_tensor(...)"
         )
-    _check_sample_shape(dist, value, name)
+    if value.shape != dist._batch_shape or dist._event_shape:
+        _check_sample_shape(dist, value, type(dist).__name__)
     support = dist.support
-    if support is None or is_dependent(support):
+    if support is None or is_dependent(support) or _scalar_ok(support, value):
         return
     valid = support.check(value)
     if not _all_true(valid):
+        name = type(dist).__name__
         raise ValueError(
             f"{name}.log_prob: value of shape {tuple(value.shape)} is outside the support "
-            f"{support}: {describe_violation(value, _broadcast_valid(valid, value, support))}. "
+            f"{support.description}: "
+            f"{describe_violation(value, _broadcast_valid(valid, value, support))}. "
             f"Score only values in the support (or pass validate_args=False)."
         )
 

@@ -38,7 +38,13 @@ def _stat(dist, name):
 def _close(actual, expected, tol, what):
     expected = expected.to(actual.dtype) if actual.is_floating_point() else expected
     torch.testing.assert_close(
-        actual, expected, rtol=tol, atol=tol, equal_nan=True, check_dtype=False, msg=lambda m: f"{what}: {m}"
+        actual,
+        expected,
+        rtol=tol,
+        atol=tol,
+        equal_nan=True,
+        check_dtype=False,
+        msg=lambda m: f"{what}: {m}",
     )
 
 
@@ -105,7 +111,9 @@ def test_cdf_icdf_match_torch(case, dtype):
     except NotImplementedError:
         pytest.skip(f"torch.distributions.{case.name} has no cdf to compare with")
     _close(ours.cdf(_cast(x, dtype)), expected, _tol(case, dtype), "cdf")
-    q = torch.linspace(0.05, 0.95, 7, dtype=torch.float64).reshape((7,) + (1,) * len(ref.batch_shape))
+    q = torch.linspace(0.05, 0.95, 7, dtype=torch.float64).reshape(
+        (7,) + (1,) * len(ref.batch_shape)
+    )
     q = q.expand((7,) + ref.batch_shape)
     try:
         expected = ref.icdf(q)
@@ -136,7 +144,7 @@ def test_matches_scipy(case, dtype):
     if cdf is not None:
         _close(cdf, torch.as_tensor(frozen.cdf(xn)), tol, "cdf vs scipy")
     q = np.linspace(0.02, 0.98, 9).reshape((9,) + (1,) * len(ours.batch_shape))
-    q = np.broadcast_to(q, (9,) + tuple(ours.batch_shape))
+    q = np.broadcast_to(q, (9,) + tuple(ours.batch_shape)).copy()
     icdf = _stat_call(ours.icdf, torch.as_tensor(q, dtype=dtype))
     if icdf is not None:
         _close(icdf, torch.as_tensor(frozen.ppf(q)), tol, "icdf vs scipy")
@@ -160,7 +168,10 @@ def test_sampler_kolmogorov_smirnov(case):
     ours, _ = build(case, distributions, torch.float64)
     x = ours.sample((4000,)).reshape(4000, -1).numpy()
     frozen = case.scipy(_scipy_params(case))
-    params = {k: np.broadcast_to(v, tuple(ours.batch_shape)).reshape(-1) for k, v in _scipy_params(case).items()}
+    params = {
+        k: np.broadcast_to(v, tuple(ours.batch_shape)).reshape(-1)
+        for k, v in _scipy_params(case).items()
+    }
     for j in range(x.shape[1]):
         one = case.scipy({k: v[j] for k, v in params.items()})
         p = scipy.stats.kstest(x[:, j], one.cdf).pvalue
@@ -184,7 +195,9 @@ def test_rsample_gradient_of_mean(case):
     tol = case.extra.get("grad_tol", 0.03)
     for k, a, b in zip(case.grad_params, mc, exact):
         b = torch.zeros_like(a) if b is None else b
-        torch.testing.assert_close(a, b, rtol=tol, atol=tol, msg=lambda m, k=k: f"d mean / d {k}: {m}")
+        torch.testing.assert_close(
+            a, b, rtol=tol, atol=tol, msg=lambda m, k=k: f"d mean / d {k}: {m}"
+        )
 
 
 @pytest.mark.parametrize("case", torch_cases, ids=_ids(torch_cases))

@@ -5,8 +5,8 @@ case against ``torch.distributions`` (same class name, same parameters) and,
 when given, a ``scipy.stats`` frozen distribution.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import torch
 
