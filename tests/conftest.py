@@ -10,6 +10,7 @@ import torch
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 import distributions  # noqa: E402
+import ppl  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -18,16 +19,6 @@ def _fresh_state():
     random.seed(0)
     np.random.seed(0)
     distributions.Distribution.set_default_validate_args(True)
-    _clear_param_store()
+    ppl.clear_param_store()
     yield
-    _clear_param_store()
-
-
-def _clear_param_store():
-    try:
-        import ppl
-    except ImportError:
-        return
-    clear = getattr(ppl, "clear_param_store", None)
-    if clear is not None:
-        clear()
+    ppl.clear_param_store()
