@@ -33,7 +33,7 @@ class ExpandedDistribution(Distribution):
     def __init__(self, base_dist, batch_shape):
         batch_shape = torch.Size(batch_shape)
         base_batch = base_dist.batch_shape
-        if torch.broadcast_shapes(batch_shape, base_batch) != batch_shape:
+        if not _expands_to(base_batch, batch_shape):
             raise ValueError(
                 f"expand: batch shape {tuple(base_batch)} of {type(base_dist).__name__} cannot "
                 f"be expanded to {tuple(batch_shape)}; only size-1 or missing dims expand"
@@ -101,3 +101,10 @@ class ExpandedDistribution(Distribution):
 
     def entropy(self):
         return self.base_dist.entropy().expand(self.batch_shape)
+
+
+def _expands_to(shape, target):
+    """Whether ``shape`` broadcasts to exactly ``target`` (size-1 or missing dims grow)."""
+    if len(shape) > len(target):
+        return False
+    return all(s in (1, t) for s, t in zip(reversed(shape), reversed(target)))

@@ -5,6 +5,7 @@ import torch
 from distributions import constraints
 from distributions.distribution import Distribution
 from distributions.utils import sum_rightmost
+from distributions.validation import check_sample_shape
 
 __all__ = ["Independent"]
 
@@ -44,10 +45,8 @@ class Independent(Distribution):
         self.reinterpreted_batch_ndims = n
         split = len(batch) - n
         super().__init__(
-            batch[:split], batch[split:] + base_distribution.event_shape, validate_args=False
+            batch[:split], batch[split:] + base_distribution.event_shape, validate_args
         )
-        if validate_args is not None:
-            self._validate_args = validate_args
 
     def expand(self, batch_shape, _instance=None):
         new = self._get_checked_instance(Independent, _instance)
@@ -95,6 +94,9 @@ class Independent(Distribution):
         return self.base_dist.rsample(sample_shape)
 
     def log_prob(self, value):
+        if self._validate_args and isinstance(value, torch.Tensor):
+            # The base checks its support; the event shape is only known here.
+            check_sample_shape(self, value, "Independent")
         return sum_rightmost(self.base_dist.log_prob(value), self.reinterpreted_batch_ndims)
 
     def entropy(self):

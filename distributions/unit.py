@@ -49,6 +49,8 @@ class Unit(Distribution):
         return self.sample(sample_shape)
 
     def log_prob(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
         shape = torch.broadcast_shapes(self.batch_shape, value.shape[:-1])
         return self.log_factor.expand(shape)
 

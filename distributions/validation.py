@@ -11,7 +11,7 @@ from distributions import constraints
 from distributions.constraints import is_dependent
 from distributions.utils import lazy_property
 
-__all__ = ["check_arguments", "check_sample", "describe_violation"]
+__all__ = ["check_arguments", "check_sample", "check_sample_shape", "describe_violation"]
 
 
 def _bound(b):
@@ -115,7 +115,7 @@ def check_sample(dist, value):
             f"{type(value).__name__}; wrap it with torch.as_tensor(...)"
         )
     if value.shape != dist._batch_shape or dist._event_shape:
-        _check_sample_shape(dist, value, type(dist).__name__)
+        check_sample_shape(dist, value, type(dist).__name__)
     support = dist.support
     if support is None or is_dependent(support) or _scalar_ok(support, value):
         return
@@ -136,7 +136,12 @@ def _broadcast_valid(valid, value, support):
     return valid.expand(shape) if valid.shape != shape else valid
 
 
-def _check_sample_shape(dist, value, name):
+def check_sample_shape(dist, value, name):
+    """Checks that ``value`` ends in the event shape and broadcasts with the batch shape.
+
+    Raises:
+        ValueError: naming the distribution, both shapes, and what must match.
+    """
     event_shape = dist.event_shape
     n = len(event_shape)
     if n and value.shape[value.dim() - n :] != event_shape:
