@@ -18,6 +18,7 @@ class CumulativeDistributionTransform(Transform):
         cache_size: see :class:`Transform`.
 
     Example:
+        >>> import torch
         >>> from distributions import Normal
         >>> CumulativeDistributionTransform(Normal(0.0, 1.0))(torch.tensor(0.0))
         tensor(0.5000)
