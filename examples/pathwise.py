@@ -21,13 +21,10 @@ Run ``python examples/pathwise.py --help`` for options.
 import argparse
 import pathlib
 
-import matplotlib
+import matplotlib.pyplot as plt
+import torch
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-
-from distributions import Normal  # noqa: E402
+from distributions import Normal
 
 __all__ = ["Policy", "reward", "gradient", "train", "main"]
 

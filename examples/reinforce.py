@@ -23,13 +23,10 @@ Run ``python examples/reinforce.py --help`` for options.
 import argparse
 import pathlib
 
-import matplotlib
+import matplotlib.pyplot as plt
+import torch
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-
-from distributions import Categorical  # noqa: E402
+from distributions import Categorical
 
 __all__ = ["Bandit", "train", "main"]
 
