@@ -17,6 +17,7 @@ from distributions.exp_family import ExponentialFamily
 from distributions.expanded import ExpandedDistribution
 from distributions.independent import Independent
 from distributions.masked import MaskedDistribution
+from distributions.multivariate_normal import MultivariateNormal
 from distributions.normal import Normal
 from distributions.transformed_distribution import TransformedDistribution
 from distributions.transforms import (
@@ -87,7 +88,9 @@ _univariate: list = []
 _gamma_family: list = []
 
 # --- multivariate --------------------------------------------------------------
-_multivariate: list = []
+_multivariate = [
+    "MultivariateNormal",
+]
 
 # --- discrete ------------------------------------------------------------------
 _discrete: list = []

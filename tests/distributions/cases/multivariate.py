@@ -1,0 +1,35 @@
+"""Cases for the multivariate families (event_shape != ()).
+
+scipy.stats oracles take no part here (the generic scipy tests are univariate);
+``tests/distributions/test_multivariate.py`` compares with scipy.stats directly.
+"""
+
+from tests.distributions.cases import Case
+
+_COV = [[2.0, 0.3, -0.4], [0.3, 1.0, 0.2], [-0.4, 0.2, 1.5]]
+_COV_B = [[1.0, -0.5, 0.1], [-0.5, 3.0, 0.7], [0.1, 0.7, 0.8]]
+_TRIL = [[1.5, 0.0, 0.0], [0.4, 0.7, 0.0], [-0.3, 0.2, 1.1]]
+
+CASES = [
+    Case(
+        "MultivariateNormal",
+        {"loc": [[0.0, 1.0, -1.0], [2.0, 0.5, 0.0]], "covariance_matrix": [_COV, _COV_B]},
+        ks=False,
+        grad_params=("loc", "covariance_matrix"),
+        label="covariance",
+    ),
+    Case(
+        "MultivariateNormal",
+        {"loc": [0.5, -1.0, 2.0], "precision_matrix": _COV_B},
+        ks=False,
+        grad_params=("loc", "precision_matrix"),
+        label="precision",
+    ),
+    Case(
+        "MultivariateNormal",
+        {"loc": [[0.0, 1.0, -1.0], [2.0, 0.5, 0.0], [1.0, 1.0, 1.0]], "scale_tril": _TRIL},
+        ks=False,
+        grad_params=("loc", "scale_tril"),
+        label="scale_tril-broadcast",
+    ),
+]
