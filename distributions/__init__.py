@@ -16,6 +16,7 @@ from distributions.distribution import Distribution
 from distributions.exp_family import ExponentialFamily
 from distributions.expanded import ExpandedDistribution
 from distributions.independent import Independent
+from distributions.lowrank_multivariate_normal import LowRankMultivariateNormal
 from distributions.masked import MaskedDistribution
 from distributions.multivariate_normal import MultivariateNormal
 from distributions.normal import Normal
@@ -90,6 +91,7 @@ _gamma_family: list = []
 # --- multivariate --------------------------------------------------------------
 _multivariate = [
     "MultivariateNormal",
+    "LowRankMultivariateNormal",
 ]
 
 # --- discrete ------------------------------------------------------------------

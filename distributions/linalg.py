@@ -84,7 +84,7 @@ def _first_failure(info):
     return tuple(int(i) for i in (info != 0).nonzero()[0])
 
 
-def cholesky(matrix, owner, name):
+def cholesky(matrix, owner, name, advice=None):
     """Lower Cholesky factor of a batch of positive definite matrices.
 
     Uses ``torch.linalg.cholesky_ex`` and reads its ``info``: a failure raises an
@@ -95,6 +95,8 @@ def cholesky(matrix, owner, name):
         matrix: symmetric matrices, shape ``B + (n, n)``.
         owner: the distribution's name, for the message.
         name: the argument's name, for the message.
+        advice: how to fix it, when the default (diagonal jitter or
+            ``scale_tril``) does not apply.
 
     Raises:
         ValueError: naming ``owner``, ``name``, the shape and the failing batch
@@ -109,13 +111,16 @@ def cholesky(matrix, owner, name):
     if info.any():
         where = _first_failure(info)
         at = f" at batch index {where}" if where else ""
-        n = matrix.size(-1)
+        if advice is None:
+            advice = (
+                f"If it is nearly singular, add jitter to the diagonal, e.g. {name} + 1e-6 * "
+                f"torch.eye({matrix.size(-1)}), or pass scale_tril (a lower-triangular factor "
+                "with positive diagonal) instead."
+            )
         raise ValueError(
             f"{owner}: {name} of shape {tuple(matrix.shape)} is not positive definite "
             f"(its Cholesky factorization failed{at}); it is singular, nearly singular or "
-            f"not a covariance at all. If it is nearly singular, add jitter to the diagonal, "
-            f"e.g. {name} + 1e-6 * torch.eye({n}), or pass scale_tril (a lower-triangular "
-            "factor with positive diagonal) instead."
+            f"not a covariance at all. {advice}"
         )
     return factor
 

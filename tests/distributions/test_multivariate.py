@@ -201,3 +201,55 @@ def test_mvn_float32_numpy_free_path_agrees_with_float64():
     np.testing.assert_allclose(
         d32.log_prob(x.float()).double().numpy(), d64.log_prob(x).numpy(), rtol=1e-5
     )
+
+
+# ---------------------------------------------------- LowRankMultivariateNormal
+def _low_rank(batch=(2,), n=4, rank=2, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    loc = torch.randn(*batch, n, generator=g, dtype=torch.float64)
+    w = torch.randn(n, rank, generator=g, dtype=torch.float64)
+    d = torch.rand(*batch, n, generator=g, dtype=torch.float64) + 0.2
+    return loc, w, d
+
+
+def test_low_rank_log_prob_matches_scipy():
+    loc, w, d = _low_rank()
+    dist = D.LowRankMultivariateNormal(loc, w, d)
+    x = torch.randn(6, 2, 4, dtype=torch.float64)
+    for b in range(2):
+        cov = (w @ w.T + torch.diag(d[b])).numpy()
+        ref = scipy.stats.multivariate_normal(loc[b].numpy(), cov)
+        torch.testing.assert_close(dist.log_prob(x)[:, b], torch.as_tensor(ref.logpdf(x[:, b])))
+        torch.testing.assert_close(dist.entropy()[b], torch.tensor(ref.entropy()).double())
+        torch.testing.assert_close(dist.precision_matrix[b], torch.linalg.inv(torch.tensor(cov)))
+
+
+def test_low_rank_sampler_moments():
+    torch.manual_seed(11)
+    loc, w, d = _low_rank(batch=())
+    dist = D.LowRankMultivariateNormal(loc, w, d)
+    cov = w @ w.T + torch.diag(d)
+    assert_gaussian_moments(dist.rsample((20000,)), loc, cov, "LowRankMultivariateNormal")
+
+
+@pytest.mark.parametrize(
+    "shapes, match",
+    [
+        (((3,), (2, 1), (3,)), r"cov_factor must be a batch of 3 x rank matrices.*\(2, 1\)"),
+        (((3,), (3, 1), (2,)), r"cov_diag must be a batch of vectors of length 3.*\(2,\)"),
+        (((), (3, 1), (3,)), r"loc must be at least one-dimensional"),
+        (((2, 3), (4, 3, 1), (3,)), r"batch shapes of loc \(2,\), cov_factor \(4,\)"),
+    ],
+)
+def test_low_rank_shape_errors(shapes, match):
+    loc, w, d = (torch.ones(s) for s in shapes)
+    with pytest.raises(ValueError, match=match):
+        D.LowRankMultivariateNormal(loc, w, d)
+
+
+def test_low_rank_bad_diagonal_is_named():
+    with pytest.raises(ValueError, match=r"argument 'cov_diag' must satisfy.*x > 0"):
+        D.LowRankMultivariateNormal(torch.zeros(2), torch.ones(2, 1), torch.tensor([1.0, -1.0]))
+    nan_diag = torch.tensor([1.0, float("nan")])
+    with pytest.raises(ValueError, match=r"capacitance matrix.*cov_diag is probably zero, tiny"):
+        D.LowRankMultivariateNormal(torch.zeros(2), torch.ones(2, 1), nan_diag, validate_args=False)

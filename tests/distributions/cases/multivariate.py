@@ -32,4 +32,14 @@ CASES = [
         grad_params=("loc", "scale_tril"),
         label="scale_tril-broadcast",
     ),
+    Case(
+        "LowRankMultivariateNormal",
+        {
+            "loc": [[0.0, 1.0, -1.0], [2.0, 0.5, 0.0]],
+            "cov_factor": [[1.0, 0.5], [-0.3, 0.8], [0.2, -1.0]],
+            "cov_diag": [[0.5, 1.0, 2.0], [1.5, 0.3, 0.7]],
+        },
+        ks=False,
+        grad_params=("loc", "cov_factor", "cov_diag"),
+    ),
 ]
