@@ -6,7 +6,7 @@ the public names of ``torch.distributions.__all__`` plus our extras (``Delta``,
 ``Unit``, ``MaskedDistribution``, ``ExpandedDistribution``).
 
 Each block below is owned by one part of the suite; add names to your block's
-imports and to its ``_<block>`` list only.
+imports and to its ``__all__ +=`` list only.
 """
 
 from distributions import constraints, transforms
@@ -46,7 +46,7 @@ from distributions.transforms import (
 from distributions.unit import Unit
 
 # --- core ---------------------------------------------------------------------
-_core = [
+__all__ = [
     "constraints",
     "transforms",
     "biject_to",
@@ -83,21 +83,19 @@ _core = [
 ]
 
 # --- continuous univariate (location-scale and friends) -----------------------
-_univariate: list = []
+__all__ += []
 
 # --- gamma/beta family and special functions -----------------------------------
-_gamma_family: list = []
+__all__ += []
 
 # --- multivariate --------------------------------------------------------------
-_multivariate = [
+__all__ += [
     "MultivariateNormal",
     "LowRankMultivariateNormal",
 ]
 
 # --- discrete ------------------------------------------------------------------
-_discrete: list = []
+__all__ += []
 
 # --- KL registry ---------------------------------------------------------------
-_kl: list = []
-
-__all__ = _core + _univariate + _gamma_family + _multivariate + _discrete + _kl
+__all__ += []
