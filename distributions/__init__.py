@@ -16,6 +16,7 @@ from distributions.distribution import Distribution
 from distributions.exp_family import ExponentialFamily
 from distributions.expanded import ExpandedDistribution
 from distributions.independent import Independent
+from distributions.logistic_normal import LogisticNormal
 from distributions.lowrank_multivariate_normal import LowRankMultivariateNormal
 from distributions.masked import MaskedDistribution
 from distributions.multivariate_normal import MultivariateNormal
@@ -92,6 +93,7 @@ __all__ += []
 __all__ += [
     "MultivariateNormal",
     "LowRankMultivariateNormal",
+    "LogisticNormal",
 ]
 
 # --- discrete ------------------------------------------------------------------

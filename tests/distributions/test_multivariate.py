@@ -253,3 +253,23 @@ def test_low_rank_bad_diagonal_is_named():
     nan_diag = torch.tensor([1.0, float("nan")])
     with pytest.raises(ValueError, match=r"capacitance matrix.*cov_diag is probably zero, tiny"):
         D.LowRankMultivariateNormal(torch.zeros(2), torch.ones(2, 1), nan_diag, validate_args=False)
+
+
+# --------------------------------------------------------------- LogisticNormal
+def test_logistic_normal_sampler_pulls_back_to_the_normal():
+    torch.manual_seed(12)
+    loc = torch.tensor([0.5, -1.0, 2.0], dtype=torch.float64)
+    scale = torch.tensor([0.3, 1.0, 2.0], dtype=torch.float64)
+    y = D.LogisticNormal(loc, scale).rsample((20000,))
+    assert torch.allclose(y.sum(-1), torch.ones(()).double()) and bool((y > 0).all())
+    x = D.transforms.StickBreakingTransform().inv(y)
+    assert_mean_within(x, loc, scale**2, "LogisticNormal pulled back")
+    assert_mean_within((x - loc) ** 2, scale**2, 2 * scale**4, "LogisticNormal pulled back var")
+
+
+def test_logistic_normal_errors_name_the_argument_and_support():
+    with pytest.raises(ValueError, match=r"LogisticNormal: argument 'scale' must satisfy.*x > 0"):
+        D.LogisticNormal(torch.zeros(2), torch.tensor([1.0, -1.0]))
+    d = D.LogisticNormal(torch.zeros(2), torch.ones(2))
+    with pytest.raises(ValueError, match=r"LogisticNormal.log_prob.*outside the support"):
+        d.log_prob(torch.tensor([0.5, 0.5, 0.5]))

@@ -42,4 +42,10 @@ CASES = [
         ks=False,
         grad_params=("loc", "cov_factor", "cov_diag"),
     ),
+    Case(
+        "LogisticNormal",
+        {"loc": [[0.0, 1.0, -1.0], [2.0, 0.5, 0.0]], "scale": [0.5, 1.0, 2.0]},
+        ks=False,
+    ),
+    Case("LogisticNormal", {"loc": 0.3, "scale": 1.5}, ks=False, label="scalar"),
 ]
