@@ -45,6 +45,7 @@ from distributions.transforms import (
     identity_transform,
 )
 from distributions.unit import Unit
+from distributions.wishart import Wishart
 
 # --- core ---------------------------------------------------------------------
 __all__ = [
@@ -94,6 +95,7 @@ __all__ += [
     "MultivariateNormal",
     "LowRankMultivariateNormal",
     "LogisticNormal",
+    "Wishart",
 ]
 
 # --- discrete ------------------------------------------------------------------

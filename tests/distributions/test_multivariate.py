@@ -11,6 +11,7 @@ errors (a per-entry false-alarm rate of about 6e-7 for Gaussian-like error at
 """
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -273,3 +274,87 @@ def test_logistic_normal_errors_name_the_argument_and_support():
     d = D.LogisticNormal(torch.zeros(2), torch.ones(2))
     with pytest.raises(ValueError, match=r"LogisticNormal.log_prob.*outside the support"):
         d.log_prob(torch.tensor([0.5, 0.5, 0.5]))
+
+
+# ---------------------------------------------------------------------- Wishart
+def _torch_wishart_samples(ref, shape):
+    # torch's Wishart.rsample warns "Singular sample detected." on valid draws.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return ref.sample(shape)
+
+
+@pytest.mark.parametrize("arg", ["covariance_matrix", "precision_matrix", "scale_tril"])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=str)
+def test_wishart_matches_torch(arg, dtype):
+    cov = _spd(2)
+    matrix = {
+        "covariance_matrix": cov,
+        "precision_matrix": torch.linalg.inv(cov),
+        "scale_tril": torch.linalg.cholesky(cov),
+    }[arg]
+    df = torch.tensor([3.5, 7.0], dtype=torch.float64)
+    ref = tdist.Wishart(df, **{arg: matrix})
+    ours = D.Wishart(df.to(dtype), **{arg: matrix.to(dtype)})
+    x = _torch_wishart_samples(ref, (5,))
+    tol = 1e-6 if dtype == torch.float64 else 1e-4
+    close = dict(rtol=tol, atol=tol, check_dtype=False)
+    torch.testing.assert_close(ours.log_prob(x.to(dtype)), ref.log_prob(x), **close)
+    for stat in ["mean", "variance", "covariance_matrix", "precision_matrix", "scale_tril"]:
+        torch.testing.assert_close(getattr(ours, stat), getattr(ref, stat), **close)
+    torch.testing.assert_close(ours.mode, ref.mode, equal_nan=True, **close)
+    torch.testing.assert_close(ours.entropy(), ref.entropy(), **close)
+    assert torch.equal(ours.support.check(x.to(dtype)), ref.support.check(x))
+
+
+def test_wishart_log_prob_and_entropy_match_scipy():
+    cov = _spd(n=3, seed=4)
+    d = D.Wishart(5.5, covariance_matrix=cov)
+    x = d.sample((4,))
+    ref = scipy.stats.wishart(df=5.5, scale=cov.numpy())
+    expected = torch.as_tensor(ref.logpdf(np.moveaxis(x.numpy(), 0, -1)))
+    torch.testing.assert_close(d.log_prob(x), expected)
+    torch.testing.assert_close(d.entropy(), torch.tensor(ref.entropy(), dtype=torch.float64))
+
+
+def test_wishart_sampler_moments():
+    torch.manual_seed(13)
+    cov = _spd(n=3, seed=5)
+    d = D.Wishart(torch.tensor(4.5, dtype=torch.float64), covariance_matrix=cov)
+    assert_mean_within(d.rsample((20000,)), d.mean, d.variance, "Wishart")
+
+
+def test_wishart_number_df_with_batched_matrix():
+    # torch keeps a number df unbatched and then fails in mean/variance/mode.
+    d = D.Wishart(4.0, scale_tril=torch.eye(2).expand(3, 2, 2))
+    assert d.df.shape == (3,)
+    torch.testing.assert_close(d.mean, 4.0 * torch.eye(2).expand(3, 2, 2))
+    assert d.variance.shape == d.mode.shape == (3, 2, 2)
+
+
+def test_wishart_errors():
+    with pytest.raises(ValueError, match=r"Wishart: df must exceed the dimension minus one \(2\)"):
+        D.Wishart(2.0, covariance_matrix=torch.eye(3))
+    with pytest.warns(UserWarning, match=r"df < 3 \(the dimension\).*numerically singular"):
+        D.Wishart(2.5, covariance_matrix=torch.eye(3))
+    with pytest.raises(ValueError, match=r"Wishart: covariance_matrix of shape \(2, 2\) is not "):
+        D.Wishart(3.0, covariance_matrix=torch.ones(2, 2))
+    with pytest.raises(ValueError, match=r"Wishart: exactly one of"):
+        D.Wishart(3.0)
+    with pytest.raises(ValueError, match=r"df of shape \(4,\) does not broadcast.*\(3,\)"):
+        D.Wishart(torch.full((4,), 3.0), covariance_matrix=torch.eye(2).expand(3, 2, 2))
+    d = D.Wishart(3.0, covariance_matrix=torch.eye(2))
+    with pytest.raises(ValueError, match=r"Wishart.log_prob.*outside the support.*positive def"):
+        d.log_prob(-torch.eye(2))
+
+
+def test_wishart_redraws_singular_samples_and_warns_about_the_rest():
+    torch.manual_seed(14)
+    with pytest.warns(UserWarning, match="df < 3"):
+        d = D.Wishart(torch.tensor(2.0001), covariance_matrix=torch.eye(3))
+    with pytest.warns(UserWarning, match=r"sample\(s\) are numerically singular after 0 redraws"):
+        first = d.rsample((200,), max_try_correction=0)
+    with pytest.warns(UserWarning, match=r"after 3 redraws; increase df or max_try_correction"):
+        redrawn = d.rsample((200,), max_try_correction=3)
+    singular = [int((torch.linalg.cholesky_ex(s).info != 0).sum()) for s in (first, redrawn)]
+    assert singular[1] < singular[0]
