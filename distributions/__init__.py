@@ -16,6 +16,7 @@ from distributions.distribution import Distribution
 from distributions.exp_family import ExponentialFamily
 from distributions.expanded import ExpandedDistribution
 from distributions.independent import Independent
+from distributions.lkj_cholesky import LKJCholesky
 from distributions.logistic_normal import LogisticNormal
 from distributions.lowrank_multivariate_normal import LowRankMultivariateNormal
 from distributions.masked import MaskedDistribution
@@ -96,6 +97,7 @@ __all__ += [
     "LowRankMultivariateNormal",
     "LogisticNormal",
     "Wishart",
+    "LKJCholesky",
 ]
 
 # --- discrete ------------------------------------------------------------------

@@ -66,4 +66,12 @@ CASES = [
         grad_params=("scale_tril",),
         label="scale_tril",
     ),
+    Case("LKJCholesky", {"dim": 2, "concentration": 1.0}, int_params=("dim",), ks=False),
+    Case(
+        "LKJCholesky",
+        {"dim": 4, "concentration": [0.5, 1.0, 3.0]},
+        int_params=("dim",),
+        ks=False,
+        label="batched",
+    ),
 ]
