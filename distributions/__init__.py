@@ -22,6 +22,7 @@ from distributions.lowrank_multivariate_normal import LowRankMultivariateNormal
 from distributions.masked import MaskedDistribution
 from distributions.multivariate_normal import MultivariateNormal
 from distributions.normal import Normal
+from distributions.relaxed_categorical import RelaxedOneHotCategorical
 from distributions.transformed_distribution import TransformedDistribution
 from distributions.transforms import (
     AbsTransform,
@@ -98,6 +99,7 @@ __all__ += [
     "LogisticNormal",
     "Wishart",
     "LKJCholesky",
+    "RelaxedOneHotCategorical",
 ]
 
 # --- discrete ------------------------------------------------------------------

@@ -15,6 +15,7 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.special
 import scipy.stats
 import torch
 import torch.distributions as tdist
@@ -416,3 +417,67 @@ def test_lkj_errors():
     d = D.LKJCholesky(2)
     with pytest.raises(ValueError, match=r"LKJCholesky.log_prob.*outside the support.*unit-norm"):
         d.log_prob(torch.eye(2) * 2)
+
+
+# ----------------------------------------------- Exp/RelaxedOneHotCategorical
+def test_exp_relaxed_categorical_matches_torch():
+    from torch.distributions.relaxed_categorical import ExpRelaxedCategorical as Ref
+
+    from distributions.relaxed_categorical import ExpRelaxedCategorical
+
+    logits = torch.tensor([[0.5, -1.0, 0.0], [2.0, 0.1, -0.3]], dtype=torch.float64)
+    t = torch.tensor(0.6, dtype=torch.float64)
+    ours, ref = ExpRelaxedCategorical(t, logits=logits), Ref(t, logits=logits)
+    x = ref.sample((5,))
+    torch.testing.assert_close(ours.log_prob(x), ref.log_prob(x))
+    torch.testing.assert_close(ours.probs, ref.probs)
+    assert ours.support.event_dim == 1 and ours.param_shape == (2, 3)
+    big = ours.expand((4, 2))
+    assert big.rsample().shape == (4, 2, 3) and big.log_prob(x[0]).shape == (4, 2)
+
+
+def test_relaxed_argmax_is_categorical_at_any_temperature():
+    # Gumbel-max: argmax of a Concrete draw is exactly Categorical(probs), whatever the
+    # temperature. Chi-square goodness of fit, false-alarm rate 1e-4.
+    torch.manual_seed(17)
+    probs = torch.tensor([0.1, 0.2, 0.3, 0.4], dtype=torch.float64)
+    draws = D.RelaxedOneHotCategorical(torch.tensor(3.0), probs=probs).sample((20000,))
+    counts = torch.bincount(draws.argmax(-1), minlength=4).numpy()
+    p = scipy.stats.chisquare(counts, (probs * 20000).numpy()).pvalue
+    assert p > 1e-4, f"argmax frequencies {counts}, chi-square p-value {p:.2e}"
+
+
+@pytest.mark.parametrize("temperature", [0.3, 1.0, 2.5])
+def test_relaxed_two_categories_have_the_logistic_cdf(temperature):
+    # With K = 2, y_1 = sigmoid((l + L) / t) for logistic L and l = log(p_1 / p_2), so
+    # P(y_1 <= s) = sigmoid(t logit(s) - l). KS test, false-alarm rate 1e-4.
+    torch.manual_seed(18)
+    probs = torch.tensor([0.3, 0.7], dtype=torch.float64)
+    d = D.RelaxedOneHotCategorical(torch.tensor(temperature, dtype=torch.float64), probs=probs)
+    y = d.rsample((4000,))[:, 0].numpy()
+    shift = math.log(0.3 / 0.7)
+    cdf = lambda s: scipy.special.expit(temperature * scipy.special.logit(s) - shift)  # noqa: E731
+    assert scipy.stats.kstest(y, cdf).pvalue > 1e-4
+
+
+def test_relaxed_batched_temperature():
+    temperature = torch.tensor([0.5, 2.0], dtype=torch.float64)
+    logits = torch.tensor([[0.0, 1.0, -1.0], [0.3, 0.2, 0.1]], dtype=torch.float64)
+    d = D.RelaxedOneHotCategorical(temperature, logits=logits)
+    x = d.rsample((6,))
+    assert d.batch_shape == (2,) and x.shape == (6, 2, 3)
+    for i in range(2):
+        one = tdist.RelaxedOneHotCategorical(temperature[i], logits=logits[i])
+        torch.testing.assert_close(d.log_prob(x)[:, i], one.log_prob(x[:, i]))
+
+
+def test_relaxed_errors():
+    with pytest.raises(ValueError, match=r"RelaxedOneHotCategorical.*exactly one of probs or log"):
+        D.RelaxedOneHotCategorical(torch.tensor(1.0), torch.ones(3) / 3, torch.zeros(3))
+    with pytest.raises(ValueError, match=r"argument 'temperature' must satisfy.*x > 0"):
+        D.RelaxedOneHotCategorical(torch.tensor(0.0), logits=torch.zeros(3))
+    with pytest.raises(ValueError, match=r"argument 'probs' must satisfy.*probability vector"):
+        D.RelaxedOneHotCategorical(torch.tensor(1.0), probs=torch.tensor([0.5, -0.2, 0.7]))
+    d = D.RelaxedOneHotCategorical(torch.tensor(1.0), logits=torch.zeros(3))
+    with pytest.raises(ValueError, match=r"RelaxedOneHotCategorical.log_prob.*outside the support"):
+        d.log_prob(torch.tensor([0.5, 0.6, 0.1]))

@@ -74,4 +74,15 @@ CASES = [
         ks=False,
         label="batched",
     ),
+    Case(
+        "RelaxedOneHotCategorical",
+        {"temperature": 0.7, "probs": [[0.1, 0.2, 0.7], [0.3, 0.3, 0.4]]},
+        ks=False,
+    ),
+    Case(
+        "RelaxedOneHotCategorical",
+        {"temperature": [2.2], "logits": [0.5, -1.0, 0.0, 2.0]},
+        ks=False,
+        label="logits",
+    ),
 ]

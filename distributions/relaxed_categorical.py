@@ -1,0 +1,174 @@
+"""The Concrete (Gumbel-softmax) relaxation of a categorical draw: log space and simplex."""
+
+import math
+
+import torch
+
+from distributions import constraints
+from distributions.distribution import Distribution
+from distributions.transformed_distribution import TransformedDistribution
+from distributions.transforms import ExpTransform
+from distributions.utils import clamp_probs, lazy_property, probs_to_logits, promote_float
+
+__all__ = ["ExpRelaxedCategorical", "RelaxedOneHotCategorical"]
+
+
+def _given_param(owner, probs, logits):
+    """Returns ``(name, tensor)`` for the one of probs/logits that was given."""
+    if (probs is None) == (logits is None):
+        raise ValueError(f"{owner}: pass exactly one of probs or logits (got both or neither)")
+    name, value = ("probs", probs) if probs is not None else ("logits", logits)
+    if not isinstance(value, torch.Tensor) or value.dim() < 1:
+        shape = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
+        raise ValueError(
+            f"{owner}: {name} must be a tensor with at least one dim (the categories), got {shape}"
+        )
+    return name, value
+
+
+class ExpRelaxedCategorical(Distribution):
+    """The log of a Concrete / Gumbel-softmax draw (Maddison et al. 2017, arXiv 1611.00712).
+
+    A draw is ``log_softmax((logits + g) / temperature)`` with ``g`` standard
+    Gumbel noise; as the temperature goes to 0 its exponential becomes a one-hot
+    categorical draw. Working in log space keeps small coordinates accurate. The
+    density on the log-simplex (Maddison et al., Appendix C) is
+    ``log (K-1)! + (K-1) log t + sum_k (l_k - t x_k) - K logsumexp_k (l_k - t x_k)``.
+
+    ``temperature`` is a positive scalar (any one-element tensor, as in
+    ``torch.distributions``) or, beyond torch, a tensor broadcastable with the
+    batch shape.
+
+    Args:
+        temperature: relaxation temperature, positive.
+        probs: event probabilities (normalized along the last dim).
+        logits: unnormalized log-probabilities.
+        validate_args: see :class:`Distribution`.
+
+    Raises:
+        ValueError: unless exactly one of probs/logits is a tensor of at least one dim.
+
+    Example:
+        >>> d = ExpRelaxedCategorical(torch.tensor(0.5), logits=torch.zeros(3))
+        >>> round(d.rsample().exp().sum().item(), 5)
+        1.0
+    """
+
+    arg_constraints = {
+        "probs": constraints.simplex,
+        "logits": constraints.real_vector,
+        "temperature": constraints.positive,
+    }
+    support = constraints.real_vector  # the draws lie on a submanifold of it
+    has_rsample = True
+
+    def __init__(self, temperature, probs=None, logits=None, validate_args=None):
+        name, value = _given_param(type(self).__name__, probs, logits)
+        if name == "probs":
+            self.probs = value / value.sum(-1, keepdim=True)
+        else:
+            self.logits = value - value.logsumexp(-1, keepdim=True)
+        self.temperature = promote_float(temperature, like=value)
+        batch_shape = value.shape[:-1]
+        if self.temperature.numel() != 1:
+            batch_shape = torch.broadcast_shapes(batch_shape, self.temperature.shape)
+        super().__init__(batch_shape, value.shape[-1:], validate_args=validate_args)
+
+    def expand(self, batch_shape, _instance=None):
+        new = self._get_checked_instance(ExpRelaxedCategorical, _instance)
+        batch_shape = torch.Size(batch_shape)
+        for name in ("probs", "logits"):
+            if name in self.__dict__:
+                setattr(new, name, self.__dict__[name].expand(batch_shape + self.event_shape))
+        temperature = self.temperature
+        new.temperature = (
+            temperature if temperature.numel() == 1 else temperature.expand(batch_shape)
+        )
+        super(ExpRelaxedCategorical, new).__init__(
+            batch_shape, self.event_shape, validate_args=False
+        )
+        new._validate_args = self._validate_args
+        return new
+
+    @lazy_property
+    def logits(self):
+        return probs_to_logits(self.probs)
+
+    @lazy_property
+    def probs(self):
+        return torch.softmax(self.logits, dim=-1)
+
+    @property
+    def param_shape(self):
+        return self._batch_shape + self._event_shape
+
+    def _event_temperature(self):
+        """Temperature shaped to broadcast against ``batch + event`` tensors."""
+        t = self.temperature
+        return t.reshape(()) if t.numel() == 1 else t.unsqueeze(-1)
+
+    def rsample(self, sample_shape=torch.Size()):
+        shape = self._extended_shape(sample_shape)
+        logits = self.logits
+        u = clamp_probs(torch.rand(shape, dtype=logits.dtype, device=logits.device))
+        gumbel = -(-u.log()).log()
+        scores = (logits + gumbel) / self._event_temperature()
+        return scores - scores.logsumexp(-1, keepdim=True)
+
+    def log_prob(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
+        k = self._event_shape[0]
+        t = self._event_temperature()
+        score = self.logits - t * value
+        log_scale = math.lgamma(k) + (k - 1) * (t.squeeze(-1) if t.dim() else t).log()
+        return (score - score.logsumexp(-1, keepdim=True)).sum(-1) + log_scale
+
+
+class RelaxedOneHotCategorical(TransformedDistribution):
+    """The Concrete / Gumbel-softmax distribution on the simplex (Maddison et al. 2017;
+    Jang et al. 2017, arXiv 1611.01144).
+
+    ``exp`` of an :class:`ExpRelaxedCategorical` draw: a reparameterizable
+    relaxation of a one-hot categorical sample. Arguments are validated here
+    (not again by the underlying :class:`ExpRelaxedCategorical`).
+
+    Args:
+        temperature: relaxation temperature, positive.
+        probs: event probabilities.
+        logits: unnormalized log-probabilities.
+        validate_args: see :class:`Distribution`.
+
+    Example:
+        >>> d = RelaxedOneHotCategorical(torch.tensor([2.2]), torch.tensor([0.1, 0.2, 0.3, 0.4]))
+        >>> d.sample().shape
+        torch.Size([4])
+    """
+
+    arg_constraints = ExpRelaxedCategorical.arg_constraints
+    support = constraints.simplex
+    has_rsample = True
+
+    def __init__(self, temperature, probs=None, logits=None, validate_args=None):
+        _given_param(type(self).__name__, probs, logits)
+        base = ExpRelaxedCategorical(temperature, probs, logits, validate_args=False)
+        super().__init__(base, ExpTransform(), validate_args=validate_args)
+
+    def expand(self, batch_shape, _instance=None):
+        new = self._get_checked_instance(RelaxedOneHotCategorical, _instance)
+        return super().expand(batch_shape, _instance=new)
+
+    @property
+    def temperature(self):
+        return self.base_dist.temperature
+
+    @property
+    def logits(self):
+        return self.base_dist.logits
+
+    @property
+    def probs(self):
+        return self.base_dist.probs
+
+    def __repr__(self):
+        return f"RelaxedOneHotCategorical({self.base_dist!r})"
