@@ -20,6 +20,7 @@ from distributions.lkj_cholesky import LKJCholesky
 from distributions.logistic_normal import LogisticNormal
 from distributions.lowrank_multivariate_normal import LowRankMultivariateNormal
 from distributions.masked import MaskedDistribution
+from distributions.mixture_same_family import MixtureSameFamily
 from distributions.multivariate_normal import MultivariateNormal
 from distributions.normal import Normal
 from distributions.relaxed_categorical import RelaxedOneHotCategorical
@@ -100,6 +101,7 @@ __all__ += [
     "Wishart",
     "LKJCholesky",
     "RelaxedOneHotCategorical",
+    "MixtureSameFamily",
 ]
 
 # --- discrete ------------------------------------------------------------------

@@ -481,3 +481,113 @@ def test_relaxed_errors():
     d = D.RelaxedOneHotCategorical(torch.tensor(1.0), logits=torch.zeros(3))
     with pytest.raises(ValueError, match=r"RelaxedOneHotCategorical.log_prob.*outside the support"):
         d.log_prob(torch.tensor([0.5, 0.6, 0.1]))
+
+
+# ------------------------------------------------------------ MixtureSameFamily
+class _StandInCategorical(D.Distribution):
+    """The part of the Categorical API a mixture relies on (logits, sample, expand).
+
+    Used until distributions.Categorical exists; with it, the tests below run for both.
+    """
+
+    arg_constraints: dict = {}
+
+    def __init__(self, logits):
+        self.logits = logits - logits.logsumexp(-1, keepdim=True)
+        super().__init__(logits.shape[:-1])
+
+    def expand(self, batch_shape, _instance=None):
+        return _StandInCategorical(
+            self.logits.expand(torch.Size(batch_shape) + self.logits.shape[-1:])
+        )
+
+    def sample(self, sample_shape=torch.Size()):
+        u = torch.rand(torch.Size(sample_shape) + self.logits.shape, dtype=self.logits.dtype)
+        return (self.logits - (-u.log()).log()).argmax(-1)  # Gumbel-max
+
+
+MIXERS = [_StandInCategorical]
+if hasattr(D, "Categorical"):
+    MIXERS.append(lambda logits: D.Categorical(logits=logits))
+
+
+@pytest.mark.parametrize("mixer", MIXERS)
+@pytest.mark.parametrize("logits_shape", [(2, 3), (3,)], ids=["batched", "shared"])
+def test_mixture_of_normals_matches_torch(mixer, logits_shape):
+    g = torch.Generator().manual_seed(19)
+    logits = torch.randn(logits_shape, generator=g, dtype=torch.float64)
+    loc = torch.randn(2, 3, generator=g, dtype=torch.float64)
+    scale = torch.rand(2, 3, generator=g, dtype=torch.float64) + 0.5
+    ours = D.MixtureSameFamily(mixer(logits), D.Normal(loc, scale))
+    ref = tdist.MixtureSameFamily(tdist.Categorical(logits=logits), tdist.Normal(loc, scale))
+    # Not ref.sample(): torch fails to sample when the mixing batch is smaller (3,).
+    x = 3 * torch.randn(5, 2, generator=g, dtype=torch.float64)
+    assert ours.batch_shape == ref.batch_shape and ours.event_shape == ()
+    torch.testing.assert_close(ours.log_prob(x), ref.log_prob(x))
+    torch.testing.assert_close(ours.cdf(x), ref.cdf(x))
+    torch.testing.assert_close(ours.mean, ref.mean)
+    torch.testing.assert_close(ours.variance, ref.variance)
+    assert torch.equal(ours.support.check(x), ref.support.check(x))
+    assert ours.sample((4,)).shape == (4, 2)
+    big = ours.expand((6, 2))
+    assert big.sample().shape == (6, 2) and big.log_prob(x[0]).shape == (6, 2)
+
+
+@pytest.mark.parametrize("mixer", MIXERS)
+def test_mixture_of_multivariate_normals_matches_torch(mixer):
+    g = torch.Generator().manual_seed(20)
+    logits = torch.randn(3, generator=g, dtype=torch.float64)
+    loc = torch.randn(3, 2, generator=g, dtype=torch.float64)
+    cov = _spd(3, n=2)
+    ours = D.MixtureSameFamily(mixer(logits), D.MultivariateNormal(loc, cov))
+    ref = tdist.MixtureSameFamily(
+        tdist.Categorical(logits=logits), tdist.MultivariateNormal(loc, cov)
+    )
+    x = ref.sample((5,))
+    assert ours.event_shape == (2,) and ours.sample((4,)).shape == (4, 2)
+    torch.testing.assert_close(ours.log_prob(x), ref.log_prob(x))
+    torch.testing.assert_close(ours.mean, ref.mean)
+    torch.testing.assert_close(ours.variance, ref.variance)
+
+
+@pytest.mark.parametrize("mixer", MIXERS)
+def test_mixture_sampler_kolmogorov_smirnov(mixer):
+    # KS test against the mixture cdf, false-alarm rate 1e-4, fixed seed.
+    torch.manual_seed(21)
+    logits = torch.tensor([0.2, 1.0, -0.5], dtype=torch.float64)
+    loc = torch.tensor([-3.0, 0.0, 4.0], dtype=torch.float64)
+    scale = torch.tensor([1.0, 0.5, 2.0], dtype=torch.float64)
+    d = D.MixtureSameFamily(mixer(logits), D.Normal(loc, scale))
+    x = d.sample((4000,)).numpy()
+    w = torch.softmax(logits, -1).numpy()
+
+    def cdf(v):
+        return sum(w[k] * scipy.stats.norm(loc[k].item(), scale[k].item()).cdf(v) for k in range(3))
+
+    assert scipy.stats.kstest(x, cdf).pvalue > 1e-4
+
+
+def test_mixture_errors():
+    normal = D.Normal(torch.zeros(3), 1.0)
+    with pytest.raises(
+        ValueError,
+        match=r"mixture_distribution must be a Categorical.*got "
+        r"distributions.normal.Normal.*distributions.Categorical\(logits=...\)",
+    ):
+        D.MixtureSameFamily(D.Normal(0.0, 1.0), normal)
+    with pytest.raises(ValueError, match=r"must be a Categorical.*torch.distributions"):
+        D.MixtureSameFamily(tdist.Categorical(logits=torch.zeros(3)), normal)
+    with pytest.raises(ValueError, match=r"must equal the mixture's 2 categories.*\(3,\)"):
+        D.MixtureSameFamily(_StandInCategorical(torch.zeros(2)), normal)
+    with pytest.raises(ValueError, match=r"component_distribution must be a distributions.Dis"):
+        D.MixtureSameFamily(_StandInCategorical(torch.zeros(3)), tdist.Normal(torch.zeros(3), 1))
+    with pytest.raises(ValueError, match=r"batch_shape \(4,\) does not broadcast.*\(2,\)"):
+        D.MixtureSameFamily(
+            _StandInCategorical(torch.zeros(4, 3)), D.Normal(torch.zeros(2, 3), 1.0)
+        )
+    mix = D.MixtureSameFamily(
+        _StandInCategorical(torch.zeros(2)),
+        D.Wishart(torch.tensor([3.0, 4.0]), covariance_matrix=torch.eye(2)),
+    )
+    with pytest.raises(ValueError, match=r"MixtureSameFamily.log_prob.*outside the support"):
+        mix.log_prob(-torch.eye(2))
