@@ -257,10 +257,14 @@ def check_lower_cholesky(owner, name, matrix):
     upper, _ = _triangle_indices(matrix.size(-1), matrix.device)
     above = matrix.flatten(-2).index_select(-1, upper)
     diagonal = matrix.diagonal(dim1=-2, dim2=-1)
-    # Float reductions decide the common case; NaN fails both comparisons.
-    if (above.numel() == 0 or above.abs().max() == 0) and diagonal.min() > 0:
+    # Float reductions decide the common case (NaN anywhere fails one of them); the
+    # elementwise constraint check runs only when they do not settle it.
+    zero_above = above.numel() == 0 or above.abs().max() == 0
+    if zero_above and diagonal.min() > 0 and not matrix.sum().isnan():
         return
     valid = constraints.lower_cholesky.check(matrix)
+    if bool(valid.all()):
+        return
     raise ValueError(
         f"{owner}: argument '{name}' must satisfy the constraint "
         f"{constraints.lower_cholesky.description}, but the tensor of shape "

@@ -591,3 +591,24 @@ def test_mixture_errors():
     )
     with pytest.raises(ValueError, match=r"MixtureSameFamily.log_prob.*outside the support"):
         mix.log_prob(-torch.eye(2))
+
+
+def test_scale_tril_check_agrees_with_the_constraint_on_edge_values():
+    from distributions.linalg import check_lower_cholesky
+
+    cases = {
+        "nan below": [[1.0, 0.0], [math.nan, 1.0]],
+        "inf below": [[1.0, 0.0], [math.inf, 1.0]],
+        "nan diagonal": [[math.nan, 0.0], [0.0, 1.0]],
+        "negative zero above": [[1.0, -0.0], [0.5, 1.0]],
+        "zero diagonal": [[0.0, 0.0], [0.5, 1.0]],
+    }
+    for what, rows in cases.items():
+        matrix = torch.tensor(rows)
+        expected = bool(D.constraints.lower_cholesky.check(matrix))
+        try:
+            check_lower_cholesky("MultivariateNormal", "scale_tril", matrix)
+            accepted = True
+        except ValueError:
+            accepted = False
+        assert accepted == expected, what
