@@ -14,6 +14,7 @@ from distributions.validation import describe_violation
 
 __all__ = [
     "batch_mahalanobis",
+    "batch_shapes",
     "batch_mv",
     "check_lower_cholesky",
     "check_symmetric",
@@ -25,6 +26,28 @@ __all__ = [
 ]
 
 MATRIX_ARGUMENTS = ("covariance_matrix", "precision_matrix", "scale_tril")
+
+
+def batch_shapes(*shapes):
+    """Broadcasts batch shapes, skipping ``torch.broadcast_shapes`` when one of them wins.
+
+    The common cases (equal shapes, or all but one empty) cost a few Python
+    comparisons instead of torch's general routine.
+
+    Raises:
+        RuntimeError: as ``torch.broadcast_shapes`` for incompatible shapes.
+
+    Example:
+        >>> batch_shapes(torch.Size([3]), torch.Size([]))
+        torch.Size([3])
+    """
+    nonempty = [s for s in shapes if len(s)]
+    if not nonempty:
+        return torch.Size()
+    first = nonempty[0]
+    if all(s == first for s in nonempty):
+        return torch.Size(first)
+    return torch.broadcast_shapes(*shapes)
 
 
 def batch_mv(matrix, vector):
@@ -208,6 +231,7 @@ def _triangle_indices(n, device):
 
 
 _TRIANGLES = {}
+_SMALL = 256  # elements; beyond this a full exact comparison costs more than it saves
 
 
 def check_symmetric(owner, name, matrix):
@@ -224,6 +248,9 @@ def check_symmetric(owner, name, matrix):
     Example:
         >>> check_symmetric("Wishart", "covariance_matrix", torch.eye(2))
     """
+    # One call settles exactly symmetric small matrices, the usual model parameter.
+    if matrix.numel() <= _SMALL and torch.equal(matrix, matrix.mT):
+        return
     upper, lower = _triangle_indices(matrix.size(-1), matrix.device)
     flat = matrix.flatten(-2)
     above, below = flat.index_select(-1, upper), flat.index_select(-1, lower)
@@ -254,14 +281,18 @@ def check_lower_cholesky(owner, name, matrix):
     Example:
         >>> check_lower_cholesky("MultivariateNormal", "scale_tril", torch.eye(2))
     """
-    upper, _ = _triangle_indices(matrix.size(-1), matrix.device)
-    above = matrix.flatten(-2).index_select(-1, upper)
-    diagonal = matrix.diagonal(dim1=-2, dim2=-1)
-    # Float reductions decide the common case (NaN anywhere fails one of them); the
-    # elementwise constraint check runs only when they do not settle it.
-    zero_above = above.numel() == 0 or above.abs().max() == 0
-    if zero_above and diagonal.min() > 0 and not matrix.sum().isnan():
-        return
+    diagonal_ok = bool(matrix.diagonal(dim1=-2, dim2=-1).min() > 0)
+    if matrix.numel() <= _SMALL:
+        # Exactly the constraint's test (NaN anywhere makes the comparison fail).
+        if diagonal_ok and torch.equal(matrix.tril(), matrix):
+            return
+    else:
+        # Float reductions decide the common case for large batches (NaN anywhere
+        # fails one of them); the elementwise check below only locates a violation.
+        upper, _ = _triangle_indices(matrix.size(-1), matrix.device)
+        above = matrix.flatten(-2).index_select(-1, upper)
+        if diagonal_ok and above.abs().max() == 0 and not matrix.sum().isnan():
+            return
     valid = constraints.lower_cholesky.check(matrix)
     if bool(valid.all()):
         return

@@ -6,7 +6,13 @@ import torch
 
 from distributions import constraints
 from distributions.distribution import Distribution
-from distributions.linalg import batch_mahalanobis, batch_mv, cholesky, half_log_det
+from distributions.linalg import (
+    batch_mahalanobis,
+    batch_mv,
+    batch_shapes,
+    cholesky,
+    half_log_det,
+)
 from distributions.utils import lazy_property
 
 __all__ = ["LowRankMultivariateNormal"]
@@ -32,7 +38,7 @@ def _check_shapes(loc, cov_factor, cov_diag):
             f"{n}), got shape {tuple(cov_diag.shape)}"
         )
     try:
-        return torch.broadcast_shapes(loc.shape[:-1], cov_factor.shape[:-2], cov_diag.shape[:-1])
+        return batch_shapes(loc.shape[:-1], cov_factor.shape[:-2], cov_diag.shape[:-1])
     except RuntimeError:
         raise ValueError(
             f"{_OWNER}: the batch shapes of loc {tuple(loc.shape[:-1])}, cov_factor "

@@ -5,6 +5,7 @@ import torch
 from distributions import constraints
 from distributions.constraints import MixtureSameFamilyConstraint
 from distributions.distribution import Distribution
+from distributions.linalg import batch_shapes
 
 __all__ = ["MixtureSameFamily"]
 
@@ -44,7 +45,7 @@ def _check_component(component, num_components):
 
 def _joint_batch_shape(mixture_batch, component_batch):
     try:
-        return torch.broadcast_shapes(mixture_batch, component_batch)
+        return batch_shapes(mixture_batch, component_batch)
     except RuntimeError:
         raise ValueError(
             f"{_OWNER}: mixture_distribution.batch_shape {tuple(mixture_batch)} does not "

@@ -9,6 +9,7 @@ from distributions.distribution import Distribution
 from distributions.linalg import (
     batch_mahalanobis,
     batch_mv,
+    batch_shapes,
     check_lower_cholesky,
     check_symmetric,
     half_log_det,
@@ -38,7 +39,7 @@ def _check_event_sizes(owner, loc, name, matrix):
 
 def _joint_batch_shape(owner, loc, name, matrix):
     try:
-        return torch.broadcast_shapes(matrix.shape[:-2], loc.shape[:-1])
+        return batch_shapes(matrix.shape[:-2], loc.shape[:-1])
     except RuntimeError:
         raise ValueError(
             f"{owner}: the batch shape {tuple(loc.shape[:-1])} of loc does not broadcast "

@@ -6,6 +6,7 @@ import torch
 
 from distributions import constraints
 from distributions.distribution import Distribution
+from distributions.linalg import batch_shapes
 from distributions.transformed_distribution import TransformedDistribution
 from distributions.transforms import ExpTransform
 from distributions.utils import clamp_probs, lazy_property, probs_to_logits, promote_float
@@ -24,6 +25,17 @@ def _given_param(owner, probs, logits):
             f"{owner}: {name} must be a tensor with at least one dim (the categories), got {shape}"
         )
     return name, value
+
+
+def _with_temperature(owner, batch_shape, temperature):
+    try:
+        return batch_shapes(batch_shape, temperature.shape)
+    except RuntimeError:
+        raise ValueError(
+            f"{owner}: temperature of shape {tuple(temperature.shape)} does not broadcast with "
+            f"the batch shape {tuple(batch_shape)} of probs/logits; pass a scalar temperature "
+            "or one per batch element"
+        ) from None
 
 
 class ExpRelaxedCategorical(Distribution):
@@ -71,7 +83,7 @@ class ExpRelaxedCategorical(Distribution):
         self.temperature = promote_float(temperature, like=value)
         batch_shape = value.shape[:-1]
         if self.temperature.numel() != 1:
-            batch_shape = torch.broadcast_shapes(batch_shape, self.temperature.shape)
+            batch_shape = _with_temperature(type(self).__name__, batch_shape, self.temperature)
         super().__init__(batch_shape, value.shape[-1:], validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
@@ -150,7 +162,11 @@ class RelaxedOneHotCategorical(TransformedDistribution):
     has_rsample = True
 
     def __init__(self, temperature, probs=None, logits=None, validate_args=None):
-        _given_param(type(self).__name__, probs, logits)
+        # Shape errors name this class, not the underlying ExpRelaxedCategorical.
+        owner = type(self).__name__
+        _, value = _given_param(owner, probs, logits)
+        if isinstance(temperature, torch.Tensor) and temperature.numel() != 1:
+            _with_temperature(owner, value.shape[:-1], temperature)
         base = ExpRelaxedCategorical(temperature, probs, logits, validate_args=False)
         super().__init__(base, ExpTransform(), validate_args=validate_args)
 

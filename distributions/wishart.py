@@ -9,6 +9,7 @@ import torch
 from distributions import constraints
 from distributions.exp_family import ExponentialFamily
 from distributions.linalg import (
+    batch_shapes,
     check_lower_cholesky,
     check_symmetric,
     half_log_det,
@@ -38,7 +39,7 @@ def _batch_shape_and_df(df, matrix):
     if isinstance(df, Number):
         df = torch.tensor(float(df), dtype=matrix.dtype, device=matrix.device)
     try:
-        batch_shape = torch.broadcast_shapes(matrix.shape[:-2], df.shape)
+        batch_shape = batch_shapes(matrix.shape[:-2], df.shape)
     except RuntimeError:
         raise ValueError(
             f"{_OWNER}: df of shape {tuple(df.shape)} does not broadcast with the batch shape "

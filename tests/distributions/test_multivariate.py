@@ -478,6 +478,12 @@ def test_relaxed_errors():
         D.RelaxedOneHotCategorical(torch.tensor(0.0), logits=torch.zeros(3))
     with pytest.raises(ValueError, match=r"argument 'probs' must satisfy.*probability vector"):
         D.RelaxedOneHotCategorical(torch.tensor(1.0), probs=torch.tensor([0.5, -0.2, 0.7]))
+    with pytest.raises(
+        ValueError,
+        match=r"RelaxedOneHotCategorical: temperature of shape \(3,\) does not broadcast with "
+        r"the batch shape \(2,\)",
+    ):
+        D.RelaxedOneHotCategorical(torch.ones(3), logits=torch.zeros(2, 4))
     d = D.RelaxedOneHotCategorical(torch.tensor(1.0), logits=torch.zeros(3))
     with pytest.raises(ValueError, match=r"RelaxedOneHotCategorical.log_prob.*outside the support"):
         d.log_prob(torch.tensor([0.5, 0.6, 0.1]))
