@@ -512,12 +512,13 @@ class _StandInCategorical(D.Distribution):
         return (self.logits - (-u.log()).log()).argmax(-1)  # Gumbel-max
 
 
-MIXERS = [_StandInCategorical]
+MIXERS = {"stand-in": _StandInCategorical}
 if hasattr(D, "Categorical"):
-    MIXERS.append(lambda logits: D.Categorical(logits=logits))
+    MIXERS["Categorical"] = lambda logits: D.Categorical(logits=logits)
+mixers = pytest.mark.parametrize("mixer", list(MIXERS.values()), ids=list(MIXERS))
 
 
-@pytest.mark.parametrize("mixer", MIXERS)
+@mixers
 @pytest.mark.parametrize("logits_shape", [(2, 3), (3,)], ids=["batched", "shared"])
 def test_mixture_of_normals_matches_torch(mixer, logits_shape):
     g = torch.Generator().manual_seed(19)
@@ -539,7 +540,7 @@ def test_mixture_of_normals_matches_torch(mixer, logits_shape):
     assert big.sample().shape == (6, 2) and big.log_prob(x[0]).shape == (6, 2)
 
 
-@pytest.mark.parametrize("mixer", MIXERS)
+@mixers
 def test_mixture_of_multivariate_normals_matches_torch(mixer):
     g = torch.Generator().manual_seed(20)
     logits = torch.randn(3, generator=g, dtype=torch.float64)
@@ -556,7 +557,7 @@ def test_mixture_of_multivariate_normals_matches_torch(mixer):
     torch.testing.assert_close(ours.variance, ref.variance)
 
 
-@pytest.mark.parametrize("mixer", MIXERS)
+@mixers
 def test_mixture_sampler_kolmogorov_smirnov(mixer):
     # KS test against the mixture cdf, false-alarm rate 1e-4, fixed seed.
     torch.manual_seed(21)
