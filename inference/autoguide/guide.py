@@ -1,0 +1,250 @@
+"""``AutoGuide``: the base of guides built automatically from a model's trace.
+
+On its first call an autoguide runs the model once (hidden from any outer
+handler, latent sites set by an init strategy) and records, per latent site,
+its shape, support, plates and initial value. Every latent site is then
+treated in unconstrained space through ``biject_to(site.fn.support)``, the
+transformation-to-the-reals of automatic differentiation variational
+inference (Kucukelbir et al. 2017, "Automatic Differentiation Variational
+Inference", JMLR 18). Subclasses choose the family of the guide.
+"""
+
+import abc
+import contextlib
+from dataclasses import dataclass
+
+import torch
+
+from distributions import biject_to
+from distributions.transforms import ComposeTransform, IndependentTransform
+from inference.autoguide.initialization import InitMessenger, init_to_median
+from ppl import handlers, plate
+
+__all__ = ["AutoGuide", "LatentSite", "is_identity", "normal_icdf"]
+
+
+def is_identity(transform):
+    """Whether ``transform`` is the identity, possibly wrapped in ``IndependentTransform``.
+
+    Example:
+        >>> from distributions import biject_to, constraints
+        >>> is_identity(biject_to(constraints.real)), is_identity(biject_to(constraints.positive))
+        (True, False)
+    """
+    while isinstance(transform, IndependentTransform):
+        transform = transform.base_transform
+    return isinstance(transform, ComposeTransform) and not transform.parts
+
+
+def normal_icdf(quantiles, like):
+    """The standard normal's quantiles at ``quantiles``, as a 1-d tensor like ``like``.
+
+    Raises:
+        ValueError: when the levels are not a 1-d list strictly inside ``(0, 1)``.
+
+    Example:
+        >>> normal_icdf([0.5], torch.zeros(())).tolist()
+        [0.0]
+    """
+    levels = torch.as_tensor(quantiles, dtype=like.dtype, device=like.device)
+    if levels.dim() != 1 or not bool(((levels > 0) & (levels < 1)).all()):
+        raise ValueError(
+            f"quantiles must be a 1-d list of levels strictly between 0 and 1, got {quantiles!r}"
+        )
+    return torch.special.ndtri(levels)
+
+
+@dataclass
+class LatentSite:
+    """What an autoguide knows about one latent site of the model.
+
+    Attributes:
+        name: the site name.
+        shape: the shape of a value, with every plate at its full size.
+        event_dim: the model distribution's number of event dims.
+        support: the model distribution's support.
+        transform: ``biject_to(support)``, unconstrained to constrained.
+        unconstrained_shape: the shape of the unconstrained value (full plates).
+        unconstrained_event_dim: the event dims of the unconstrained value.
+        frames: the site's vectorized plates, outermost first.
+        init: the initial unconstrained value (full plates).
+    """
+
+    name: str
+    shape: torch.Size
+    event_dim: int
+    support: object
+    transform: object
+    unconstrained_shape: torch.Size
+    unconstrained_event_dim: int
+    frames: tuple
+    init: torch.Tensor
+
+    @property
+    def batch_shape(self):
+        """The value's batch shape (plates at full size)."""
+        return self.shape[: len(self.shape) - self.event_dim]
+
+
+class AutoGuide(abc.ABC):
+    """Base class of automatic guides: prototype trace, latent sites, plates.
+
+    Calling the guide with the model's arguments samples every latent site of
+    the model and returns a dict of site name to (constrained) value.
+    Subclasses implement :meth:`_sample_sites` (the guide itself),
+    :meth:`median`, :meth:`quantiles` and :meth:`sample_posterior`.
+
+    Args:
+        model: the model to approximate the posterior of.
+        init_loc_fn: an init strategy (see
+            :mod:`inference.autoguide.initialization`).
+        create_plates: optional ``create_plates(*args, **kwargs)`` returning a
+            plate or a list of plates to use instead of the guide's own (to
+            pass subsample indices, say).
+        prefix: the prefix of the guide's parameter names (the class name by
+            default).
+
+    Raises:
+        ValueError: on the first call, when a latent site is discrete, has a
+            support without a bijection to the reals, or an initial value
+            outside its support.
+    """
+
+    def __init__(self, model, *, init_loc_fn=init_to_median, create_plates=None, prefix=None):
+        self.model = model
+        self.init_loc_fn = init_loc_fn
+        self.create_plates = create_plates
+        self.prefix = type(self).__name__ if prefix is None else prefix
+        self.prototype_trace = None
+        self.sites = {}
+        self._frames = {}
+
+    # ---------------------------------------------------------- prototype
+    def _setup_prototype(self, *args, **kwargs):
+        init = InitMessenger(self.model, init_fn=self.init_loc_fn)
+        tracer = handlers.trace(init)
+        with torch.no_grad():
+            handlers.block(tracer.get_trace)(*args, **kwargs)
+        self.prototype_trace = tracer.trace
+        self.sites = {}
+        self._frames = {}
+        for name, site in self.prototype_trace.iter_stochastic_nodes():
+            if site.infer.get("is_auxiliary"):
+                continue
+            frames = tuple(f for f in site.cond_indep_stack if f.vectorized)
+            for frame in frames:
+                self._frames[frame.name] = frame
+            self.sites[name] = self._latent_site(name, site, frames, init.full_values.get(name))
+
+    def _ensure_prototype(self, args, kwargs):
+        if self.prototype_trace is None:
+            self._setup_prototype(*args, **kwargs)
+
+    def _latent_site(self, name, site, frames, full_value=None):
+        fn = site.fn
+        support = fn.support
+        if support.is_discrete:
+            raise ValueError(
+                f"{type(self).__name__}: latent site '{name}' is discrete ({type(fn).__name__} "
+                f"with support {support}); autoguides cover continuous latents only. "
+                f"Marginalize it out of the model, observe it, or hide it from the autoguide "
+                f"with handlers.block(model, hide=['{name}']) and write its guide by hand"
+            )
+        try:
+            transform = biject_to(support)
+        except NotImplementedError as e:
+            raise ValueError(
+                f"{type(self).__name__}: latent site '{name}' has support {support}, which has "
+                f"no bijection to the reals: {e}"
+            ) from None
+        event_dim = len(fn.event_shape)
+        value = site.value.detach() if full_value is None else full_value
+        with torch.no_grad():
+            unconstrained = transform.inv(value)
+        if not bool(torch.isfinite(unconstrained).all()):
+            raise ValueError(
+                f"{type(self).__name__}: the initial value of latent site '{name}' lies on or "
+                f"outside the boundary of its support {support}; start it inside, e.g. with "
+                f"init_loc_fn=init_to_value(values={{'{name}': ...}})"
+            )
+        unconstrained_event_dim = (
+            event_dim - transform.codomain.event_dim + transform.domain.event_dim
+        )
+        if full_value is None:
+            unconstrained = self._full_size(unconstrained, frames, unconstrained_event_dim)
+            value = self._full_size(value, frames, event_dim)
+        return LatentSite(
+            name=name,
+            shape=value.shape,
+            event_dim=event_dim,
+            support=support,
+            transform=transform,
+            unconstrained_shape=unconstrained.shape,
+            unconstrained_event_dim=unconstrained_event_dim,
+            frames=frames,
+            init=unconstrained,
+        )
+
+    @staticmethod
+    def _full_size(value, frames, event_dim):
+        # A subsampled plate saw only `subsample_size` elements; parameters
+        # span the full plate, so tile the prototype's values periodically.
+        for frame in frames:
+            if frame.subsample_size == frame.size:
+                continue
+            dim = frame.dim - event_dim
+            repeats = [1] * value.dim()
+            repeats[dim] = -(-frame.size // frame.subsample_size)
+            value = value.repeat(repeats).narrow(dim, 0, frame.size)
+        return value
+
+    # ------------------------------------------------------------- plates
+    def _create_plates(self, *args, **kwargs):
+        plates = {}
+        if self.create_plates is not None:
+            user = self.create_plates(*args, **kwargs)
+            for p in user if isinstance(user, (list, tuple)) else [user]:
+                plates[p.name] = p
+        for name, frame in self._frames.items():
+            if name not in plates:
+                plates[name] = plate(name, frame.size, frame.subsample_size, dim=frame.dim)
+        return plates
+
+    @staticmethod
+    def _in_plates(site, plates):
+        """A context entering the plates of ``site``, outermost first."""
+        stack = contextlib.ExitStack()
+        for frame in site.frames:
+            stack.enter_context(plates[frame.name])
+        return stack
+
+    # ----------------------------------------------------------- calling
+    def __call__(self, *args, **kwargs):
+        """Samples every latent site of the model; returns site name to value."""
+        self._ensure_prototype(args, kwargs)
+        plates = self._create_plates(*args, **kwargs)
+        return self._sample_sites(plates)
+
+    @abc.abstractmethod
+    def _sample_sites(self, plates):
+        """Samples the latent sites inside their ``plates``; returns name to value."""
+
+    @abc.abstractmethod
+    def median(self, *args, **kwargs):
+        """The posterior median of each latent site (constrained), as a dict."""
+
+    @abc.abstractmethod
+    def quantiles(self, quantiles, *args, **kwargs):
+        """Posterior quantiles of each latent site: dict of name to ``(len(quantiles), *shape)``."""
+
+    @abc.abstractmethod
+    def sample_posterior(self, num_samples, *args, **kwargs):
+        """Draws ``num_samples`` from the guide, vectorized: name to ``(num_samples, *shape)``."""
+
+    def _param_name(self, kind, site_name=None):
+        if site_name is None:
+            return f"{self.prefix}.{kind}"
+        return f"{self.prefix}.{kind}.{site_name}"
+
+    def __repr__(self):
+        return f"{type(self).__name__}({getattr(self.model, '__name__', self.model)!r})"
