@@ -102,21 +102,32 @@ class AutoContinuous(AutoGuide):
     def _marginals(self):
         """Returns the location and marginal standard deviations, each ``(latent_dim,)``."""
 
-    def unpack(self, u):
+    def unpack(self, u, outer=None):
         """Splits a vector ``(..., latent_dim)`` into unconstrained site values.
+
+        Args:
+            u: the vector, with any leading dims.
+            outer: when given, the leading dims of ``u`` are this batch shape of
+                outer plates, aligned to the left of each site's plate dims.
 
         Returns:
             A dict of site name to ``(..., *unconstrained_shape)``.
         """
-        batch = u.shape[:-1]
-        return {
-            name: u[..., start:stop].reshape(batch + self.sites[name].unconstrained_shape)
-            for name, (start, stop) in self._slices.items()
-        }
+        result = {}
+        for name, (start, stop) in self._slices.items():
+            site = self.sites[name]
+            lead = u.shape[:-1]
+            if outer is not None:
+                site_batch = len(site.shape) - site.event_dim
+                lead = outer[: max(len(outer) - site_batch, 0)]
+            result[name] = u[..., start:stop].reshape(lead + site.unconstrained_shape)
+        return result
 
     def _sample_sites(self, plates):
-        u, parts = self._draw(())
-        values, part_values = self.unpack(u), self.unpack(parts)
+        # Under vectorized particles each particle needs its own draw of u.
+        outer = self._outer_batch_shape()
+        u, parts = self._draw(outer)
+        values, part_values = self.unpack(u, outer), self.unpack(parts, outer)
         result = {}
         for name, site in self.sites.items():
             unconstrained = values[name]

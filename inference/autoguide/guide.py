@@ -18,7 +18,7 @@ import torch
 from distributions import biject_to
 from distributions.transforms import ComposeTransform, IndependentTransform
 from inference.autoguide.initialization import InitMessenger, init_to_median
-from ppl import handlers, plate
+from ppl import get_stack, handlers, plate
 
 __all__ = ["AutoGuide", "LatentSite", "is_identity", "normal_icdf"]
 
@@ -209,6 +209,24 @@ class AutoGuide(abc.ABC):
             if name not in plates:
                 plates[name] = plate(name, frame.size, frame.subsample_size, dim=frame.dim)
         return plates
+
+    def _outer_batch_shape(self):
+        """The batch shape of vectorized plates entered around the guide (not the model's).
+
+        An ELBO with vectorized particles runs the guide inside a plate of its
+        own, left of the model's plates: a size-``P`` plate at dim ``-3`` gives
+        ``(P, 1, 1)``; with none, ``()``.
+        """
+        sizes = {}
+        for handler in get_stack():
+            if isinstance(handler, plate) and handler.name not in self._frames:
+                sizes[handler.frame.dim] = handler.subsample_size
+        if not sizes:
+            return torch.Size()
+        shape = [1] * -min(sizes)
+        for dim, size in sizes.items():
+            shape[dim] = size
+        return torch.Size(shape)
 
     @staticmethod
     def _in_plates(site, plates):

@@ -6,6 +6,7 @@ Fitting conjugate models with SVI lives in ``test_autoguide_fit`` below (same fi
 import doctest
 import importlib
 import pkgutil
+from types import SimpleNamespace
 
 import pytest
 import scipy.stats
@@ -292,3 +293,33 @@ def test_prototype_is_hidden_from_outer_handlers():
     # model's observed site from the prototype run.
     assert "obs" not in tracer.trace.nodes
     assert tracer.trace.stochastic_nodes == list("asvpbc")
+
+
+@pytest.mark.parametrize("guide_class", GAUSSIAN_GUIDES)
+def test_each_vectorized_particle_gets_its_own_draw_and_density(guide_class):
+    # An ELBO with vectorized particles runs the guide inside a plate left of the model's.
+    guide = guide_class(model)
+    guide()
+    _set_random_params(guide.prefix)
+    with trace() as tracer, ppl.plate("particles", 4, dim=-3):
+        guide()
+    tr = tracer.trace
+    shapes = {n: tuple(tr.nodes[n].value.shape) for n in "asvpbc"}
+    assert shapes == {
+        "a": (4, 1, 1),
+        "s": (4, 1, 1),
+        "v": (4, 1, 1, 2),
+        "p": (4, 1, 1, 3),
+        "b": (4, 1, 3),
+        "c": (4, 2, 3),
+    }
+    assert tr.nodes["a"].value.unique().numel() == 4
+    tr.compute_log_prob()
+    for k in range(4):
+        nodes = {
+            n: SimpleNamespace(value=tr.nodes[n].value[k].reshape(guide.sites[n].shape))
+            for n in "asvpbc"
+        }
+        expected = _oracle_log_density(guide, SimpleNamespace(nodes=nodes))
+        actual = sum(tr.nodes[n].log_prob[k].sum() for n in "asvpbc")
+        assert torch.allclose(actual, expected, atol=1e-4)
