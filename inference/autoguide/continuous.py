@@ -21,7 +21,7 @@ import math
 import torch
 
 import ppl
-from distributions import Delta, constraints
+from distributions import Delta, Normal, constraints
 from distributions.utils import sum_rightmost
 from inference.autoguide.guide import AutoGuide, normal_icdf
 from inference.autoguide.initialization import init_to_median
@@ -97,6 +97,10 @@ class AutoContinuous(AutoGuide):
     @abc.abstractmethod
     def _draw(self, sample_shape):
         """Returns ``(u, parts)``, both ``sample_shape + (latent_dim,)``; ``parts`` sum to log q."""
+
+    @abc.abstractmethod
+    def get_posterior(self, *args, **kwargs):
+        """The guide's distribution of the unconstrained vector ``u`` (event ``(latent_dim,)``)."""
 
     @abc.abstractmethod
     def _marginals(self):
@@ -204,3 +208,8 @@ class AutoDiagonalNormal(AutoContinuous):
 
     def _marginals(self):
         return self._loc(), self._scale()
+
+    def get_posterior(self, *args, **kwargs):
+        """``Normal(loc, scale).to_event(1)`` over the unconstrained vector."""
+        self._ensure_prototype(args, kwargs)
+        return Normal(self._loc(), self._scale()).to_event(1)

@@ -14,7 +14,7 @@ import math
 import torch
 
 import ppl
-from distributions import constraints
+from distributions import LowRankMultivariateNormal, MultivariateNormal, constraints
 from inference.autoguide.continuous import AutoContinuous, standard_normal_parts
 from inference.autoguide.initialization import init_to_median
 
@@ -57,6 +57,11 @@ class AutoMultivariateNormal(AutoContinuous):
     def _marginals(self):
         scale_tril = self._scale_tril()
         return self._loc(), scale_tril.pow(2).sum(-1).sqrt()
+
+    def get_posterior(self, *args, **kwargs):
+        """``MultivariateNormal(loc, scale_tril=L)`` over the unconstrained vector."""
+        self._ensure_prototype(args, kwargs)
+        return MultivariateNormal(self._loc(), scale_tril=self._scale_tril())
 
 
 class AutoLowRankMultivariateNormal(AutoContinuous):
@@ -138,6 +143,12 @@ class AutoLowRankMultivariateNormal(AutoContinuous):
     def _marginals(self):
         cov_factor, scale = self._factors()
         return self._loc(), (cov_factor.pow(2).sum(-1) + scale.pow(2)).sqrt()
+
+    def get_posterior(self, *args, **kwargs):
+        """``LowRankMultivariateNormal(loc, W, scale^2)`` over the unconstrained vector."""
+        self._ensure_prototype(args, kwargs)
+        cov_factor, scale = self._factors()
+        return LowRankMultivariateNormal(self._loc(), cov_factor, scale.pow(2))
 
 
 def low_rank_log_density(residual, cov_factor, scale):

@@ -35,6 +35,7 @@ from inference.autoguide import (
     init_to_sample,
     init_to_value,
 )
+from inference.autoguide.multivariate import low_rank_log_density
 from ppl.handlers import replay, trace
 
 ALL_GUIDES = [
@@ -323,3 +324,21 @@ def test_each_vectorized_particle_gets_its_own_draw_and_density(guide_class):
         expected = _oracle_log_density(guide, SimpleNamespace(nodes=nodes))
         actual = sum(tr.nodes[n].log_prob[k].sum() for n in "asvpbc")
         assert torch.allclose(actual, expected, atol=1e-4)
+
+
+@pytest.mark.parametrize("guide_class", GAUSSIAN_GUIDES[1:])
+def test_get_posterior_is_the_density_of_the_unconstrained_vector(guide_class):
+    guide = guide_class(model)
+    guide()
+    _set_random_params(guide.prefix)
+    posterior = guide.get_posterior()
+    assert posterior.event_shape == (guide.latent_dim,)
+    loc, scale = guide._marginals()
+    assert torch.allclose(posterior.mean, loc, atol=1e-6)
+    assert torch.allclose(posterior.variance.sqrt(), scale, atol=1e-5)
+    u = torch.randn(5, guide.latent_dim)
+    if guide_class is AutoLowRankMultivariateNormal:
+        store = ppl.get_param_store()
+        factor, diag = store[f"{guide.prefix}.cov_factor"], store[f"{guide.prefix}.scale"]
+        expected = low_rank_log_density(u - loc, factor, diag)
+        assert torch.allclose(posterior.log_prob(u), expected, atol=1e-4)
