@@ -10,6 +10,8 @@ imports and to its ``__all__ +=`` list only.
 """
 
 from distributions import constraints, transforms
+from distributions.bernoulli import Bernoulli
+from distributions.categorical import Categorical
 from distributions.constraint_registry import biject_to, transform_to
 from distributions.delta import Delta
 from distributions.distribution import Distribution
@@ -105,7 +107,7 @@ __all__ += [
 ]
 
 # --- discrete ------------------------------------------------------------------
-__all__ += []
+__all__ += ["Bernoulli", "Categorical"]
 
 # --- KL registry ---------------------------------------------------------------
 __all__ += []
