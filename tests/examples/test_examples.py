@@ -3,8 +3,6 @@
 import importlib.util
 import pathlib
 
-import pytest
-
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
@@ -32,7 +30,6 @@ def test_pathwise_has_lower_variance_and_learns(tmp_path):
 
 
 def test_reinforce_learns_the_paying_arms(tmp_path):
-    pytest.importorskip("distributions.categorical", reason="Categorical lands with issue 4")
     result = _load("reinforce").main(["--num-steps", "300", "--out", str(tmp_path)])
     for curve in result["curves"].values():
         # A random policy earns 1/5 on average; a learned one close to 1.
