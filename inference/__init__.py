@@ -1,6 +1,33 @@
-"""inference package."""
+"""Variational inference: stochastic computation graphs, ELBOs, SVI, optimizers.
 
-__all__: list = []
+The ELBO estimators share one surrogate construction (:mod:`inference.surrogate`)
+and differ only in which costs a non-reparameterized site is credited with.
+"""
+
+from inference import optim
+from inference.elbo import ELBO
+from inference.jit import JitTrace_ELBO, JitTraceGraph_ELBO
+from inference.mean_field import TraceMeanField_ELBO
+from inference.render import render_scg
+from inference.scg import scg
+from inference.svi import SVI, NonFiniteLossError, NonFiniteStepWarning
+from inference.trace_elbo import Trace_ELBO, TraceGraph_ELBO
+
+__all__ = [
+    "ELBO",
+    "JitTrace_ELBO",
+    "JitTraceGraph_ELBO",
+    "NonFiniteLossError",
+    "NonFiniteStepWarning",
+    "SVI",
+    "TraceGraph_ELBO",
+    "TraceMeanField_ELBO",
+    "Trace_ELBO",
+    "optim",
+    "render_scg",
+    "scg",
+]
+
 
 # --- predictive, summary, importance, autoguides (issue 7) ---------------------
 from inference import autoguide  # noqa: E402

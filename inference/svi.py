@@ -1,0 +1,157 @@
+"""``SVI``: stochastic variational inference steps over the parameter store.
+
+Each step estimates the ELBO gradient (:mod:`inference.elbo`), checks that the
+loss and every gradient are finite, and only then lets the optimizer update
+the unconstrained parameters. A non-finite step changes nothing: parameters
+and optimizer state stay exactly as they were.
+"""
+
+import math
+import warnings
+
+import torch
+
+from ppl import get_param_store
+from ppl.handlers import trace
+
+__all__ = ["SVI", "NonFiniteLossError", "NonFiniteStepWarning"]
+
+
+class NonFiniteLossError(RuntimeError):
+    """A step produced a non-finite loss or gradient; nothing was updated."""
+
+
+class NonFiniteStepWarning(UserWarning):
+    """A non-finite step was skipped (``skip_nonfinite=True``)."""
+
+
+class SVI:
+    """Fits a guide to a model by stochastic gradient steps on an ELBO.
+
+    Args:
+        model: the model function.
+        guide: the guide function (or an autoguide).
+        optim: an optimizer from :mod:`inference.optim`.
+        loss: an ELBO instance (``Trace_ELBO()``, ...), or any callable
+            ``(model, guide, *args, **kwargs) -> loss tensor``.
+        skip_nonfinite: warn and skip non-finite steps instead of raising.
+        **static_kwargs: keyword arguments passed to model and guide at every step.
+
+    Example:
+        >>> import torch, ppl
+        >>> from distributions import Normal
+        >>> from inference import Trace_ELBO
+        >>> from inference.optim import Adam
+        >>> def model():
+        ...     ppl.sample("x", Normal(1.0, 1.0), obs=torch.tensor(1.0))
+        >>> def guide():
+        ...     pass
+        >>> isinstance(SVI(model, guide, Adam({"lr": 0.1}), Trace_ELBO()).step(), float)
+        True
+    """
+
+    def __init__(self, model, guide, optim, loss, skip_nonfinite=False, **static_kwargs):
+        self.model = model
+        self.guide = guide
+        self.optim = optim
+        self.loss = loss
+        self.skip_nonfinite = skip_nonfinite
+        self.static_kwargs = static_kwargs
+        self.num_skipped = 0
+
+    def _loss_and_grads(self, *args, **kwargs):
+        if hasattr(self.loss, "loss_and_grads"):
+            return self.loss.loss_and_grads(self.model, self.guide, *args, **kwargs)
+        loss = self.loss(self.model, self.guide, *args, **kwargs)
+        if loss.requires_grad:
+            loss.backward()
+        return float(loss)
+
+    def step(self, *args, **kwargs):
+        """Takes one gradient step; returns the loss (``-ELBO`` estimate) as a float.
+
+        Raises:
+            NonFiniteLossError: when the loss or a gradient is NaN/inf (unless
+                ``skip_nonfinite``), naming the sites with non-finite terms.
+        """
+        kwargs = {**self.static_kwargs, **kwargs}
+        with trace(param_only=True) as capture:
+            loss = self._loss_and_grads(*args, **kwargs)
+        params = _captured_params(capture.trace)
+        bad = [
+            n for n, p in params.items() if p.grad is not None and not torch.isfinite(p.grad).all()
+        ]
+        if not math.isfinite(loss) or bad:
+            _zero_grads(params)
+            self._nonfinite(loss, bad)
+            return loss
+        self.optim(params)
+        _zero_grads(params)
+        return loss
+
+    def _nonfinite(self, loss, bad_params):
+        sites = _nonfinite_sites(getattr(self.loss, "last_traces", None))
+        message = (
+            f"SVI step skipped: loss={loss}, non-finite gradients in params {bad_params}, "
+            f"non-finite log-probs or values at sites {sites}; no parameter or optimizer "
+            "state was changed. Check those sites' distributions and data, lower the "
+            "learning rate, or pass skip_nonfinite=True to skip such steps."
+        )
+        if not self.skip_nonfinite:
+            raise NonFiniteLossError(message)
+        self.num_skipped += 1
+        warnings.warn(message, NonFiniteStepWarning, stacklevel=3)
+
+    def evaluate_loss(self, *args, **kwargs):
+        """The loss at the current parameters, without gradients or updates."""
+        kwargs = {**self.static_kwargs, **kwargs}
+        if hasattr(self.loss, "loss"):
+            return self.loss.loss(self.model, self.guide, *args, **kwargs)
+        with torch.no_grad():
+            return float(self.loss(self.model, self.guide, *args, **kwargs))
+
+    def run(self, num_steps, *args, progress=True, **kwargs):
+        """Takes ``num_steps`` steps with a tqdm bar of the running loss; returns the losses."""
+        from tqdm.auto import tqdm
+
+        losses = []
+        bar = tqdm(range(num_steps), disable=not progress, desc="SVI", leave=True)
+        for _ in bar:
+            losses.append(self.step(*args, **kwargs))
+            if progress and len(losses) % 10 == 0:
+                bar.set_postfix(loss=f"{sum(losses[-10:]) / 10:.4g}")
+        return losses
+
+
+def _captured_params(param_trace):
+    store = get_param_store()
+    return {
+        name: store.get_unconstrained(name)
+        for name, site in param_trace.nodes.items()
+        if site.type == "param" and name in store
+    }
+
+
+def _zero_grads(params):
+    for p in params.values():
+        p.grad = None
+
+
+def _nonfinite_sites(traces):
+    if not traces:
+        return []
+    found = []
+    for tr in traces:
+        for name, site in tr.nodes.items():
+            if site.type != "sample":
+                continue
+            values = [site.log_prob, site.value]
+            for v in values:
+                if (
+                    isinstance(v, torch.Tensor)
+                    and v.is_floating_point()
+                    and not torch.isfinite(v).all()
+                ):
+                    found.append(name)
+                    break
+    return sorted(set(found))
