@@ -9,7 +9,7 @@ from inference.elbo import ELBO
 from inference.jit import JitTrace_ELBO, JitTraceGraph_ELBO
 from inference.mean_field import TraceMeanField_ELBO
 from inference.render import render_scg
-from inference.scg import scg
+from inference.stochastic_graph import scg
 from inference.svi import SVI, NonFiniteLossError, NonFiniteStepWarning
 from inference.trace_elbo import Trace_ELBO, TraceGraph_ELBO
 

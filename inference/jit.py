@@ -32,7 +32,11 @@ class _CompiledCombine:
     def __call__(self, *parts):
         if not self.failed:
             try:
-                return self.compiled(*parts)
+                with warnings.catch_warnings():
+                    # Dynamo inspects .grad of the (non-leaf) inputs while building
+                    # guards, which warns; the inputs are ours, not the user's.
+                    warnings.filterwarnings("ignore", message="The .grad attribute of a Tensor")
+                    return self.compiled(*parts)
             except Exception as e:  # noqa: BLE001 - any compiler failure means eager
                 self.failed = True
                 warnings.warn(

@@ -13,7 +13,7 @@ arXiv 1506.05254). They differ only in which costs a non-reparameterized site
 """
 
 from inference.elbo import ELBO
-from inference.scg import ScgCache
+from inference.stochastic_graph import ScgCache
 
 __all__ = ["Trace_ELBO", "TraceGraph_ELBO"]
 
