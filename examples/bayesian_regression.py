@@ -69,10 +69,10 @@ def main(argv=None):
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(6, 4))
-    ax.scatter(x, y, s=6, alpha=0.5, label="patients")
+    ax.scatter(x.numpy(), y.numpy(), s=6, alpha=0.5, label="patients")
     for site, label, alpha in (("y", "90% predictive", 0.2), ("mean", "90% mean", 0.5)):
         lo, hi = samples[site].quantile(torch.tensor([0.05, 0.95]), dim=0)
-        ax.fill_between(grid, lo, hi, alpha=alpha, label=label)
+        ax.fill_between(grid.numpy(), lo.numpy(), hi.numpy(), alpha=alpha, label=label)
     ax.set(xlabel="BMI (standardized)", ylabel="progression (standardized)")
     ax.legend()
     fig.tight_layout()

@@ -97,7 +97,7 @@ def main(argv=None):
     out.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(6, 4))
     for name, curve in curves.items():
-        ax.plot(_smooth(curve), label=name)
+        ax.plot(_smooth(curve).numpy(), label=name)
     ax.axhline(1.0, color="gray", linestyle=":", label="best possible")
     ax.set(xlabel="update", ylabel="mean reward (20-step average)", title="REINFORCE")
     ax.legend()

@@ -94,7 +94,7 @@ def _grid(rows, path):
     fig, axes = plt.subplots(len(rows), 10, figsize=(10, 1.1 * len(rows)))
     for r, (title, images) in enumerate(rows):
         for c in range(10):
-            axes[r, c].imshow(images[c].view(8, 8), cmap="gray_r", vmin=0, vmax=1)
+            axes[r, c].imshow(images[c].view(8, 8).numpy(), cmap="gray_r", vmin=0, vmax=1)
             axes[r, c].axis("off")
         axes[r, 0].set_title(title, loc="left", fontsize=9)
     fig.tight_layout()

@@ -35,3 +35,17 @@ def test_reinforce_learns_the_paying_arms(tmp_path):
         # A random policy earns 1/5 on average; a learned one close to 1.
         assert sum(curve[-30:]) / 30 > 0.6
     assert _png_ok(result["png"])
+
+
+def test_gaussian_mixture_converges_and_draws_the_graph(tmp_path):
+    args = ["--num-steps", "150", "--draws", "15", "--num-data", "30", "--out", str(tmp_path)]
+    result = _load("gaussian_mixture").main(args)
+    for curve in result["curves"].values():
+        assert sum(curve[-10:]) / 10 < sum(curve[:10]) / 10
+    assert _png_ok(result["png"]) and _png_ok(result["scg_png"])
+
+
+def test_vae_loss_goes_down(tmp_path):
+    result = _load("vae").main(["--num-epochs", "3", "--out", str(tmp_path)])
+    assert result["history"][-1] < result["history"][0]
+    assert _png_ok(result["png"])
