@@ -9,6 +9,7 @@ from inference.elbo import ELBO
 from inference.jit import JitTrace_ELBO, JitTraceGraph_ELBO
 from inference.mean_field import TraceMeanField_ELBO
 from inference.render import render_scg
+from inference.render_model import model_graph, render_model
 from inference.stochastic_graph import scg
 from inference.svi import SVI, NonFiniteLossError, NonFiniteStepWarning
 from inference.trace_elbo import Trace_ELBO, TraceGraph_ELBO
@@ -24,6 +25,8 @@ __all__ = [
     "TraceMeanField_ELBO",
     "Trace_ELBO",
     "optim",
+    "model_graph",
+    "render_model",
     "render_scg",
     "scg",
 ]

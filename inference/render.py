@@ -57,13 +57,14 @@ def _draw_plates(ax, graph, pos):
         )
 
 
-def render_scg(graph, filename=None, ax=None):
+def render_scg(graph, filename=None, ax=None, title="stochastic computation graph"):
     """Draws the graph: stochastic nodes as circles, costs as diamonds, plates as boxes.
 
     Args:
         graph: a graph from :func:`inference.scg`.
         filename: save the figure there when given (PNG, PDF, SVG by suffix).
         ax: a matplotlib axes to draw on; a new figure when ``None``.
+        title: the axes title.
 
     Returns:
         The matplotlib figure.
@@ -97,7 +98,7 @@ def render_scg(graph, filename=None, ax=None):
         ax.scatter(*pos[node], s=900, marker=marker, c=color, edgecolors="black", zorder=3)
         ax.text(*pos[node], node.replace("/", "\n"), ha="center", va="center", fontsize=7, zorder=4)
     _draw_plates(ax, graph, pos)
-    ax.set_title("stochastic computation graph")
+    ax.set_title(title)
     ax.axis("off")
     ax.margins(0.2)
     if filename is not None:

@@ -1,0 +1,101 @@
+"""``render_model``: a picture of a model's sites, data flow and plates.
+
+The model runs once under the provenance tracker of :mod:`inference.provenance`
+(every sample, deterministic and, optionally, param value is tagged with its
+site name), so edges are real data flow, as in the stochastic computation
+graph. Drawn with matplotlib, no graphviz binary needed.
+"""
+
+import networkx as nx
+
+from inference.provenance import ProvenanceMessenger, sources_of, track
+from inference.render import render_scg
+from ppl.handlers import trace
+
+__all__ = ["model_graph", "render_model"]
+
+
+class _ParamProvenance(ProvenanceMessenger):
+    # Also tags param values, so edges from parameters show up.
+    def _postprocess_param(self, msg):
+        self.parents[msg.name] = frozenset()
+        msg.value = track(msg.value, msg.name)
+
+
+def _kind(site):
+    if site.type == "param":
+        return "param"
+    if site.infer.get("_deterministic"):
+        return "deterministic"
+    return "observed" if site.is_observed else "latent"
+
+
+def model_graph(model, model_args=(), model_kwargs=None, render_params=False):
+    """The model's sites as a ``networkx.DiGraph`` with data-flow edges.
+
+    Node attributes: ``kind`` (``"latent"``, ``"observed"``, ``"deterministic"``,
+    ``"param"``), ``plates`` (``(name, dim, size)`` tuples), ``dist`` (class name).
+
+    Example:
+        >>> import ppl, torch
+        >>> from distributions import Normal
+        >>> def model():
+        ...     mu = ppl.sample("mu", Normal(0.0, 1.0))
+        ...     ppl.sample("x", Normal(mu, 1.0), obs=torch.tensor(0.0))
+        >>> sorted(model_graph(model).edges())
+        [('mu', 'x')]
+    """
+    tracker = _ParamProvenance() if render_params else ProvenanceMessenger()
+    with trace() as tr, tracker:
+        model(*model_args, **(model_kwargs or {}))
+    g = nx.DiGraph()
+    for name, site in tr.trace.nodes.items():
+        if site.type not in ("sample", "param") or (site.type == "param" and not render_params):
+            continue
+        g.add_node(
+            name,
+            kind=_kind(site),
+            plates=tuple((f.name, f.dim, f.size) for f in site.cond_indep_stack),
+            dist=type(site.fn).__name__ if site.type == "sample" else "param",
+            site=name,
+        )
+    for name in list(g.nodes):
+        site = tr.trace.nodes[name]
+        parents = tracker.parents.get(name, frozenset())
+        if site.infer.get("_deterministic"):
+            parents = parents | sources_of(site.value) - {name}
+        for parent in parents:
+            if parent in g.nodes:
+                g.add_edge(parent, name)
+    return g
+
+
+def render_model(model, model_args=(), model_kwargs=None, filename=None, render_params=False):
+    """Draws the model: latent circles, observed and deterministic diamonds, plates as boxes.
+
+    Args:
+        model: the model function.
+        model_args: positional arguments for one run of the model.
+        model_kwargs: keyword arguments for that run.
+        filename: where to save the figure (format from the suffix), if given.
+        render_params: include ``param`` sites as nodes.
+
+    Returns:
+        ``(figure, graph)``.
+
+    Example:
+        >>> import ppl, torch
+        >>> from distributions import Normal
+        >>> def model():
+        ...     ppl.sample("x", Normal(0.0, 1.0))
+        >>> fig, graph = render_model(model)
+        >>> list(graph.nodes)
+        ['x']
+    """
+    graph = model_graph(model, model_args, model_kwargs, render_params)
+    display = graph.copy()
+    for _, data in display.nodes(data=True):
+        data["kind"] = {"latent": "reparam", "deterministic": "latent"}.get(
+            data["kind"], data["kind"]
+        )
+    return render_scg(display, filename=filename, title="model"), graph
