@@ -30,8 +30,8 @@ test: setup
 	$(PYTHON) -m pytest -n 2 -q
 
 lint: setup
-	$(PYTHON) -m ruff check .
-	$(PYTHON) -m ruff format --check .
+	$(PYTHON) -m ruff check --no-cache .
+	$(PYTHON) -m ruff format --no-cache --check .
 
 format: setup
 	$(PYTHON) -m ruff format .
