@@ -11,13 +11,19 @@ imports and to its ``__all__ +=`` list only.
 
 from distributions import constraints, transforms
 from distributions.bernoulli import Bernoulli
+from distributions.beta import Beta
 from distributions.categorical import Categorical
+from distributions.chi2 import Chi2
 from distributions.constraint_registry import biject_to, transform_to
 from distributions.delta import Delta
+from distributions.dirichlet import Dirichlet
 from distributions.distribution import Distribution
 from distributions.exp_family import ExponentialFamily
 from distributions.expanded import ExpandedDistribution
+from distributions.fisher_snedecor import FisherSnedecor
+from distributions.gamma import Gamma
 from distributions.independent import Independent
+from distributions.inverse_gamma import InverseGamma
 from distributions.lkj_cholesky import LKJCholesky
 from distributions.logistic_normal import LogisticNormal
 from distributions.lowrank_multivariate_normal import LowRankMultivariateNormal
@@ -26,6 +32,7 @@ from distributions.mixture_same_family import MixtureSameFamily
 from distributions.multivariate_normal import MultivariateNormal
 from distributions.normal import Normal
 from distributions.relaxed_categorical import RelaxedOneHotCategorical
+from distributions.student_t import StudentT
 from distributions.transformed_distribution import TransformedDistribution
 from distributions.transforms import (
     AbsTransform,
@@ -93,7 +100,15 @@ __all__ = [
 __all__ += []
 
 # --- gamma/beta family and special functions -----------------------------------
-__all__ += []
+__all__ += [
+    "Gamma",
+    "Chi2",
+    "InverseGamma",
+    "Beta",
+    "StudentT",
+    "FisherSnedecor",
+    "Dirichlet",
+]
 
 # --- multivariate --------------------------------------------------------------
 __all__ += [
