@@ -132,6 +132,12 @@ def _captured_params(param_trace):
     }
 
 
+def _grads_finite(params):
+    # One concatenation and one check instead of two ops per parameter.
+    grads = [p.grad.reshape(-1) for p in params.values() if p.grad is not None]
+    return not grads or bool(torch.cat(grads).isfinite().all())
+
+
 def _zero_grads(params):
     for p in params.values():
         p.grad = None

@@ -5,6 +5,8 @@ parameter group per new parameter gives the same updates for the per-element
 optimizers (Adam, RMSprop, Adagrad, SGD) and costs one ``step`` call.
 """
 
+import inspect
+
 import torch
 
 __all__ = ["Optimizer", "make_optimizer"]
@@ -36,19 +38,26 @@ class Optimizer:
         self._pending_state = None
 
     def _args_for(self, name, param):
-        if callable(self.optim_args):
-            return dict(self.optim_args(name, param))
-        return dict(self.optim_args)
+        args = dict(self.optim_args(name, param) if callable(self.optim_args) else self.optim_args)
+        # Multi-tensor (foreach) kernels are torch's default on GPUs only; on
+        # CPU they also beat the per-tensor Python loop for many small params.
+        if "foreach" in inspect.signature(self.optim_cls).parameters:
+            args.setdefault("foreach", True)
+        return args
 
     def _register(self, params):
         for name, p in params.items():
             if id(p) in self._names:
                 continue
-            group = {"params": [p], **self._args_for(name, p)}
+            args = self._args_for(name, p)
             if self.optimizer is None:
-                self.optimizer = self.optim_cls([group])
+                self.optimizer = self.optim_cls([{"params": [p], **args}])
+            elif not callable(self.optim_args) and not self.clip_args:
+                # Shared settings: one group for all, so multi-tensor kernels
+                # update every parameter in one call.
+                self.optimizer.param_groups[0]["params"].append(p)
             else:
-                self.optimizer.add_param_group(group)
+                self.optimizer.add_param_group({"params": [p], **args})
             self._names[id(p)] = name
         if self._pending_state is not None and self.optimizer is not None:
             self._restore(self._pending_state)
@@ -100,7 +109,8 @@ class Optimizer:
         """Learning rates of the parameter groups, by parameter name."""
         if self.optimizer is None:
             return {}
-        return {self._names[id(g["params"][0])]: g["lr"] for g in self.optimizer.param_groups}
+        groups = self.optimizer.param_groups
+        return {self._names[id(p)]: g["lr"] for g in groups for p in g["params"]}
 
 
 def make_optimizer(optim_cls, name=None):
