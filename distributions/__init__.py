@@ -12,7 +12,11 @@ imports and to its ``__all__ +=`` list only.
 from distributions import constraints, transforms
 from distributions.bernoulli import Bernoulli
 from distributions.beta import Beta
+
+# --- core ---------------------------------------------------------------------
+from distributions.binomial import Binomial
 from distributions.categorical import Categorical
+from distributions.cauchy import Cauchy
 from distributions.chi2 import Chi2
 from distributions.constraint_registry import biject_to, transform_to
 from distributions.delta import Delta
@@ -20,17 +24,23 @@ from distributions.dirichlet import Dirichlet
 from distributions.distribution import Distribution
 from distributions.exp_family import ExponentialFamily
 from distributions.expanded import ExpandedDistribution
+from distributions.exponential import Exponential
 from distributions.fisher_snedecor import FisherSnedecor
 from distributions.gamma import Gamma
+from distributions.half_cauchy import HalfCauchy
+from distributions.half_normal import HalfNormal
 from distributions.independent import Independent
 from distributions.inverse_gamma import InverseGamma
+from distributions.laplace import Laplace
 from distributions.lkj_cholesky import LKJCholesky
+from distributions.log_normal import LogNormal
 from distributions.logistic_normal import LogisticNormal
 from distributions.lowrank_multivariate_normal import LowRankMultivariateNormal
 from distributions.masked import MaskedDistribution
 from distributions.mixture_same_family import MixtureSameFamily
 from distributions.multivariate_normal import MultivariateNormal
 from distributions.normal import Normal
+from distributions.poisson import Poisson
 from distributions.relaxed_categorical import RelaxedOneHotCategorical
 from distributions.student_t import StudentT
 from distributions.transformed_distribution import TransformedDistribution
@@ -56,10 +66,10 @@ from distributions.transforms import (
     Transform,
     identity_transform,
 )
+from distributions.uniform import Uniform
 from distributions.unit import Unit
 from distributions.wishart import Wishart
 
-# --- core ---------------------------------------------------------------------
 __all__ = [
     "constraints",
     "transforms",
@@ -97,7 +107,7 @@ __all__ = [
 ]
 
 # --- continuous univariate (location-scale and friends) -----------------------
-__all__ += []
+__all__ += ["Cauchy", "Exponential", "HalfCauchy", "HalfNormal", "Laplace", "LogNormal", "Uniform"]
 
 # --- gamma/beta family and special functions -----------------------------------
 __all__ += [
@@ -122,7 +132,7 @@ __all__ += [
 ]
 
 # --- discrete ------------------------------------------------------------------
-__all__ += ["Bernoulli", "Categorical"]
+__all__ += ["Bernoulli", "Binomial", "Categorical", "Poisson"]
 
 # --- KL registry ---------------------------------------------------------------
 __all__ += []

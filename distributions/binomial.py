@@ -1,0 +1,158 @@
+"""``Binomial``: the number of successes in ``total_count`` independent trials."""
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from distributions import constraints
+from distributions.distribution import Distribution
+from distributions.utils import broadcast_all, lazy_property, logits_to_probs, probs_to_logits
+
+__all__ = ["Binomial"]
+
+
+class Binomial(Distribution):
+    """Successes in ``total_count`` trials of probability ``probs`` (or ``sigmoid(logits)``).
+
+    ``total_count`` may be an int or a tensor (inhomogeneous counts). Sampling
+    uses ``torch.binomial`` (Kachitvichyanukul & Schmeiser 1988, BTPE-style
+    rejection), whose cost does not grow with the count. Built from ``probs``,
+    impossible outcomes score exactly ``-inf``.
+
+    Args:
+        total_count: number of trials, non-negative.
+        probs: success probability per trial.
+        logits: log-odds of success per trial.
+        validate_args: see :class:`Distribution`.
+
+    Raises:
+        ValueError: unless exactly one of ``probs`` and ``logits`` is given.
+
+    Example:
+        >>> Binomial(10, torch.tensor(0.5)).mean.item()
+        5.0
+    """
+
+    arg_constraints = {
+        "total_count": constraints.nonnegative_integer,
+        "probs": constraints.unit_interval,
+        "logits": constraints.real,
+    }
+    has_enumerate_support = True
+
+    def __init__(self, total_count=1, probs=None, logits=None, validate_args=None):
+        if (probs is None) == (logits is None):
+            raise ValueError("Binomial: pass exactly one of probs or logits")
+        if probs is not None:
+            self.total_count, self.probs = broadcast_all(total_count, probs)
+            self.total_count = self.total_count.type_as(self.probs)
+            param = self.probs
+        else:
+            self.total_count, self.logits = broadcast_all(total_count, logits)
+            self.total_count = self.total_count.type_as(self.logits)
+            param = self.logits
+        self._param = param
+        super().__init__(param.shape, validate_args=validate_args)
+
+    def expand(self, batch_shape, _instance=None):
+        new = self._get_checked_instance(Binomial, _instance)
+        batch_shape = torch.Size(batch_shape)
+        new.total_count = self.total_count.expand(batch_shape)
+        for name in ("probs", "logits"):
+            if name in self.__dict__:
+                setattr(new, name, getattr(self, name).expand(batch_shape))
+                new._param = getattr(new, name)
+        Distribution.__init__(new, batch_shape, validate_args=False)
+        new._validate_args = self._validate_args
+        return new
+
+    @constraints.dependent_property(is_discrete=True, event_dim=0)
+    def support(self):
+        return constraints.integer_interval(0, self.total_count)
+
+    @lazy_property
+    def logits(self):
+        return probs_to_logits(self.probs, is_binary=True)
+
+    @lazy_property
+    def probs(self):
+        return logits_to_probs(self.logits, is_binary=True)
+
+    @property
+    def param_shape(self):
+        return self._param.shape
+
+    @property
+    def mean(self):
+        return self.total_count * self.probs
+
+    @property
+    def mode(self):
+        return ((self.total_count + 1) * self.probs).floor().clamp(max=self.total_count)
+
+    @property
+    def variance(self):
+        return self.total_count * self.probs * (1 - self.probs)
+
+    def sample(self, sample_shape=torch.Size()):
+        shape = self._extended_shape(sample_shape)
+        with torch.no_grad():
+            return torch.binomial(self.total_count.expand(shape), self.probs.expand(shape))
+
+    def _log_binomial_coefficient(self, value):
+        n = self.total_count
+        return torch.lgamma(n + 1) - torch.lgamma(value + 1) - torch.lgamma(n - value + 1)
+
+    def log_prob(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
+        log_coef = self._log_binomial_coefficient(value)
+        if "probs" in self.__dict__ and "logits" not in self.__dict__:
+            p = self.probs
+            return log_coef + torch.xlogy(value, p) + torch.xlogy(self.total_count - value, 1 - p)
+        # x * logits - n * log(1 + e^logits), written with softplus for stability.
+        return log_coef + value * self.logits - self.total_count * F.softplus(self.logits)
+
+    def entropy(self):
+        n = int(self.total_count.max())
+        if not bool((self.total_count == n).all()):
+            raise NotImplementedError(
+                "Binomial.entropy needs one total_count across the batch (the support "
+                "is enumerated); expand per count instead"
+            )
+        values = self.enumerate_support(expand=False)
+        log_prob = self.log_prob(values)
+        return -(log_prob.exp() * log_prob).sum(0)
+
+    def cdf(self, value):
+        """``P(X <= value)`` by summing the pmf over ``0..floor(value)`` (vectorized)."""
+        n = int(self.total_count.max())
+        k = torch.arange(n + 1, dtype=self._param.dtype).view((-1,) + (1,) * value.dim())
+        pmf = self.log_prob_unvalidated(k.expand((n + 1,) + value.shape)).exp()
+        return (pmf * (k <= value.floor())).sum(0).clamp(max=1.0)
+
+    def log_prob_unvalidated(self, value):
+        """``log_prob`` without validation, ``-inf`` outside ``0..total_count``."""
+        inside = (value >= 0) & (value <= self.total_count)
+        safe = value.clamp(min=0)
+        safe = torch.minimum(safe, self.total_count)
+        log_coef = self._log_binomial_coefficient(safe)
+        lp = (
+            log_coef
+            + torch.xlogy(safe, self.probs)
+            + torch.xlogy(self.total_count - safe, 1 - self.probs)
+        )
+        return lp.masked_fill(~inside, -math.inf)
+
+    def enumerate_support(self, expand=True):
+        n = int(self.total_count.max())
+        if not bool((self.total_count == n).all()):
+            raise NotImplementedError(
+                "Binomial.enumerate_support needs one total_count across the batch"
+            )
+        values = torch.arange(n + 1, dtype=self._param.dtype)
+        values = values.view((-1,) + (1,) * len(self.batch_shape))
+        if expand:
+            values = values.expand((-1,) + self.batch_shape)
+        return values
