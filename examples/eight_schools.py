@@ -55,8 +55,15 @@ def fit(num_steps, lr=0.05, seed=0, progress=True):
 
 def _plot(losses, theta, out):
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
-    ax1.plot(losses)
-    ax1.set(xlabel="step", ylabel="-ELBO", yscale="symlog", title="SVI loss")
+    loss = torch.tensor(losses)
+    ax1.plot(loss.numpy(), alpha=0.4, label="per step")
+    window = min(50, len(losses))
+    smooth = loss.unfold(0, window, 1).mean(-1).numpy()
+    ax1.plot(range(window - 1, len(losses)), smooth, label=f"{window}-step mean")
+    # Clip the first steps' large losses so the converged level is readable.
+    ax1.set_ylim(loss.min().item() - 1, loss.quantile(0.99).item() + 1)
+    ax1.set(xlabel="step", ylabel="-ELBO", title="SVI loss")
+    ax1.legend()
     lo, mid, hi = torch.quantile(theta, torch.tensor([0.05, 0.5, 0.95]), dim=0).numpy()
     schools = torch.arange(len(Y)).numpy()
     ax2.errorbar(schools, mid, yerr=[mid - lo, hi - mid], fmt="o", label="posterior theta (90%)")
