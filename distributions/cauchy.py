@@ -54,8 +54,9 @@ class Cauchy(Distribution):
 
     def rsample(self, sample_shape=torch.Size()):
         shape = self._extended_shape(sample_shape)
-        eps = self.loc.new_empty(shape).cauchy_()
-        return self.loc + eps * self.scale
+        # Out-of-place uniforms (not .cauchy_()) so torch.vmap can batch the randomness.
+        u = torch.rand(shape, dtype=self.loc.dtype, device=self.loc.device)
+        return self.loc + torch.tan(math.pi * (u - 0.5)) * self.scale
 
     def log_prob(self, value):
         if self._validate_args:

@@ -57,8 +57,9 @@ class Exponential(ExponentialFamily):
         return self.rate.pow(-2)
 
     def rsample(self, sample_shape=torch.Size()):
-        u = self.rate.new_empty(self._extended_shape(sample_shape)).exponential_()
-        return u / self.rate
+        # -log(1 - U) from an out-of-place uniform, so torch.vmap can batch it.
+        u = torch.rand(self._extended_shape(sample_shape), dtype=self.rate.dtype)
+        return -torch.log1p(-u) / self.rate
 
     def log_prob(self, value):
         if self._validate_args:

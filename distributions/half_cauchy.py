@@ -56,8 +56,9 @@ class HalfCauchy(Distribution):
         return torch.full(self._extended_shape(), math.inf, dtype=self.scale.dtype)
 
     def rsample(self, sample_shape=torch.Size()):
-        eps = self.scale.new_empty(self._extended_shape(sample_shape)).cauchy_()
-        return eps.abs() * self.scale
+        # tan of a uniform angle in [0, pi/2): out-of-place, so torch.vmap can batch it.
+        u = torch.rand(self._extended_shape(sample_shape), dtype=self.scale.dtype)
+        return torch.tan(u * (math.pi / 2)) * self.scale
 
     def log_prob(self, value):
         if self._validate_args:

@@ -60,7 +60,7 @@ class Laplace(Distribution):
         shape = self._extended_shape(sample_shape)
         # Uniform on (-1, 1) excluding the endpoints, where log1p(-|u|) = -inf.
         tiny = torch.finfo(self.loc.dtype).eps
-        u = torch.empty(shape, dtype=self.loc.dtype).uniform_(tiny - 1, 1)
+        u = torch.rand(shape, dtype=self.loc.dtype) * (2 - tiny) + (tiny - 1)
         return self.loc - self.scale * u.sign() * torch.log1p(-u.abs())
 
     def log_prob(self, value):
