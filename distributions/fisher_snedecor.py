@@ -84,8 +84,11 @@ class FisherSnedecor(Distribution):
     def cdf(self, value):
         if self._validate_args:
             self._validate_sample(value)
-        scaled = self.df1 * value
-        return betainc(0.5 * self.df1, 0.5 * self.df2, scaled / (scaled + self.df2))
+        ratio = self.df1 * value / self.df2
+        # 1 - x passed separately: exact even where x rounds to 1 far in the upper tail
+        # (and both stay defined at value = 0 and value = inf).
+        x, y = (1 + ratio.reciprocal()).reciprocal(), (1 + ratio).reciprocal()
+        return betainc(0.5 * self.df1, 0.5 * self.df2, x, y)
 
     def icdf(self, value):
         x, y = betaincinv_pair(0.5 * self.df1, 0.5 * self.df2, value)

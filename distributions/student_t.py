@@ -108,8 +108,10 @@ class StudentT(Distribution):
             self._validate_sample(value)
         t = ((value - self.loc) / self.scale).double()
         df = self.df.double()
-        x = df / (df + t * t)
-        tail = 0.5 * betainc(0.5 * df, 0.5, x)
+        r = t * t / df
+        # x = df / (df + t^2) and its complement, both defined at t = 0 and t = +-inf
+        x, y = (1 + r).reciprocal(), (1 + r.reciprocal()).reciprocal()
+        tail = 0.5 * betainc(0.5 * df, 0.5, x, y)
         return torch.where(t > 0, 1 - tail, tail).to(self.df.dtype)
 
     def icdf(self, value):
