@@ -66,10 +66,6 @@ class Normal(ExponentialFamily):
         eps = torch.randn(shape, dtype=self.loc.dtype, device=self.loc.device)
         return self.loc + eps * self.scale
 
-    def sample(self, sample_shape=torch.Size()):
-        shape = self._extended_shape(sample_shape)
-        with torch.no_grad():
-            return torch.normal(self.loc.expand(shape), self.scale.expand(shape))
 
     def log_prob(self, value):
         if self._validate_args:
