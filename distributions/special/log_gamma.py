@@ -28,6 +28,18 @@ _SERIES_MIN = 10.0
 _DIGAMMA = (1 / 12, -1 / 120, 1 / 252, -1 / 240, 1 / 132, -691 / 32760, 1 / 12)
 
 
+def _all_below(t, bound):
+    """Whether every element of ``t`` is below ``bound`` (one host sync; skips the
+    branch that would not be selected, which keeps small-tensor calls cheap)."""
+    below = t < bound
+    return bool(below) if below.numel() == 1 else bool(below.all())
+
+
+def _any_below(t, bound):
+    below = t < bound
+    return bool(below) if below.numel() == 1 else bool(below.any())
+
+
 def stirling_correction(z):
     """``lgamma(z)`` minus its Stirling approximation ``(z - 1/2) log z - z + log(2 pi)/2``.
 
@@ -44,14 +56,19 @@ def stirling_correction(z):
         >>> round(stirling_correction(torch.tensor(100.0, dtype=torch.float64)).item(), 10)
         0.0008333306
     """
+    if _all_below(z, _SERIES_MIN):
+        return torch.lgamma(z) - ((z - 0.5) * torch.log(z) - z + HALF_LOG_2PI)
     zs = z.clamp(min=_SERIES_MIN)
     r = zs.reciprocal()
     r2 = r * r
-    series = torch.full_like(zs, _STIRLING[-1])
-    for coef in reversed(_STIRLING[:-1]):
+    series = _STIRLING[-1] * r2 + _STIRLING[-2]
+    for coef in reversed(_STIRLING[:-2]):
         series = series * r2 + coef
+    series = series * r
+    if not _any_below(z, _SERIES_MIN):
+        return series
     direct = torch.lgamma(z) - ((z - 0.5) * torch.log(z) - z + HALF_LOG_2PI)
-    return torch.where(z >= _SERIES_MIN, series * r, direct)
+    return torch.where(z >= _SERIES_MIN, series, direct)
 
 
 def log_gamma_ratio(x, d):
@@ -74,6 +91,8 @@ def log_gamma_ratio(x, d):
         8.8638
     """
     d = torch.as_tensor(d, dtype=x.dtype, device=x.device)
+    if _all_below(x, _SERIES_MIN):
+        return torch.lgamma(x + d) - torch.lgamma(x)
     xs = x.clamp(min=_SERIES_MIN)
     large = (
         (xs - 0.5) * torch.log1p(d / xs)
@@ -82,6 +101,8 @@ def log_gamma_ratio(x, d):
         + stirling_correction(xs + d)
         - stirling_correction(xs)
     )
+    if not _any_below(x, _SERIES_MIN):
+        return large
     small = torch.lgamma(x + d) - torch.lgamma(x)
     return torch.where(x >= _SERIES_MIN, large, small)
 
@@ -101,6 +122,9 @@ def log_beta(a, b):
         >>> round(log_beta(a, torch.tensor(0.5, dtype=torch.float64)).item(), 8)
         -6.33539021
     """
+    total = a + b
+    if _all_below(total, _SERIES_MIN):  # nothing large enough to cancel
+        return torch.lgamma(a) + torch.lgamma(b) - torch.lgamma(total)
     small = torch.minimum(a, b)
     large = torch.maximum(a, b)
     return torch.lgamma(small) - log_gamma_ratio(large, small)
