@@ -24,6 +24,10 @@ class NonReparamNormal(dist.Normal):
 
     has_rsample = False
 
+    def sample(self, sample_shape=torch.Size()):
+        with torch.no_grad():
+            return dist.Normal.rsample(self, sample_shape)
+
     def rsample(self, sample_shape=torch.Size()):
         raise NotImplementedError("stand-in without a reparameterized sampler")
 
