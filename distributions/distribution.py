@@ -84,6 +84,22 @@ class Distribution:
 
         return ExpandedDistribution(self, batch_shape)
 
+    def _expand_params(self, cls, batch_shape, _instance, names):
+        """``expand`` for families whose parameters all have the batch shape.
+
+        Copies the named tensors (those set on ``self``) expanded to
+        ``batch_shape`` onto a new instance without copying memory or
+        re-validating, and keeps the validation setting.
+        """
+        new = self._get_checked_instance(cls, _instance)
+        batch_shape = torch.Size(batch_shape)
+        for name in names:
+            if name in self.__dict__:
+                setattr(new, name, self.__dict__[name].expand(batch_shape))
+        Distribution.__init__(new, batch_shape, self._event_shape, validate_args=False)
+        new._validate_args = self._validate_args
+        return new
+
     def _get_checked_instance(self, cls, _instance):
         if _instance is None and type(self).__init__ != cls.__init__:
             raise NotImplementedError(

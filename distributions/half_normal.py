@@ -34,12 +34,7 @@ class HalfNormal(Distribution):
         super().__init__(self.scale.shape, validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(HalfNormal, _instance)
-        batch_shape = torch.Size(batch_shape)
-        new.scale = self.scale.expand(batch_shape)
-        Distribution.__init__(new, batch_shape, validate_args=False)
-        new._validate_args = self._validate_args
-        return new
+        return self._expand_params(HalfNormal, batch_shape, _instance, ("scale",))
 
     @property
     def mean(self):
