@@ -4,6 +4,7 @@ The API of ``torch.distributions.transforms``, split by concept into submodules.
 
 Example:
     >>> from distributions.transforms import ExpTransform
+    >>> import torch
     >>> ExpTransform().inv(ExpTransform()(torch.tensor(2.0)))
     tensor(2.)
 """

@@ -1,4 +1,4 @@
-"""Every ``Example:`` in the inference package runs and shows what it says."""
+"""Every docstring ``Example:`` in the three packages runs and shows what it says."""
 
 import doctest
 import importlib
@@ -6,13 +6,18 @@ import pkgutil
 
 import pytest
 
+import distributions
 import inference
+import ppl
 
-MODULES = sorted(
-    info.name
-    for info in pkgutil.walk_packages(inference.__path__, prefix="inference.")
-    if not info.ispkg
-)
+
+def _modules(package):
+    prefix = package.__name__ + "."
+    names = [info.name for info in pkgutil.walk_packages(package.__path__, prefix=prefix)]
+    return [package.__name__, *names]
+
+
+MODULES = sorted(name for package in (distributions, ppl, inference) for name in _modules(package))
 
 
 @pytest.mark.parametrize("name", MODULES)
