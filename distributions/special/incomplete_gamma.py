@@ -55,7 +55,9 @@ class _GammaInc(torch.autograd.Function):
         density = log_gamma_density(a, x).exp()
         grad_a = grad_x = None
         if ctx.needs_input_grad[0]:
-            grad_a = -sign * grad * density * torch._standard_gamma_grad(a, x)
+            d_a = -sign * density * torch._standard_gamma_grad(a, x)
+            # P(a, 0) = 0 for every a (the product above is inf * 0 there).
+            grad_a = grad * torch.where(x > 0, d_a, 0.0)
         if ctx.needs_input_grad[1]:
             grad_x = sign * grad * density
         return grad_a, grad_x, None

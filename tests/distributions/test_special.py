@@ -167,6 +167,14 @@ def test_gammainc_gradients():
         torch.testing.assert_close(gx, fd_x.detach(), rtol=1e-6, atol=1e-10)
 
 
+def test_incomplete_function_gradients_at_zero_are_finite():
+    a = torch.tensor([0.5, 1.0, 3.0], dtype=torch.float64, requires_grad=True)
+    zero = torch.zeros(3, dtype=torch.float64)
+    (ga,) = torch.autograd.grad(special.gammainc(a, zero).sum(), a)
+    (gb,) = torch.autograd.grad(special.betainc(a, 2.0, zero).sum(), a)
+    assert ga.tolist() == [0.0, 0.0, 0.0] and gb.tolist() == [0.0, 0.0, 0.0]
+
+
 def test_gammaincinv_gradients():
     a = torch.tensor([0.6, 3.0], dtype=torch.float64, requires_grad=True)
     p = torch.tensor([0.3, 0.95], dtype=torch.float64, requires_grad=True)
