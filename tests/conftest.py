@@ -12,6 +12,10 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 import distributions  # noqa: E402
 import ppl  # noqa: E402
 
+# pytest-xdist runs one worker per core; more intra-op threads would only
+# oversubscribe the cores and slow every worker down.
+torch.set_num_threads(1)
+
 
 @pytest.fixture(autouse=True)
 def _fresh_state():
