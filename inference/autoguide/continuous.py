@@ -141,7 +141,7 @@ class AutoContinuous(AutoGuide):
             extra = site.unconstrained_event_dim - site.transform.domain.event_dim
             log_density = log_density - sum_rightmost(log_det, extra)
             with self._in_plates(site, plates):
-                fn = Delta(value, log_density, event_dim=site.event_dim)
+                fn = Delta(value, log_density, event_dim=site.event_dim, validate_args=False)
                 result[name] = ppl.sample(name, fn)
         return result
 

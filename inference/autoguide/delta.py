@@ -57,7 +57,8 @@ class AutoDelta(AutoGuide):
         for site in self.sites.values():
             with self._in_plates(site, plates):
                 value = self._value(site, ppl.param)
-                result[site.name] = ppl.sample(site.name, Delta(value, event_dim=site.event_dim))
+                fn = Delta(value, event_dim=site.event_dim, validate_args=False)
+                result[site.name] = ppl.sample(site.name, fn)
         return result
 
     def median(self, *args, **kwargs):

@@ -137,9 +137,10 @@ class AutoNormal(AutoGuide):
 
 
 def _site_distribution(site, loc, scale):
-    base = Normal(loc, scale)
+    # The parameters satisfy their constraints by construction: skip the checks.
+    base = Normal(loc, scale, validate_args=False)
     if site.unconstrained_event_dim:
         base = base.to_event(site.unconstrained_event_dim)
     if is_identity(site.transform):
         return base
-    return TransformedDistribution(base, site.transform)
+    return TransformedDistribution(base, site.transform, validate_args=False)
