@@ -24,6 +24,9 @@ from ppl.runtime import Messenger
 __all__ = ["SampleMap", "VectorizationWarning"]
 
 
+_RESIZE_WARNING = "An output with one or more elements was resized"
+
+
 class VectorizationWarning(UserWarning):
     """A model could not be vectorized over samples and ran in a Python loop."""
 
@@ -107,8 +110,11 @@ def _vectorized(fn, num_samples, batched):
             return fn(index, values)
 
     # Validation checks branch on tensor values, which vmap cannot do; the
-    # sequential fallback keeps them.
-    with validation_enabled(False):
+    # sequential fallback keeps them. torch's batching rule of `torch.binomial`
+    # with one batched and one unbatched input resizes its output (correctly,
+    # but with a deprecation warning): silence just that message.
+    with validation_enabled(False), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_RESIZE_WARNING, category=UserWarning)
         result = torch.vmap(run, randomness="different")(torch.arange(num_samples), batched)
     store = get_param_store()
     for name, (init, kwargs) in created.items():
