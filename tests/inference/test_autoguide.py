@@ -16,6 +16,8 @@ import torch.distributions as tdist
 import inference.autoguide
 import ppl
 from distributions import (
+    Bernoulli,
+    Beta,
     Distribution,
     ExpTransform,
     MultivariateNormal,
@@ -24,6 +26,7 @@ from distributions import (
     TransformedDistribution,
     constraints,
 )
+from inference import SVI, Trace_ELBO
 from inference.autoguide import (
     AutoDelta,
     AutoDiagonalNormal,
@@ -36,6 +39,7 @@ from inference.autoguide import (
     init_to_value,
 )
 from inference.autoguide.multivariate import low_rank_log_density
+from inference.optim import ClippedAdam
 from ppl.handlers import replay, trace
 
 ALL_GUIDES = [
@@ -342,3 +346,93 @@ def test_get_posterior_is_the_density_of_the_unconstrained_vector(guide_class):
         factor, diag = store[f"{guide.prefix}.cov_factor"], store[f"{guide.prefix}.scale"]
         expected = low_rank_log_density(u - loc, factor, diag)
         assert torch.allclose(posterior.log_prob(u), expected, atol=1e-4)
+
+
+# ---------------------------------------------------------------- fitting with SVI
+# Bayesian linear regression with correlated coefficients (a Gaussian posterior) and
+# a log-normal latent whose log has a Gaussian posterior: every Gaussian guide
+# contains the exact posterior of log s, the full-rank ones that of w too.
+_X = torch.tensor(
+    [[1.5, 0.9], [-0.3, -0.6], [0.8, 1.1], [-1.2, -0.4], [0.4, -0.2], [2.0, 1.2],
+     [-0.7, -1.3], [0.1, 0.6], [-1.6, -1.5], [0.9, 0.3], [0.2, 0.9], [-0.5, 0.1]]
+)  # fmt: skip
+_Y = _X @ torch.tensor([1.0, -2.0]) + 0.5 * torch.tensor(
+    [0.3, -0.8, 0.5, 1.1, -0.2, 0.4, -1.0, 0.9, 0.1, -0.4, 0.7, -0.6]
+)
+_NOISE_SD, _Z = 0.5, torch.full((20,), 0.3)
+
+
+def regression_model():
+    w = ppl.sample("w", Normal(torch.zeros(2), 1.0).to_event(1))
+    s = ppl.sample("s", TransformedDistribution(Normal(0.0, 1.0), [ExpTransform()]))
+    with ppl.plate("rows", len(_Y)):
+        ppl.sample("y", Normal((w * _X).sum(-1), _NOISE_SD), obs=_Y)
+    with ppl.plate("z_rows", len(_Z)):
+        ppl.sample("z", Normal(s.log(), 1.0), obs=_Z)
+
+
+def _exact_regression_posterior():
+    # w: mean and covariance from the precision. log s: prior N(0, 1) and 20
+    # unit-noise observations of 0.3 give N(6 / 21, 1 / 21).
+    precision = torch.eye(2) + _X.T @ _X / _NOISE_SD**2
+    cov = torch.linalg.inv(precision)
+    return cov @ (_X.T @ _Y) / _NOISE_SD**2, cov, precision
+
+
+def _fit(guide_class, steps=1000, **guide_kwargs):
+    guide = guide_class(regression_model, **guide_kwargs)
+    optim = ClippedAdam({"lr": 0.05, "lrd": 0.01 ** (1 / steps)})
+    elbo = Trace_ELBO(num_particles=16, vectorize_particles=True)
+    SVI(regression_model, guide, optim, elbo).run(steps, progress=False)
+    return guide
+
+
+@pytest.mark.parametrize("guide_class", GAUSSIAN_GUIDES)
+def test_gaussian_guides_fit_the_conjugate_posterior(guide_class):
+    # Fixed seed; after a decaying schedule the SVI noise in the moments is a few
+    # thousandths, the tolerances are several times that.
+    guide = _fit(guide_class)
+    mean, cov, precision = _exact_regression_posterior()
+    draws = guide.sample_posterior(50000)
+    w, log_s = draws["w"], draws["s"].log()
+    assert torch.allclose(w.mean(0), mean, atol=0.02)
+    assert abs(log_s.mean() - 6 / 21).item() < 0.02
+    assert abs(log_s.std() / 21**-0.5 - 1).item() < 0.1
+    fitted = torch.cov(w.T)
+    if guide_class in (AutoNormal, AutoDiagonalNormal):
+        # The mean-field optimum of KL(q || p) for a Gaussian p: variances 1 / precision_ii.
+        expected = torch.diag(1 / precision.diagonal())
+    else:
+        expected = cov
+    assert torch.allclose(fitted, expected, rtol=0.15, atol=0.002)
+
+
+def test_auto_delta_finds_the_posterior_mode_in_constrained_space():
+    guide = _fit(AutoDelta)
+    mean, _, _ = _exact_regression_posterior()
+    median = guide.median()
+    assert torch.allclose(median["w"], mean, atol=0.01)
+    # The density of s is log-normal(6/21, 1/21): its mode is exp(mu - sigma^2).
+    assert abs(median["s"].log() - (6 / 21 - 1 / 21)).item() < 0.01
+
+
+def test_auto_delta_and_auto_normal_on_beta_bernoulli():
+    # Beta(2, 2) prior, 14 heads in 20 flips: posterior Beta(16, 8), mode 15 / 22.
+    flips = torch.tensor([1.0] * 14 + [0.0] * 6)
+
+    def coin_model():
+        p = ppl.sample("p", Beta(2.0, 2.0))
+        with ppl.plate("flips", len(flips)):
+            ppl.sample("x", Bernoulli(p), obs=flips)
+
+    for guide_class, statistic, expected, tolerance in (
+        (AutoDelta, lambda g: g.median()["p"], 15 / 22, 0.01),
+        # A logit-normal approximation: its mean is within 0.01 of the Beta's here.
+        (AutoNormal, lambda g: g.sample_posterior(50000)["p"].mean(), 16 / 24, 0.02),
+    ):
+        ppl.clear_param_store()
+        guide = guide_class(coin_model)
+        optim = ClippedAdam({"lr": 0.05, "lrd": 0.01 ** (1 / 1000)})
+        elbo = Trace_ELBO(num_particles=16, vectorize_particles=True)
+        SVI(coin_model, guide, optim, elbo).run(1000, progress=False)
+        assert abs(statistic(guide) - expected).item() < tolerance, guide_class.__name__
