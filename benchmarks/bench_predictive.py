@@ -64,7 +64,8 @@ def cases():
     pyro_predictive = _pyro()
     if pyro_predictive is not None:
         peers["pyro"] = pyro_predictive
+    importance = {"ours": ours_importance}
     return [
         Case("inference", f"eight schools: Predictive, {NUM_SAMPLES} samples, parallel", peers),
-        Case("inference", f"eight schools: Importance, {NUM_SAMPLES} draws", {"ours": ours_importance}),
+        Case("inference", f"eight schools: Importance, {NUM_SAMPLES} draws", importance),
     ]
