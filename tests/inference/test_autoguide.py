@@ -1,11 +1,6 @@
-"""Autoguides: shapes and plates, change-of-variables densities, summaries, init, errors.
+"""Autoguides: shapes and plates, change-of-variables densities, summaries, init, errors,
+and SVI fits of conjugate models (at the end of the file)."""
 
-Fitting conjugate models with SVI lives in ``test_autoguide_fit`` below (same file).
-"""
-
-import doctest
-import importlib
-import pkgutil
 from types import SimpleNamespace
 
 import pytest
@@ -13,7 +8,6 @@ import scipy.stats
 import torch
 import torch.distributions as tdist
 
-import inference.autoguide
 import ppl
 from distributions import (
     Bernoulli,
@@ -50,10 +44,6 @@ ALL_GUIDES = [
     AutoLowRankMultivariateNormal,
 ]
 GAUSSIAN_GUIDES = ALL_GUIDES[1:]
-MODULES = sorted(
-    info.name
-    for info in pkgutil.walk_packages(inference.autoguide.__path__, prefix="inference.autoguide.")
-)
 
 
 def model():
@@ -81,13 +71,6 @@ TORCH_BIJECTIONS = {
     "b": tdist.transforms.identity_transform,
     "c": tdist.transforms.identity_transform,
 }
-
-
-@pytest.mark.parametrize("name", ["inference.autoguide"] + MODULES)
-def test_docstring_examples(name):
-    module = importlib.import_module(name)
-    flags = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
-    assert doctest.testmod(module, optionflags=flags).failed == 0
 
 
 @pytest.mark.parametrize("guide_class", ALL_GUIDES)

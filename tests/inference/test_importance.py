@@ -1,12 +1,10 @@
 """Importance: log weights, evidence and effective sample size against a conjugate model."""
 
-import doctest
 import math
 
 import pytest
 import torch
 
-import inference.importance
 import ppl
 from distributions import Normal
 from inference import Importance
@@ -39,10 +37,6 @@ def exact_log_evidence(data=DATA):
 def exact_guide(data=DATA):
     loc, sd = exact_posterior(data)
     ppl.sample("mu", Normal(loc, sd))
-
-
-def test_docstring_example():
-    assert doctest.testmod(inference.importance, optionflags=doctest.ELLIPSIS).failed == 0
 
 
 def test_exact_posterior_proposal_gives_constant_weights_equal_to_the_evidence():

@@ -1,14 +1,10 @@
 """Predictive: shapes, site selection, closed-form posterior predictives, vectorization."""
 
-import doctest
-
 import pytest
 import scipy.stats
 import torch
 import torch.distributions as tdist
 
-import inference.predictive
-import inference.sample_map
 import ppl
 from distributions import Beta, Binomial, Normal
 from inference import Predictive, VectorizationWarning
@@ -40,12 +36,6 @@ def nested_model():
             b = ppl.sample("b", Normal(a, 1.0))
             ppl.deterministic("b2", 2 * b)
     return vec.sum()
-
-
-@pytest.mark.parametrize("module", [inference.predictive, inference.sample_map])
-def test_docstring_examples(module):
-    flags = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
-    assert doctest.testmod(module, optionflags=flags).failed == 0
 
 
 @pytest.mark.parametrize("parallel", [True, False])

@@ -1,19 +1,10 @@
 """summary: statistics per site against numpy, the printed table, errors."""
 
-import doctest
-import importlib
-
 import numpy as np
 import pytest
 import torch
 
 from inference import summary
-
-
-def test_docstring_example():
-    # `inference.summary` is the function (re-exported); the module is in sys.modules.
-    module = importlib.import_module("inference.summary")
-    assert doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE).failed == 0
 
 
 def test_statistics_match_numpy_per_element():
