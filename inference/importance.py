@@ -14,6 +14,7 @@ import math
 
 import torch
 
+from inference.autoguide import AutoGuide
 from inference.sample_map import SampleMap
 from ppl.handlers import replay, trace
 
@@ -60,6 +61,8 @@ class Importance:
 
     def run(self, *args, **kwargs):
         """Draws and weighs ``num_samples`` samples; returns ``self``."""
+        if isinstance(self.guide, AutoGuide):
+            self.guide.prepare(*args, **kwargs)  # outside vmap: the set-up checks values
         with torch.no_grad():
             draws = self._map(self._one_draw(args, kwargs), self.num_samples, {})
         self.log_weights = draws.pop(_LOG_WEIGHT)

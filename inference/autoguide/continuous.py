@@ -150,7 +150,7 @@ class AutoContinuous(AutoGuide):
 
     def median(self, *args, **kwargs):
         """The image of the location of ``u`` (the posterior median of each site)."""
-        self._ensure_prototype(args, kwargs)
+        self.prepare(*args, **kwargs)
         with torch.no_grad():
             return self._constrain(self._marginals()[0])
 
@@ -160,7 +160,7 @@ class AutoContinuous(AutoGuide):
         Returns:
             A dict of site name to ``(len(quantiles), *site_shape)``.
         """
-        self._ensure_prototype(args, kwargs)
+        self.prepare(*args, **kwargs)
         with torch.no_grad():
             loc, scale = self._marginals()
             z = normal_icdf(quantiles, loc).unsqueeze(-1)
@@ -172,7 +172,7 @@ class AutoContinuous(AutoGuide):
         Returns:
             A dict of site name to ``(num_samples, *site_shape)``.
         """
-        self._ensure_prototype(args, kwargs)
+        self.prepare(*args, **kwargs)
         with torch.no_grad():
             return self._constrain(self._draw((num_samples,))[0])
 
@@ -211,5 +211,5 @@ class AutoDiagonalNormal(AutoContinuous):
 
     def get_posterior(self, *args, **kwargs):
         """``Normal(loc, scale).to_event(1)`` over the unconstrained vector."""
-        self._ensure_prototype(args, kwargs)
+        self.prepare(*args, **kwargs)
         return Normal(self._loc(), self._scale()).to_event(1)

@@ -63,7 +63,7 @@ class AutoDelta(AutoGuide):
 
     def median(self, *args, **kwargs):
         """The point of each site (the MAP estimate once fitted)."""
-        self._ensure_prototype(args, kwargs)
+        self.prepare(*args, **kwargs)
         store = ppl.get_param_store()
         with torch.no_grad():
             return {name: self._value(site, store.get_param) for name, site in self.sites.items()}

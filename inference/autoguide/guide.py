@@ -136,9 +136,19 @@ class AutoGuide(abc.ABC):
                 self._frames[frame.name] = frame
             self.sites[name] = self._latent_site(name, site, frames, init.full_values.get(name))
 
-    def _ensure_prototype(self, args, kwargs):
+    def prepare(self, *args, **kwargs):
+        """Runs the model once to learn its latent sites, unless done already.
+
+        Calling the guide does this on first use; call it directly to set the
+        guide up without drawing from it (before ``torch.vmap``, which cannot
+        run the set-up's checks).
+
+        Returns:
+            ``self``.
+        """
         if self.prototype_trace is None:
             self._setup_prototype(*args, **kwargs)
+        return self
 
     def _latent_site(self, name, site, frames, full_value=None):
         fn = site.fn
@@ -239,7 +249,7 @@ class AutoGuide(abc.ABC):
     # ----------------------------------------------------------- calling
     def __call__(self, *args, **kwargs):
         """Samples every latent site of the model; returns site name to value."""
-        self._ensure_prototype(args, kwargs)
+        self.prepare(*args, **kwargs)
         plates = self._create_plates(*args, **kwargs)
         return self._sample_sites(plates)
 

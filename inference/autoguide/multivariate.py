@@ -60,7 +60,7 @@ class AutoMultivariateNormal(AutoContinuous):
 
     def get_posterior(self, *args, **kwargs):
         """``MultivariateNormal(loc, scale_tril=L)`` over the unconstrained vector."""
-        self._ensure_prototype(args, kwargs)
+        self.prepare(*args, **kwargs)
         return MultivariateNormal(self._loc(), scale_tril=self._scale_tril())
 
 
@@ -146,7 +146,7 @@ class AutoLowRankMultivariateNormal(AutoContinuous):
 
     def get_posterior(self, *args, **kwargs):
         """``LowRankMultivariateNormal(loc, W, scale^2)`` over the unconstrained vector."""
-        self._ensure_prototype(args, kwargs)
+        self.prepare(*args, **kwargs)
         cov_factor, scale = self._factors()
         return LowRankMultivariateNormal(self._loc(), cov_factor, scale.pow(2))
 

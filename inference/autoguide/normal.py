@@ -86,7 +86,7 @@ class AutoNormal(AutoGuide):
         Args:
             *args, **kwargs: the model's arguments (needed before the first call).
         """
-        self._ensure_prototype(args, kwargs)
+        self.prepare(*args, **kwargs)
         with torch.no_grad():
             return {
                 name: site.transform(self._stored_params(site)[0])
@@ -107,7 +107,7 @@ class AutoNormal(AutoGuide):
         Returns:
             A dict of site name to a tensor of shape ``(len(quantiles), *site_shape)``.
         """
-        self._ensure_prototype(args, kwargs)
+        self.prepare(*args, **kwargs)
         result = {}
         with torch.no_grad():
             for name, site in self.sites.items():
@@ -126,7 +126,7 @@ class AutoNormal(AutoGuide):
         Returns:
             A dict of site name to a tensor of shape ``(num_samples, *site_shape)``.
         """
-        self._ensure_prototype(args, kwargs)
+        self.prepare(*args, **kwargs)
         result = {}
         with torch.no_grad():
             for name, site in self.sites.items():

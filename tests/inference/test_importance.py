@@ -8,6 +8,7 @@ import torch
 import ppl
 from distributions import Normal
 from inference import Importance
+from inference.autoguide import AutoNormal
 
 # Normal-Normal: mu ~ N(0, PRIOR_SD^2), y_i ~ N(mu, NOISE_SD^2); exact evidence below.
 PRIOR_SD, NOISE_SD = 2.0, 1.0
@@ -76,3 +77,17 @@ def test_errors():
         Importance(model).log_evidence
     with pytest.raises(ValueError, match="num_samples must be a positive int"):
         Importance(model, num_samples=0)
+
+
+def test_autoguide_proposal_is_set_up_outside_vmap_and_exact_when_fitted():
+    # An unused autoguide runs its set-up before the vectorized pass (which could not
+    # run its checks): filterwarnings=error turns a loop fallback into a failure.
+    guide = AutoNormal(model)
+    first = Importance(model, guide=guide, num_samples=20).run()
+    assert first.log_weights.shape == (20,) and first._map.parallel
+    loc, sd = exact_posterior()
+    store = ppl.get_param_store()
+    store["AutoNormal.locs.mu"] = loc.clone()
+    store["AutoNormal.scales.mu"] = torch.as_tensor(sd).clone()
+    imp = Importance(model, guide=guide, num_samples=20).run()
+    assert torch.allclose(imp.log_weights, exact_log_evidence().expand(20), atol=1e-4)
