@@ -20,6 +20,7 @@ from distributions.half_normal import HalfNormal
 from distributions.kl import register_kl
 from distributions.laplace import Laplace
 from distributions.log_normal import LogNormal
+from distributions.lowrank_multivariate_normal import LowRankMultivariateNormal
 from distributions.multivariate_normal import MultivariateNormal
 from distributions.normal import Normal
 from distributions.uniform import Uniform
@@ -176,6 +177,16 @@ def _kl_mvn_mvn(p, q):
         -1
     )
     return 0.5 * (m.pow(2).sum((-2, -1)) + z.pow(2).sum(-1) - n) + log_det
+
+
+# A low-rank-plus-diagonal Gaussian is a Gaussian: its dense Cholesky factor
+# (a lazy property) serves the same formula, at O(n^3) per batch element.
+for _p, _q in (
+    (LowRankMultivariateNormal, LowRankMultivariateNormal),
+    (LowRankMultivariateNormal, MultivariateNormal),
+    (MultivariateNormal, LowRankMultivariateNormal),
+):
+    register_kl(_p, _q)(_kl_mvn_mvn)
 
 
 def _log_diag_sum(tril):
