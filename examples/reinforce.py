@@ -12,8 +12,9 @@ torch.distributions docs describe the estimator::
 
 The environment (written in torch) has ``--contexts`` contexts and
 ``--actions`` arms; each context has one good arm paying 1 and the others pay
-0, plus Gaussian noise. ``--baseline`` subtracts a moving average of the reward,
-which keeps the estimator unbiased and lowers its variance (Williams 1992,
+0, plus Gaussian noise and a constant ``--reward-offset``. ``--baseline``
+subtracts a moving average of the reward, which keeps the estimator unbiased
+and removes the offset's variance (Williams 1992,
 "Simple statistical gradient-following algorithms for connectionist
 reinforcement learning"). The learning curve is saved as a PNG.
 
@@ -34,10 +35,10 @@ __all__ = ["Bandit", "train", "main"]
 class Bandit:
     """A contextual bandit: one paying arm per context, Gaussian reward noise."""
 
-    def __init__(self, contexts, actions, noise=0.5, seed=0):
+    def __init__(self, contexts, actions, noise=0.5, offset=0.0, seed=0):
         generator = torch.Generator().manual_seed(seed)
         self.best = torch.randint(actions, (contexts,), generator=generator)
-        self.contexts, self.noise = contexts, noise
+        self.contexts, self.noise, self.offset = contexts, noise, offset
 
     def observe(self, batch):
         """Draws a batch of contexts as one-hot rows and their indices."""
@@ -47,13 +48,13 @@ class Bandit:
     def step(self, index, action):
         """The reward of each action in its context."""
         paid = (action == self.best[index]).float()
-        return paid + self.noise * torch.randn_like(paid)
+        return paid + self.offset + self.noise * torch.randn_like(paid)
 
 
-def train(steps, batch=16, contexts=4, actions=5, baseline=False, lr=0.05, seed=0):
-    """Trains a linear softmax policy; returns the mean reward per step."""
+def train(steps, batch=16, contexts=4, actions=5, baseline=False, lr=0.05, seed=0, offset=5.0):
+    """Trains a linear softmax policy; returns the mean reward (offset removed) per step."""
     torch.manual_seed(seed)
-    env = Bandit(contexts, actions, seed=seed)
+    env = Bandit(contexts, actions, offset=offset, seed=seed)
     policy = torch.nn.Linear(contexts, actions)
     optim = torch.optim.Adam(policy.parameters(), lr=lr)
     average, curve = 0.0, []
@@ -69,7 +70,7 @@ def train(steps, batch=16, contexts=4, actions=5, baseline=False, lr=0.05, seed=
         loss.backward()
         optim.step()
         average = 0.9 * average + 0.1 * reward.mean().item()
-        curve.append(reward.mean().item())
+        curve.append(reward.mean().item() - offset)
     return curve
 
 
@@ -86,11 +87,20 @@ def main(argv=None):
     parser.add_argument("--contexts", type=int, default=4, help="number of contexts")
     parser.add_argument("--actions", type=int, default=5, help="number of arms")
     parser.add_argument("--baseline", action="store_true", help="only run with the baseline")
+    parser.add_argument(
+        "--reward-offset",
+        type=float,
+        default=5.0,
+        help="constant added to every reward: the best policy is unchanged, but without a "
+        "baseline the estimator's variance grows with it",
+    )
     parser.add_argument("--out", default="examples/output", help="folder for the PNG")
     args = parser.parse_args(argv)
     settings = [True] if args.baseline else [False, True]
     curves = {
-        f"baseline={b}": train(args.num_steps, args.batch, args.contexts, args.actions, b)
+        f"baseline={b}": train(
+            args.num_steps, args.batch, args.contexts, args.actions, b, offset=args.reward_offset
+        )
         for b in settings
     }
     out = pathlib.Path(args.out)
