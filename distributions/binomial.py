@@ -129,10 +129,10 @@ class Binomial(Distribution):
         """``P(X <= value)`` by summing the pmf over ``0..floor(value)`` (vectorized)."""
         n = int(self.total_count.max())
         k = torch.arange(n + 1, dtype=self._param.dtype).view((-1,) + (1,) * value.dim())
-        pmf = self.log_prob_unvalidated(k.expand((n + 1,) + value.shape)).exp()
+        pmf = self._log_prob_unchecked(k.expand((n + 1,) + value.shape)).exp()
         return (pmf * (k <= value.floor())).sum(0).clamp(max=1.0)
 
-    def log_prob_unvalidated(self, value):
+    def _log_prob_unchecked(self, value):
         """``log_prob`` without validation, ``-inf`` outside ``0..total_count``."""
         inside = (value >= 0) & (value <= self.total_count)
         safe = value.clamp(min=0)
