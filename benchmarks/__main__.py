@@ -36,9 +36,32 @@ def main(argv=None):
         "(ours / peer; below 1 means we are faster), one thread.\n",
     ]
     for area, results in by_area.items():
-        sections.append(f"## {area}\n\n{format_table(results)}\n")
+        sections.append(f"## {area}\n\n{format_table(results, PEERS)}\n")
     pathlib.Path(args.output).write_text("\n".join(sections))
-    print(f"wrote {args.output}")
+    chart = pathlib.Path(args.output).with_suffix(".png")
+    _chart(by_area, chart)
+    print(f"wrote {args.output} and {chart}")
+
+
+PEERS = ("torch", "hand", "pyro", "base")
+
+
+def _chart(by_area, path):
+    """One horizontal bar per case and peer: ours / peer, with 1 marked."""
+    import matplotlib.pyplot as plt
+
+    rows = [(r.case.name, p, r.ratios[p]) for rs in by_area.values() for r in rs for p in r.ratios]
+    fig, ax = plt.subplots(figsize=(9, 0.28 * len(rows) + 1.2))
+    labels = [f"{name} (vs {peer})" for name, peer, _ in rows]
+    ax.barh(range(len(rows)), [v for *_, v in rows], color="#6baed6")
+    ax.axvline(1.0, color="black", linestyle=":")
+    ax.set_yticks(range(len(rows)), labels, fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xscale("log")
+    ax.set_xlabel("time ratio ours / peer (left of the line: we are faster)")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,20 @@
+"""The benchmark harness and report writer work end to end (no timing assertions)."""
+
+from benchmarks import __main__ as runner
+from benchmarks.harness import Case, format_table, measure
+
+
+def test_measure_reports_ratios_and_the_table_has_a_geomean_row():
+    result = measure(
+        Case("demo", "sum", {"ours": lambda: sum(range(10)), "hand": lambda: 45}), rounds=3
+    )
+    assert set(result.seconds) == {"ours", "hand"} and result.ratios["hand"] > 0
+    table = format_table([result], ("hand",))
+    assert "| sum |" in table and "geometric mean" in table
+
+
+def test_chart_is_written(tmp_path):
+    result = measure(Case("demo", "noop", {"ours": lambda: None, "torch": lambda: None}), rounds=2)
+    path = tmp_path / "chart.png"
+    runner._chart({"demo": [result]}, path)
+    assert path.read_bytes()[:4] == b"\x89PNG"
