@@ -31,6 +31,7 @@ from distributions.expanded import ExpandedDistribution
 from distributions.exponential import Exponential
 from distributions.fisher_snedecor import FisherSnedecor
 from distributions.gamma import Gamma
+from distributions.geometric import Geometric
 from distributions.half_cauchy import HalfCauchy
 from distributions.half_normal import HalfNormal
 from distributions.independent import Independent
@@ -45,6 +46,7 @@ from distributions.masked import MaskedDistribution
 from distributions.mixture_same_family import MixtureSameFamily
 from distributions.multivariate_normal import MultivariateNormal
 from distributions.normal import Normal
+from distributions.one_hot_categorical import OneHotCategorical, OneHotCategoricalStraightThrough
 from distributions.poisson import Poisson
 from distributions.relaxed_categorical import RelaxedOneHotCategorical
 from distributions.student_t import StudentT
@@ -137,7 +139,15 @@ __all__ += [
 ]
 
 # --- discrete ------------------------------------------------------------------
-__all__ += ["Bernoulli", "Binomial", "Categorical", "Poisson"]
+__all__ += [
+    "Bernoulli",
+    "Binomial",
+    "Categorical",
+    "Geometric",
+    "OneHotCategorical",
+    "OneHotCategoricalStraightThrough",
+    "Poisson",
+]
 
 # --- KL registry ---------------------------------------------------------------
 __all__ += ["kl_divergence", "register_kl"]

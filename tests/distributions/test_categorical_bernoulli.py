@@ -83,3 +83,35 @@ def test_log_prob_broadcasts_values_against_batch():
     value = torch.tensor([[0], [1]]).expand(2, 3)
     ref = tdist.Categorical(logits=d.logits)
     torch.testing.assert_close(d.log_prob(value), ref.log_prob(value))
+
+
+def test_straight_through_gradient_is_the_probs_gradient():
+    logits = torch.tensor([0.2, -0.4, 1.0], requires_grad=True)
+    draw = dist.OneHotCategoricalStraightThrough(logits=logits).rsample()
+    assert draw.detach().sum().item() == 1.0
+    (draw * torch.tensor([1.0, 2.0, 3.0])).sum().backward()
+    expected_logits = logits.detach().clone().requires_grad_()
+    (torch.softmax(expected_logits, -1) * torch.tensor([1.0, 2.0, 3.0])).sum().backward()
+    torch.testing.assert_close(logits.grad, expected_logits.grad)
+
+
+def test_geometric_sampler_cdf_and_icdf_against_scipy():
+    # 50k draws, chi-square over bins with expected count > 5; false-alarm rate 1e-4.
+    torch.manual_seed(2)
+    p = torch.tensor(0.3, dtype=torch.float64)
+    x = dist.Geometric(p).sample((50_000,)).long()
+    values, counts = torch.unique(x, return_counts=True)
+    expected = torch.as_tensor(scipy.stats.geom(0.3, loc=-1).pmf(values.numpy())) * 50_000
+    keep = expected > 5
+    stat = ((counts[keep] - expected[keep]) ** 2 / expected[keep]).sum().item()
+    assert scipy.stats.chi2(int(keep.sum()) - 1).sf(stat) > 1e-4
+    q = torch.tensor([0.05, 0.3, 0.5, 0.9, 0.999], dtype=torch.float64)
+    np.testing.assert_allclose(
+        dist.Geometric(p).icdf(q), scipy.stats.geom(0.3, loc=-1).ppf(q.numpy())
+    )
+    k = torch.tensor([-1.0, 0.0, 2.5, 10.0], dtype=torch.float64)
+    np.testing.assert_allclose(
+        dist.Geometric(p).cdf(k), scipy.stats.geom(0.3, loc=-1).cdf(k.numpy())
+    )
+    with pytest.raises(ValueError, match="'probs' must be > 0"):
+        dist.Geometric(torch.tensor(0.0))

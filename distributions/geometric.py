@@ -1,0 +1,103 @@
+"""``Geometric``: the number of failures before the first success."""
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from distributions import constraints
+from distributions.distribution import Distribution
+from distributions.utils import broadcast_all, lazy_property, logits_to_probs, probs_to_logits
+
+__all__ = ["Geometric"]
+
+
+class Geometric(Distribution):
+    """Pmf ``(1 - p)^k p`` for ``k = 0, 1, ...`` failures before the first success.
+
+    Args:
+        probs: success probability per trial, in ``(0, 1]``.
+        logits: log-odds of success.
+        validate_args: see :class:`Distribution`.
+
+    Raises:
+        ValueError: unless exactly one of ``probs`` and ``logits`` is given.
+
+    Example:
+        >>> round(Geometric(torch.tensor(0.5)).cdf(torch.tensor(1.0)).item(), 2)
+        0.75
+    """
+
+    arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
+    support = constraints.nonnegative_integer
+
+    def __init__(self, probs=None, logits=None, validate_args=None):
+        if (probs is None) == (logits is None):
+            raise ValueError("Geometric: pass exactly one of probs or logits")
+        if probs is not None:
+            (self.probs,) = broadcast_all(probs)
+            param = self.probs
+        else:
+            (self.logits,) = broadcast_all(logits)
+            param = self.logits
+        super().__init__(param.shape, validate_args=validate_args)
+        if self._validate_args and probs is not None and not bool((self.probs > 0).all()):
+            raise ValueError(
+                "Geometric: argument 'probs' must be > 0 (with probs = 0 no success ever "
+                "happens and the count is infinite)"
+            )
+
+    def expand(self, batch_shape, _instance=None):
+        return self._expand_params(Geometric, batch_shape, _instance, ("probs", "logits"))
+
+    @lazy_property
+    def logits(self):
+        return probs_to_logits(self.probs, is_binary=True)
+
+    @lazy_property
+    def probs(self):
+        return logits_to_probs(self.logits, is_binary=True)
+
+    @property
+    def mean(self):
+        return 1.0 / self.probs - 1.0
+
+    @property
+    def mode(self):
+        return torch.zeros_like(self.probs)
+
+    @property
+    def variance(self):
+        return (1.0 / self.probs - 1.0) / self.probs
+
+    def sample(self, sample_shape=torch.Size()):
+        shape = self._extended_shape(sample_shape)
+        tiny = torch.finfo(self.probs.dtype).tiny
+        with torch.no_grad():
+            u = torch.rand(shape, dtype=self.probs.dtype).clamp(min=tiny)
+            return (u.log() / torch.log1p(-self.probs)).floor()
+
+    def log_prob(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
+        if "probs" in self.__dict__ and "logits" not in self.__dict__:
+            # xlogy: k = 0 failures at p = 1 scores log 1 = 0, not nan.
+            return torch.xlogy(value, 1 - self.probs) + self.probs.log()
+        return -value * F.softplus(self.logits) - F.softplus(-self.logits)
+
+    def entropy(self):
+        return (
+            F.binary_cross_entropy_with_logits(self.logits, self.probs, reduction="none")
+            / self.probs
+        )
+
+    def cdf(self, value):
+        """``P(X <= value) = 1 - (1 - p)^(floor(value) + 1)``, 0 below 0."""
+        k = value.floor()
+        out = -torch.expm1((k + 1) * torch.log1p(-self.probs))
+        return out.masked_fill(k < 0, 0.0)
+
+    def icdf(self, value):
+        """The smallest ``k`` with ``cdf(k) >= value``."""
+        k = torch.ceil(torch.log1p(-value) / torch.log1p(-self.probs) - 1)
+        return k.clamp(min=0).masked_fill(value >= 1, math.inf)
