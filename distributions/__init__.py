@@ -32,6 +32,7 @@ from distributions.exponential import Exponential
 from distributions.fisher_snedecor import FisherSnedecor
 from distributions.gamma import Gamma
 from distributions.geometric import Geometric
+from distributions.gumbel import Gumbel
 from distributions.half_cauchy import HalfCauchy
 from distributions.half_normal import HalfNormal
 from distributions.independent import Independent
@@ -47,6 +48,7 @@ from distributions.mixture_same_family import MixtureSameFamily
 from distributions.multivariate_normal import MultivariateNormal
 from distributions.normal import Normal
 from distributions.one_hot_categorical import OneHotCategorical, OneHotCategoricalStraightThrough
+from distributions.pareto import Pareto
 from distributions.poisson import Poisson
 from distributions.relaxed_categorical import RelaxedOneHotCategorical
 from distributions.student_t import StudentT
@@ -114,7 +116,17 @@ __all__ = [
 ]
 
 # --- continuous univariate (location-scale and friends) -----------------------
-__all__ += ["Cauchy", "Exponential", "HalfCauchy", "HalfNormal", "Laplace", "LogNormal", "Uniform"]
+__all__ += [
+    "Cauchy",
+    "Exponential",
+    "Gumbel",
+    "HalfCauchy",
+    "HalfNormal",
+    "Laplace",
+    "LogNormal",
+    "Pareto",
+    "Uniform",
+]
 
 # --- gamma/beta family and special functions -----------------------------------
 __all__ += [

@@ -65,3 +65,19 @@ CASES = [
         ks=False,
     ),
 ]
+
+CASES += [
+    Case(
+        "Gumbel",
+        {"loc": [0.0, 1.0], "scale": [1.0, 2.0]},
+        scipy=lambda p: scipy.stats.gumbel_r(p["loc"], p["scale"]),
+        grad_params=("loc", "scale"),
+    ),
+    Case(
+        "Pareto",
+        {"scale": [1.0, 2.0], "alpha": [3.0, 4.5]},
+        scipy=lambda p: scipy.stats.pareto(p["alpha"], scale=p["scale"]),
+        grad_params=("scale",),
+        extra={"grad_tol": 0.05},
+    ),
+]
