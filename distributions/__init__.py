@@ -77,6 +77,7 @@ from distributions.transforms import (
 )
 from distributions.uniform import Uniform
 from distributions.unit import Unit
+from distributions.weibull import Weibull
 from distributions.wishart import Wishart
 
 __all__ = [
@@ -126,6 +127,7 @@ __all__ += [
     "LogNormal",
     "Pareto",
     "Uniform",
+    "Weibull",
 ]
 
 # --- gamma/beta family and special functions -----------------------------------

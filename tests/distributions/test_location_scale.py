@@ -67,3 +67,11 @@ def test_poisson_and_binomial_cdf_against_scipy():
         torch.tensor(8.0, dtype=torch.float64), probs=torch.tensor(0.4, dtype=torch.float64)
     )
     torch.testing.assert_close(b.cdf(k), torch.as_tensor(scipy.stats.binom(8, 0.4).cdf(k.numpy())))
+
+
+def test_weibull_mode_is_zero_below_concentration_one():
+    # torch returns NaN here (a negative base to a fractional power); the density
+    # is decreasing on (0, inf) for k <= 1, so the mode is 0.
+    d = dist.Weibull(torch.tensor([2.0, 2.0]), torch.tensor([0.7, 1.0]))
+    assert d.mode.tolist() == [0.0, 0.0]
+    assert d.log_prob(torch.tensor([0.5, 0.5])).isfinite().all()

@@ -81,3 +81,13 @@ CASES += [
         extra={"grad_tol": 0.05},
     ),
 ]
+
+CASES += [
+    Case(
+        "Weibull",
+        {"scale": [1.0, 2.0], "concentration": [1.5, 3.0]},
+        scipy=lambda p: scipy.stats.weibull_min(p["concentration"], scale=p["scale"]),
+        grad_params=("scale",),
+        extra={"grad_tol": 0.05},
+    ),
+]
