@@ -38,6 +38,7 @@ from distributions.half_normal import HalfNormal
 from distributions.independent import Independent
 from distributions.inverse_gamma import InverseGamma
 from distributions.kl import kl_divergence, register_kl
+from distributions.kumaraswamy import Kumaraswamy
 from distributions.laplace import Laplace
 from distributions.lkj_cholesky import LKJCholesky
 from distributions.log_normal import LogNormal
@@ -123,6 +124,7 @@ __all__ += [
     "Gumbel",
     "HalfCauchy",
     "HalfNormal",
+    "Kumaraswamy",
     "Laplace",
     "LogNormal",
     "Pareto",

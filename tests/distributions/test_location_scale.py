@@ -75,3 +75,31 @@ def test_weibull_mode_is_zero_below_concentration_one():
     d = dist.Weibull(torch.tensor([2.0, 2.0]), torch.tensor([0.7, 1.0]))
     assert d.mode.tolist() == [0.0, 0.0]
     assert d.log_prob(torch.tensor([0.5, 0.5])).isfinite().all()
+
+
+def test_kumaraswamy_mode_maximizes_the_density():
+    d = dist.Kumaraswamy(
+        torch.tensor(2.0, dtype=torch.float64), torch.tensor(3.0, dtype=torch.float64)
+    )
+    grid = torch.linspace(0.001, 0.999, 9999, dtype=torch.float64)
+    best = grid[d.log_prob(grid).argmax()]
+    assert abs(d.mode.item() - best.item()) < 1e-3
+
+
+def test_kumaraswamy_cdf_and_mean_by_quadrature():
+    d = dist.Kumaraswamy(
+        torch.tensor(1.5, dtype=torch.float64), torch.tensor(2.5, dtype=torch.float64)
+    )
+    x = torch.linspace(1e-6, 1 - 1e-6, 200_001, dtype=torch.float64)
+    density = d.log_prob(x).exp()
+    torch.testing.assert_close(
+        torch.trapezoid(density, x), torch.tensor(1.0, dtype=torch.float64), atol=1e-3, rtol=0
+    )
+    torch.testing.assert_close(torch.trapezoid(x * density, x), d.mean, atol=1e-4, rtol=0)
+    half = x <= 0.4
+    torch.testing.assert_close(
+        torch.trapezoid(density[half], x[half]),
+        d.cdf(torch.tensor(0.4, dtype=torch.float64)),
+        atol=1e-4,
+        rtol=0,
+    )

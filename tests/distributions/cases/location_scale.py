@@ -91,3 +91,16 @@ CASES += [
         extra={"grad_tol": 0.05},
     ),
 ]
+
+CASES += [
+    Case(
+        "Kumaraswamy",
+        {"concentration1": [2.0, 1.5], "concentration0": [3.0, 2.5]},
+        ks=False,
+        grad_params=("concentration1", "concentration0"),
+        extra={
+            "grad_tol": 0.05,
+            "torch_wrong": {"mode": "NaN for a, b > 1; test_location_scale checks ours"},
+        },
+    ),
+]
