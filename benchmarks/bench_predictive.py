@@ -1,5 +1,6 @@
-"""Predictive benchmarks: 1000 posterior predictive samples of eight schools, ours vs Pyro.
+"""Predictive benchmarks: 1000 posterior predictive samples, ours vs Pyro.
 
+Models: eight schools and logistic regression (N=3000, D=10).
 Both sides use an ``AutoNormal`` guide (already initialized) and
 ``Predictive(..., num_samples=1000, parallel=True)``. Ours vectorizes with
 ``torch.vmap``; Pyro with an outer plate. Also timed: importance sampling
@@ -33,6 +34,33 @@ def _eight_schools(lib, d):
     return model
 
 
+def _logistic(lib, d):
+    def model(x, y=None):
+        w = lib.sample("w", d.Normal(torch.zeros(x.shape[1]), 1.0).to_event(1))
+        b = lib.sample("b", d.Normal(0.0, 5.0))
+        with lib.plate("data", x.shape[0]):
+            # x @ w would not broadcast over the leading sample dim of Pyro's parallel draws
+            logits = (x @ w.unsqueeze(-1)).squeeze(-1) + b
+            return lib.sample("y", d.Bernoulli(logits=logits), obs=y)
+
+    return model
+
+
+def _logistic_data(n=3000, dim=10):
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(n, dim, generator=generator)
+    y = torch.bernoulli(torch.sigmoid(x @ torch.randn(dim, generator=generator)))
+    return x, y
+
+
+def _predictive(model, guide_class, predictive_class, args):
+    """``Predictive`` of ``model`` under an initialized autoguide; a zero-argument call."""
+    guide = guide_class(model)
+    guide(*args)
+    predictive = predictive_class(model, guide=guide, num_samples=NUM_SAMPLES, parallel=True)
+    return lambda: predictive(*args[:-1])
+
+
 def _ours():
     model = _eight_schools(ppl, dist)
     guide = AutoNormal(model)
@@ -57,8 +85,22 @@ def _pyro():
     return lambda: predictive(SIGMA)
 
 
+def _logistic_peers():
+    data = _logistic_data()
+    peers = {"ours": _predictive(_logistic(ppl, dist), AutoNormal, Predictive, data)}
+    try:
+        import pyro
+        import pyro.distributions as pdist
+        from pyro.infer import Predictive as PyroPredictive
+        from pyro.infer.autoguide import AutoNormal as PyroAutoNormal
+    except ImportError:
+        return peers
+    peers["pyro"] = _predictive(_logistic(pyro, pdist), PyroAutoNormal, PyroPredictive, data)
+    return peers
+
+
 def cases():
-    """Predictive and importance sampling on eight schools, 1000 samples each."""
+    """Predictive on eight schools and logistic regression; importance sampling on eight schools."""
     ours_predictive, ours_importance = _ours()
     peers = {"ours": ours_predictive}
     pyro_predictive = _pyro()
@@ -68,4 +110,9 @@ def cases():
     return [
         Case("inference", f"eight schools: Predictive, {NUM_SAMPLES} samples, parallel", peers),
         Case("inference", f"eight schools: Importance, {NUM_SAMPLES} draws", importance),
+        Case(
+            "inference",
+            f"logistic regression N=3000: Predictive, {NUM_SAMPLES} samples, parallel",
+            _logistic_peers(),
+        ),
     ]

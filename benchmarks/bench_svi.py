@@ -1,6 +1,9 @@
 """SVI benchmarks: one step of the same model code on our backend and Pyro's.
 
-Models are written once against pyroapi (``pyro_backend("ppl")`` vs
+Cases: eight schools (a hand-written mean-field guide, and each backend's
+own ``AutoNormal``), logistic regression (N=3000, D=10), a VAE (784-400-20,
+batch 128, random binary data: a timing case only) and a discrete latent
+plate(100). Models are written once against pyroapi (``pyro_backend("ppl")`` vs
 ``pyro_backend("pyro")``), so both libraries run identical code. Pyro peers
 are skipped when ``pyro-ppl`` is not installed. The ELBO-variant cases compare
 our estimators with each other (``base`` is our Trace_ELBO with one particle).
@@ -39,6 +42,61 @@ def _mean_field(sigma, y):
         pyro.sample("theta_raw", pdist.Normal(loc, scale))
 
 
+def _logistic(x, y):
+    w = pyro.sample("w", pdist.Normal(torch.zeros(x.shape[1]), 1.0).to_event(1))
+    b = pyro.sample("b", pdist.Normal(0.0, 5.0))
+    with pyro.plate("data", x.shape[0]):
+        pyro.sample("y", pdist.Bernoulli(logits=x @ w + b), obs=y)
+
+
+def _logistic_guide(x, y):
+    positive, dim = pdist.constraints.positive, x.shape[1]
+    w_loc = pyro.param("w_loc", torch.zeros(dim))
+    w_scale = pyro.param("w_scale", torch.ones(dim), constraint=positive)
+    pyro.sample("w", pdist.Normal(w_loc, w_scale).to_event(1))
+    b_loc = pyro.param("b_loc", torch.tensor(0.0))
+    b_scale = pyro.param("b_scale", torch.tensor(1.0), constraint=positive)
+    pyro.sample("b", pdist.Normal(b_loc, b_scale))
+
+
+def _logistic_data(n=3000, dim=10):
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(n, dim, generator=generator)
+    w = torch.randn(dim, generator=generator)
+    y = torch.bernoulli(torch.sigmoid(x @ w), generator=generator)
+    return x, y
+
+
+class _VAE:
+    """Encoder and decoder (784-400-20) shared by the model and guide of one backend."""
+
+    def __init__(self, hidden=400, latent=20):
+        nn = torch.nn
+        with torch.random.fork_rng():
+            torch.manual_seed(0)  # the same initial weights on both backends
+            self.encoder = nn.Sequential(
+                nn.Linear(784, hidden), nn.Softplus(), nn.Linear(hidden, 2 * latent)
+            )
+            self.decoder = nn.Sequential(
+                nn.Linear(latent, hidden), nn.Softplus(), nn.Linear(hidden, 784)
+            )
+        self.latent = latent
+
+    def model(self, x):
+        pyro.module("decoder", self.decoder)
+        with pyro.plate("batch", x.shape[0]):
+            prior = pdist.Normal(torch.zeros(x.shape[0], self.latent), 1.0).to_event(1)
+            z = pyro.sample("z", prior)
+            pyro.sample("x", pdist.Bernoulli(logits=self.decoder(z)).to_event(1), obs=x)
+
+    def guide(self, x):
+        pyro.module("encoder", self.encoder)
+        loc, raw_scale = self.encoder(x).chunk(2, -1)
+        with pyro.plate("batch", x.shape[0]):
+            scale = torch.nn.functional.softplus(raw_scale) + 1e-3
+            pyro.sample("z", pdist.Normal(loc, scale).to_event(1))
+
+
 def _discrete(data):
     with pyro.plate("data", len(data)):
         z = pyro.sample("z", pdist.Bernoulli(0.3))
@@ -52,9 +110,14 @@ def _discrete_guide(data):
 
 
 def _stepper(backend, model, guide, elbo_name, args, **elbo_kwargs):
-    """A zero-argument function taking one SVI step on ``backend``."""
+    """A zero-argument function taking one SVI step on ``backend``.
+
+    ``guide`` may be ``"AutoNormal"``: the backend's own autoguide of ``model``.
+    """
     with pyro_backend(backend):
         pyro.clear_param_store()
+        if guide == "AutoNormal":
+            guide = infer.autoguide.AutoNormal(model)
         elbo = getattr(infer, elbo_name)(**elbo_kwargs)
         svi = infer.SVI(model, guide, optim.Adam({"lr": 0.01}), elbo)
         svi.step(*args)
@@ -75,15 +138,53 @@ def _pyro_available():
     return True
 
 
+def _versus_pyro(name, model, guide, args, with_pyro, elbo_name="Trace_ELBO"):
+    """A case timing one step of the same model and guide code on both backends."""
+    peers = {"ours": _stepper("ppl", model, guide, elbo_name, args)}
+    if with_pyro:
+        peers["pyro"] = _stepper("pyro", model, guide, elbo_name, args)
+    return Case("svi", name, peers)
+
+
+def _vae_case(with_pyro, batch=128):
+    x = torch.bernoulli(torch.full((batch, 784), 0.3), generator=torch.Generator().manual_seed(0))
+    backends = ("ppl", "pyro") if with_pyro else ("ppl",)
+    peers = {}
+    for backend, label in zip(backends, ("ours", "pyro")):
+        vae = _VAE()
+        peers[label] = _stepper(backend, vae.model, vae.guide, "Trace_ELBO", (x,))
+    return Case("svi", f"VAE 784-400-20, batch {batch}, Trace_ELBO step", peers)
+
+
 def cases():
-    """SVI step cases: eight schools and a discrete latent plate(100)."""
+    """SVI step cases: eight schools, logistic regression, a VAE, a discrete latent plate(100)."""
     with_pyro = _pyro_available()
     schools = (SIGMA, Y)
-    peers = {"ours": _stepper("ppl", _eight_schools, _mean_field, "Trace_ELBO", schools)}
-    if with_pyro:
-        peers["pyro"] = _stepper("pyro", _eight_schools, _mean_field, "Trace_ELBO", schools)
     data = (torch.randn(100),)
-    out = [Case("svi", "eight schools, mean-field guide, Trace_ELBO step", peers)]
+    out = [
+        _versus_pyro(
+            "eight schools, mean-field guide, Trace_ELBO step",
+            _eight_schools,
+            _mean_field,
+            schools,
+            with_pyro,
+        ),
+        _versus_pyro(
+            "eight schools, AutoNormal, Trace_ELBO step",
+            _eight_schools,
+            "AutoNormal",
+            schools,
+            with_pyro,
+        ),
+        _versus_pyro(
+            "logistic regression N=3000 D=10, mean-field guide, Trace_ELBO step",
+            _logistic,
+            _logistic_guide,
+            _logistic_data(),
+            with_pyro,
+        ),
+        _vae_case(with_pyro),
+    ]
     for elbo_name in ("Trace_ELBO", "TraceGraph_ELBO"):
         peers = {"ours": _stepper("ppl", _discrete, _discrete_guide, elbo_name, data)}
         if with_pyro:
