@@ -1,8 +1,10 @@
 """Distribution benchmarks: construct + log_prob / rsample, ours vs torch vs hand-written.
 
-Small cases use scalar or small batched parameters with validation on (the
-default in both libraries) and off; large cases use 1e6 elements and compare
-with a minimal hand-written torch expression of the same density.
+Small cases use scalar or small batched parameters, each family timed with
+validation on (the default in both libraries) and off, for construct+log_prob
+and construct+rsample (construct+sample for the discrete families). Large
+cases use 1e6 elements (1e5 draws over 1e4 categories for Categorical) and
+compare with a minimal hand-written torch expression as well.
 """
 
 import math
@@ -49,60 +51,93 @@ def _normal_cases(validate):
     ]
 
 
-def _family_cases():
-    """Small cases for the other families, included when our family exists."""
+def _family_specs():
+    """``(name, make(lib, validate), value, draw method)``: small cases of the other families."""
     x10 = torch.randn(10)
-    specs = [
-        ("Gamma", lambda lib: lib.Gamma(torch.tensor(2.0), torch.tensor(3.0)), torch.tensor(0.5)),
-        ("Bernoulli", lambda lib: lib.Bernoulli(probs=torch.tensor(0.3)), torch.tensor(1.0)),
+    return [
+        (
+            "Gamma",
+            lambda lib, v: lib.Gamma(torch.tensor(2.0), torch.tensor(3.0), validate_args=v),
+            torch.tensor(0.5),
+            "rsample",
+        ),
+        (
+            "Bernoulli",
+            lambda lib, v: lib.Bernoulli(probs=torch.tensor(0.3), validate_args=v),
+            torch.tensor(1.0),
+            "sample",
+        ),
         (
             "Categorical K=10",
-            lambda lib: lib.Categorical(logits=x10),
+            lambda lib, v: lib.Categorical(logits=x10, validate_args=v),
             torch.tensor(3),
+            "sample",
         ),
         (
             "Dirichlet K=10",
-            lambda lib: lib.Dirichlet(torch.ones(10)),
+            lambda lib, v: lib.Dirichlet(torch.ones(10), validate_args=v),
             torch.full((10,), 0.1),
+            "rsample",
         ),
         (
             "MultivariateNormal dim 10 batch 1000",
-            lambda lib: lib.MultivariateNormal(torch.zeros(1000, 10), scale_tril=torch.eye(10)),
+            lambda lib, v: lib.MultivariateNormal(
+                torch.zeros(1000, 10), scale_tril=torch.eye(10), validate_args=v
+            ),
             torch.randn(1000, 10),
+            "rsample",
+        ),
+        (
+            "TransformedDistribution(Normal, Exp)",
+            lambda lib, v: lib.TransformedDistribution(
+                lib.Normal(torch.tensor(0.0), torch.tensor(1.0), validate_args=v),
+                [lib.transforms.ExpTransform()],
+                validate_args=v,
+            ),
+            torch.tensor(1.5),
+            "rsample",
         ),
     ]
+
+
+def _family_cases(validate):
+    """construct+log_prob and construct+(r)sample per family present in our library."""
+    suffix = "validate" if validate else "no-validate"
     cases = []
-    for name, make, value in specs:
-        family = name.split()[0]
-        if hasattr(ours, family):
-            cases.append(
-                _pair(f"{name} construct+log_prob", make, lambda d, v=value: d.log_prob(v))
-            )
-    tr_x = torch.tensor(1.5)
-    cases.append(
-        _pair(
-            "TransformedDistribution(Normal, Exp) construct+log_prob",
-            lambda lib: lib.TransformedDistribution(
-                lib.Normal(torch.tensor(0.0), torch.tensor(1.0)), [lib.transforms.ExpTransform()]
-            ),
-            lambda d: d.log_prob(tr_x),
-        )
-    )
-    if hasattr(ours, "kl_divergence"):
-        p_args, q_args = (torch.zeros(10), torch.ones(10)), (torch.ones(10), torch.full((10,), 2.0))
+    for name, make, value, op in _family_specs():
+        if not hasattr(ours, name.split("(")[0].split()[0]):
+            continue
+
+        def build(lib, make=make):
+            return make(lib, validate)
+
         cases.append(
-            Case(
-                "distributions",
-                "kl_divergence(Normal, Normal) batch 10",
-                {
-                    "ours": lambda: ours.kl_divergence(ours.Normal(*p_args), ours.Normal(*q_args)),
-                    "torch": lambda: tdist.kl_divergence(
-                        tdist.Normal(*p_args), tdist.Normal(*q_args)
-                    ),
-                },
+            _pair(
+                f"{name} construct+log_prob ({suffix})",
+                build,
+                lambda d, v=value: d.log_prob(v),
             )
         )
+        cases.append(
+            _pair(f"{name} construct+{op} ({suffix})", build, lambda d, op=op: getattr(d, op)())
+        )
+    if hasattr(ours, "kl_divergence"):
+        cases.append(_kl_case(validate, suffix))
     return cases
+
+
+def _kl_case(validate, suffix):
+    p_args, q_args = (torch.zeros(10), torch.ones(10)), (torch.ones(10), torch.full((10,), 2.0))
+
+    def kl(lib):
+        p = lib.Normal(*p_args, validate_args=validate)
+        return lib.kl_divergence(p, lib.Normal(*q_args, validate_args=validate))
+
+    return Case(
+        "distributions",
+        f"kl_divergence(Normal, Normal) batch 10 ({suffix})",
+        {"ours": lambda: kl(ours), "torch": lambda: kl(tdist)},
+    )
 
 
 def _large_cases():
@@ -116,7 +151,7 @@ def _large_cases():
     def hand_rs():
         return loc + scale * torch.randn(n)
 
-    return [
+    return _categorical_large() + [
         Case(
             "distributions-large",
             "Normal log_prob 1e6",
@@ -138,6 +173,24 @@ def _large_cases():
     ]
 
 
+def _categorical_large():
+    """1e5 draws over 1e4 categories; the hand peer is one ``torch.multinomial`` call."""
+    draws, logits = 100_000, torch.randn(10_000)
+    probs = logits.softmax(-1)
+    return [
+        Case(
+            "distributions-large",
+            "Categorical sample 1e5 draws, 1e4 categories",
+            {
+                "ours": lambda: ours.Categorical(logits=logits).sample((draws,)),
+                "torch": lambda: tdist.Categorical(logits=logits).sample((draws,)),
+                "hand": lambda: torch.multinomial(probs, draws, replacement=True),
+            },
+        )
+    ]
+
+
 def cases():
     """Every distribution benchmark case available with the families present."""
-    return _normal_cases(True) + _normal_cases(False) + _family_cases() + _large_cases()
+    small = [c for v in (True, False) for c in _normal_cases(v) + _family_cases(v)]
+    return small + _large_cases()
