@@ -1,5 +1,5 @@
 """Closed-form KL divergences, registered on import, grouped by family."""
 
-from distributions.kl_pairs import continuous, discrete, moments, structural
+from distributions.kl_pairs import continuous, discrete, extreme_value, moments, structural
 
-__all__ = ["continuous", "discrete", "moments", "structural"]
+__all__ = ["continuous", "discrete", "extreme_value", "moments", "structural"]

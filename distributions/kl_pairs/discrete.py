@@ -5,8 +5,10 @@ import torch
 from distributions.bernoulli import Bernoulli
 from distributions.binomial import Binomial
 from distributions.categorical import Categorical
+from distributions.geometric import Geometric
 from distributions.kl import register_kl
 from distributions.kl_pairs.continuous import infinite_kl
+from distributions.one_hot_categorical import OneHotCategorical
 from distributions.poisson import Poisson
 
 __all__: list = []
@@ -53,3 +55,16 @@ def _kl_bernoulli_poisson(p, q):
 
 register_kl(Poisson, Bernoulli)(infinite_kl)
 register_kl(Poisson, Binomial)(infinite_kl)
+
+
+@register_kl(Geometric, Geometric)
+def _kl_geometric_geometric(p, q):
+    # log(p / q) + E[k] log((1 - p) / (1 - q)) with E[k] = (1 - p) / p; xlogy makes
+    # the point mass at 0 (probs = 1) exact, so KL(Geometric(1) || Geometric(1)) is 0.
+    p1, q1 = p.probs, q.probs
+    tail = torch.xlogy(1 - p1, 1 - p1) - torch.xlogy(1 - p1, 1 - q1)
+    return p1.log() - q1.log() + tail / p1
+
+
+# The one-hot encoding changes the sample space's labels, not the probabilities.
+register_kl(OneHotCategorical, OneHotCategorical)(_kl_categorical_categorical)
