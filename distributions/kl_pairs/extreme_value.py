@@ -92,7 +92,14 @@ def _kl_pareto_pareto(p, q):
 
 @register_kl(Uniform, Pareto)
 def _kl_uniform_pareto(p, q):
-    return _kl_to_pareto(p, q, expected_log(p), p.low)
+    # Where p reaches below q's scale the result is +inf whatever E[log X] is, and
+    # E[log X] of an interval reaching below 0 is NaN, which backward would carry
+    # (as 0 * NaN) into q's parameters; an interval above the scale stands in.
+    outside = p.low < q.scale
+    low = torch.where(outside, q.scale, p.low)
+    high = torch.where(outside, q.scale + 1, p.high)
+    e_log_x = expected_log(Uniform(low, high, validate_args=False))
+    return _kl_to_pareto(p, q, e_log_x, p.low)
 
 
 @register_kl(Pareto, Gamma)

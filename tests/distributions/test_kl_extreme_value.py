@@ -182,6 +182,22 @@ def test_gamma_gumbel_stays_finite_where_exp_of_loc_over_scale_overflows():
     torch.testing.assert_close(ours, _f(float(ref)))
 
 
+def test_uniform_pareto_gradients_stay_finite_where_the_divergence_is_infinite():
+    # An interval reaching below 0 has a NaN E[log X]; it must not reach the
+    # gradient of q's parameters, shared with the finite entries.
+    low = torch.tensor([2.0, -1.0], dtype=torch.float64, requires_grad=True)
+    alpha = torch.tensor(2.0, dtype=torch.float64, requires_grad=True)
+    kl = dist.kl_divergence(dist.Uniform(low, _f(3.0, 1.0)), dist.Pareto(_f(1.0), alpha))
+    assert kl[0].isfinite() and kl[1].isinf()
+    kl[0].backward()
+    ref_alpha = torch.tensor(2.0, dtype=torch.float64, requires_grad=True)
+    tdist.kl_divergence(
+        tdist.Uniform(_f(2.0), _f(3.0)), tdist.Pareto(_f(1.0), ref_alpha)
+    ).backward()
+    assert low.grad[1] == 0 and torch.isfinite(low.grad).all()
+    torch.testing.assert_close(alpha.grad, ref_alpha.grad)
+
+
 def test_log_mgf_rejects_families_without_a_closed_form():
     with pytest.raises(TypeError, match="no closed form for Laplace"):
         log_mgf_at_negative(dist.Laplace(0.0, 1.0), torch.tensor(1.0))
