@@ -46,7 +46,9 @@ from distributions.logistic_normal import LogisticNormal
 from distributions.lowrank_multivariate_normal import LowRankMultivariateNormal
 from distributions.masked import MaskedDistribution
 from distributions.mixture_same_family import MixtureSameFamily
+from distributions.multinomial import Multinomial
 from distributions.multivariate_normal import MultivariateNormal
+from distributions.negative_binomial import NegativeBinomial
 from distributions.normal import Normal
 from distributions.one_hot_categorical import OneHotCategorical, OneHotCategoricalStraightThrough
 from distributions.pareto import Pareto
@@ -160,6 +162,8 @@ __all__ += [
     "Binomial",
     "Categorical",
     "Geometric",
+    "Multinomial",
+    "NegativeBinomial",
     "OneHotCategorical",
     "OneHotCategoricalStraightThrough",
     "Poisson",

@@ -1,0 +1,255 @@
+"""``NegativeBinomial``: successes before ``total_count`` failures, real counts allowed."""
+
+import math
+from numbers import Number
+
+import torch
+import torch.nn.functional as F
+
+from distributions import constraints
+from distributions.distribution import Distribution
+from distributions.gamma import Gamma
+from distributions.poisson import Poisson
+from distributions.special import betainc, log_beta
+from distributions.utils import broadcast_all, lazy_property, logits_to_probs, probs_to_logits
+
+__all__ = ["NegativeBinomial"]
+
+# Exponential search doubles its step at most this often before giving up on a
+# bracket (a quantile so close to 1 that the cdf never reaches it in the dtype).
+_MAX_DOUBLINGS = 64
+
+
+class NegativeBinomial(Distribution):
+    """Pmf ``Gamma(r + k) / (Gamma(r) k!) p^k (1 - p)^r`` for ``k = 0, 1, ...``.
+
+    As in torch, ``probs`` is the probability of a *success* and the count is
+    of successes before ``total_count`` failures, so the mean is
+    ``r p / (1 - p)``; ``scipy.stats.nbinom(r, 1 - p)`` is the same law.
+    ``total_count`` may be any non-negative real (``r = 0`` puts all mass at 0).
+
+    Sampling uses the Gamma-Poisson mixture ``k ~ Poisson(lambda)``,
+    ``lambda ~ Gamma(r, rate=(1 - p) / p)`` (Greenwood & Yule 1920; Devroye
+    1986, *Non-Uniform Random Variate Generation*, ch. X), so draws cost and
+    store one gamma and one Poisson variate each, whatever the mean.
+    ``cdf`` is ``I_{1-p}(r, k + 1)`` (Abramowitz & Stegun 1964, 26.5.26), and
+    ``icdf`` searches integers for the smallest ``k`` with ``cdf(k) >= q``.
+    Built from ``probs``, impossible outcomes score exactly ``-inf``.
+
+    Args:
+        total_count: number of failures ``r``, non-negative (integer or not).
+        probs: success probability per trial, in ``[0, 1)``.
+        logits: log-odds of success per trial.
+        validate_args: see :class:`Distribution`.
+
+    Raises:
+        ValueError: unless exactly one of ``probs`` and ``logits`` is given, or
+            when ``total_count`` is not a number or tensor broadcastable with
+            the probabilities.
+
+    Example:
+        >>> d = NegativeBinomial(5, probs=torch.tensor(0.5))
+        >>> d.mean.item(), d.mode.item()
+        (5.0, 4.0)
+        >>> round(d.cdf(torch.tensor(4.0)).item(), 4)
+        0.5
+        >>> d.icdf(torch.tensor(0.5)).item()
+        4.0
+    """
+
+    arg_constraints = {
+        "total_count": constraints.greater_than_eq(0),
+        "probs": constraints.half_open_interval(0.0, 1.0),
+        "logits": constraints.real,
+    }
+    support = constraints.nonnegative_integer
+
+    def __init__(self, total_count, probs=None, logits=None, validate_args=None):
+        if (probs is None) == (logits is None):
+            raise ValueError("NegativeBinomial: pass exactly one of probs or logits")
+        name, param = ("probs", probs) if probs is not None else ("logits", logits)
+        _check_total_count(total_count, name, param)
+        self.total_count, param = broadcast_all(total_count, param)
+        self.total_count = self.total_count.type_as(param)
+        setattr(self, name, param)
+        self._param = param
+        self._from_probs = probs is not None
+        super().__init__(param.shape, validate_args=validate_args)
+
+    def expand(self, batch_shape, _instance=None):
+        new = self._expand_params(
+            NegativeBinomial, batch_shape, _instance, ("total_count", "probs", "logits")
+        )
+        new._from_probs = self._from_probs
+        new._param = new.probs if self._from_probs else new.logits
+        return new
+
+    @lazy_property
+    def logits(self):
+        return probs_to_logits(self.probs, is_binary=True)
+
+    @lazy_property
+    def probs(self):
+        return logits_to_probs(self.logits, is_binary=True)
+
+    @property
+    def param_shape(self):
+        return self._param.shape
+
+    def _failure_prob(self):
+        """``1 - p``, through ``sigmoid(-logits)`` when built from logits (no cancellation)."""
+        return 1 - self.probs if self._from_probs else torch.sigmoid(-self.logits)
+
+    def _odds(self):
+        """``p / (1 - p)``, exactly 0 at ``p = 0`` when built from probs."""
+        return self.probs / (1 - self.probs) if self._from_probs else self.logits.exp()
+
+    @property
+    def mean(self):
+        return self.total_count * self._odds()
+
+    @property
+    def mode(self):
+        # As torch: floor((r - 1) p / (1 - p)), and 0 when r <= 1.
+        return ((self.total_count - 1) * self._odds()).floor().clamp(min=0.0)
+
+    @property
+    def variance(self):
+        return self.mean / self._failure_prob()
+
+    def sample(self, sample_shape=torch.Size()):
+        shape = self._extended_shape(sample_shape)
+        with torch.no_grad():
+            rate = self._failure_prob() / self.probs if self._from_probs else (-self.logits).exp()
+            gamma = Gamma(self.total_count.expand(shape), rate.expand(shape), validate_args=False)
+            # r = 0 is a point mass at 0; the gamma sampler would return its tiny floor.
+            lam = gamma.sample().masked_fill(self.total_count.expand(shape) == 0, 0.0)
+            return Poisson(lam, validate_args=False).sample()
+
+    def log_prob(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
+        r = self.total_count
+        if self._from_probs:
+            # xlogy: k = 0 successes at p = 0 scores 0, k > 0 scores -inf exactly.
+            log_powers = torch.xlogy(value, self.probs) + r * torch.log1p(-self.probs)
+        else:
+            log_powers = value * F.logsigmoid(self.logits) + r * F.logsigmoid(-self.logits)
+        return log_powers + _log_coefficient(r, value)
+
+    def cdf(self, value):
+        """``P(X <= value) = I_{1-p}(r, floor(value) + 1)``, 0 below 0.
+
+        Example:
+            >>> d = NegativeBinomial(2.5, probs=torch.tensor(0.3))
+            >>> round(d.cdf(torch.tensor(0.0)).item(), 6) == round(0.7 ** 2.5, 6)
+            True
+        """
+        k = value.floor()
+        out = betainc(self.total_count, k.clamp(min=0) + 1, self._failure_prob())
+        return torch.where(k < 0, torch.zeros_like(out), out)
+
+    def icdf(self, value):
+        """The smallest integer ``k`` with ``cdf(k) >= value`` (``inf`` at ``value = 1``).
+
+        The search starts at a normal approximation, widens an integer bracket
+        ``cdf(lo) < value <= cdf(hi)`` by exponential search and halves it by
+        bisection, all elements at once; the cost is a few dozen ``cdf`` calls.
+
+        Raises:
+            ValueError: with validation on, for values outside ``[0, 1]``.
+
+        Example:
+            >>> d = NegativeBinomial(torch.tensor([2.0, 50.0]), probs=torch.tensor(0.9))
+            >>> k = torch.tensor([3.0, 400.0])
+            >>> torch.equal(d.icdf(d.cdf(k)), k)
+            True
+        """
+        q = torch.as_tensor(value, dtype=self._param.dtype)
+        if self._validate_args and not bool(((q >= 0) & (q <= 1)).all()):
+            raise ValueError(
+                f"NegativeBinomial.icdf: value must be a probability in [0, 1], got a tensor "
+                f"of shape {tuple(q.shape)} with min {q.min().item()} and max {q.max().item()}"
+            )
+        shape = torch.broadcast_shapes(q.shape, self.batch_shape)
+        q = q.expand(shape)
+        # The ends are answered directly; searching for q = 1 would run to huge k.
+        inner = torch.where((q <= 0) | (q >= 1), 0.5, q)
+        k = self._bisect(inner, *self._bracket(inner))
+        point_mass = ((self.total_count == 0) | (self.probs == 0)).expand(shape)
+        k = torch.where((q >= 1) & ~point_mass, math.inf, k)
+        return torch.where((q <= 0) | point_mass, torch.zeros_like(k), k)
+
+    def _start(self, q):
+        """A first guess ``mean + z sd`` (``z`` the normal quantile), and a step of ``sd``."""
+        z = torch.special.ndtri(q.clamp(0.01, 0.99))
+        sd = self.variance.sqrt()
+        guess = (self.mean + z * sd).floor().clamp(min=0)
+        step = sd.ceil().clamp(min=1).expand(q.shape)
+        return guess.nan_to_num(0.0, 0.0, 0.0), step.nan_to_num(1.0, 1.0, 1.0)
+
+    def _reaches(self, k, q):
+        """``cdf(k) >= q``, treating ``k < 0`` as ``cdf = 0``."""
+        return (k >= 0) & (self.cdf(k) >= q)
+
+    def _bracket(self, q):
+        """Integers with ``cdf(lo) < q <= cdf(hi)`` by exponential search from the guess."""
+        guess, step = self._start(q)
+        above = self._reaches(guess, q)
+        lo = torch.where(above, guess - step, guess).clamp(min=-1)
+        hi = torch.where(above, guess, guess + step)
+        for _ in range(_MAX_DOUBLINGS):
+            lo_low = ~self._reaches(lo, q)
+            hi_high = self._reaches(hi, q)
+            if bool((lo_low & hi_high).all()):
+                break
+            step = step * 2
+            # A failed end becomes the other end (still a valid bound there) and moves on.
+            new_lo = torch.where(hi_high, torch.where(lo_low, lo, lo - step), hi)
+            hi = torch.where(hi_high, torch.where(lo_low, hi, lo), hi + step)
+            lo = new_lo.clamp(min=-1)
+        # Quantiles the cdf never reaches in this dtype (q within rounding of 1) are inf.
+        hi = torch.where(self._reaches(hi, q), hi, math.inf)
+        return lo, hi
+
+    def _bisect(self, q, lo, hi):
+        """Halves ``(lo, hi]`` until ``hi = lo + 1``; ``hi`` is then the quantile."""
+        finite = hi.isfinite()
+        lo = torch.where(finite, lo, 0.0)
+        top = torch.where(finite, hi, 1.0)
+        while bool(((top - lo) > 1).any()):
+            mid = ((lo + top) / 2).floor()
+            reach = self._reaches(mid, q)
+            top = torch.where(reach, mid, top)
+            lo = torch.where(reach, lo, mid)
+        return torch.where(finite, top, hi)
+
+
+def _log_coefficient(r, k):
+    """``log Gamma(r + k) / (Gamma(r) k!)`` as ``-log k - log B(r, k)``, and 0 at ``k = 0``.
+
+    Three ``lgamma`` terms of size ``k log k`` would cancel to a result of size
+    ``r log k`` (float32 loses about 1e-3 at ``k = 1e4``); ``log_beta`` does not.
+    At ``r = 0`` it is ``-inf`` for ``k > 0``: the law is a point mass at 0.
+    """
+    safe = k.clamp(min=1)
+    out = -torch.log(safe) - log_beta(r, safe)
+    return out.masked_fill(k == 0, 0.0)
+
+
+def _check_total_count(total_count, name, param):
+    """Rejects a ``total_count`` that is not a number or a broadcastable tensor."""
+    if isinstance(total_count, bool) or not isinstance(total_count, (Number, torch.Tensor)):
+        raise ValueError(
+            f"NegativeBinomial: argument 'total_count' must be a number or a tensor, got "
+            f"{type(total_count).__name__}; pass a float or torch.as_tensor(total_count)"
+        )
+    if isinstance(total_count, torch.Tensor) and isinstance(param, torch.Tensor):
+        try:
+            torch.broadcast_shapes(total_count.shape, param.shape)
+        except RuntimeError:
+            raise ValueError(
+                f"NegativeBinomial: argument 'total_count' of shape {tuple(total_count.shape)} "
+                f"does not broadcast with '{name}' of shape {tuple(param.shape)}; reshape one "
+                "of them (e.g. total_count.unsqueeze(-1)) so the shapes broadcast"
+            ) from None
