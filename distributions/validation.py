@@ -18,25 +18,64 @@ def _bound(b):
     return b.item() if isinstance(b, torch.Tensor) else b
 
 
-# Python predicates for one-element values: ``.item()`` plus a float comparison
-# costs about 0.2 us, a tensor comparison and ``bool()`` about 2.7 us, and
-# scalar parameters are the common case in models.
-_SCALAR_CHECKS = {
-    type(constraints.real): lambda c, v: v == v,
-    constraints.greater_than: lambda c, v: v > _bound(c.lower_bound),
-    constraints.greater_than_eq: lambda c, v: v >= _bound(c.lower_bound),
-    constraints.less_than: lambda c, v: v < _bound(c.upper_bound),
-    constraints.interval: lambda c, v: _bound(c.lower_bound) <= v <= _bound(c.upper_bound),
-    constraints.half_open_interval: lambda c, v: _bound(c.lower_bound) <= v < _bound(c.upper_bound),
+# Predicates on the smallest and largest element. One reduction kernel and a
+# Python comparison (about 2.4 us; 0.2 us for one element, read with ``.item()``)
+# replace an elementwise comparison plus ``.all()`` (6-20 us). NaN extremes
+# fail every predicate, so a NaN anywhere is caught; a False only sends the
+# caller to ``check()``, which locates the offending element.
+_EXTREME_CHECKS = {
+    type(constraints.real): lambda c, lo, hi: lo == lo and hi == hi,
+    constraints.greater_than: lambda c, lo, hi: lo > _bound(c.lower_bound),
+    constraints.greater_than_eq: lambda c, lo, hi: lo >= _bound(c.lower_bound),
+    constraints.less_than: lambda c, lo, hi: hi < _bound(c.upper_bound),
+    constraints.interval: lambda c, lo, hi: (
+        _bound(c.lower_bound) <= lo and hi <= _bound(c.upper_bound)
+    ),
+    constraints.half_open_interval: lambda c, lo, hi: (
+        _bound(c.lower_bound) <= lo and hi < _bound(c.upper_bound)
+    ),
 }
 
 
-def _scalar_ok(constraint, value):
-    """True/False for a one-element value under a simple constraint, else None."""
-    predicate = _SCALAR_CHECKS.get(type(constraint))
-    if predicate is None or value.numel() != 1 or value.dtype == torch.bool:
+def _scalar_bounds(constraint):
+    bounds = (getattr(constraint, "lower_bound", 0.0), getattr(constraint, "upper_bound", 0.0))
+    return all(not isinstance(b, torch.Tensor) or b.numel() == 1 for b in bounds)
+
+
+def _extremes(value):
+    if value.numel() == 1:
+        x = value.item()
+        return x, x
+    lo, hi = torch.aminmax(value)
+    return lo.item(), hi.item()
+
+
+def _simplex_ok(value):
+    # Nonnegative entries and every row sum within 1e-6 of 1, from three reductions.
+    sums = value.sum(-1)
+    low, high = _extremes(sums)
+    return value.amin().item() >= 0 and 1 - 1e-6 < low and high < 1 + 1e-6
+
+
+def _fast_ok(constraint, value):
+    """True when every element of ``value`` satisfies ``constraint``; None if unsure.
+
+    Covers the interval-type constraints with scalar bounds, the simplex, and
+    ``independent`` wrappers of them (reinterpreting dims does not change
+    whether every element passes).
+    """
+    if value.numel() == 0 or value.dtype == torch.bool:
         return None
-    return predicate(constraint, value.item())
+    while isinstance(constraint, constraints.independent):
+        if value.dim() < constraint.event_dim:
+            return None  # check() raises the too-few-dims error
+        constraint = constraint.base_constraint
+    if constraint is constraints.simplex:
+        return True if value.dim() >= 1 and _simplex_ok(value) else None
+    predicate = _EXTREME_CHECKS.get(type(constraint))
+    if predicate is None or not _scalar_bounds(constraint):
+        return None
+    return True if predicate(constraint, *_extremes(value)) else None
 
 
 def _all_true(valid):
@@ -90,7 +129,7 @@ def check_arguments(dist):
         value = getattr(dist, name)
         if not isinstance(value, torch.Tensor):
             value = torch.as_tensor(value)
-        if _scalar_ok(constraint, value):
+        if _fast_ok(constraint, value):
             continue
         valid = constraint.check(value)
         if not _all_true(valid):
@@ -117,7 +156,7 @@ def check_sample(dist, value):
     if value.shape != dist._batch_shape or dist._event_shape:
         check_sample_shape(dist, value, type(dist).__name__)
     support = dist.support
-    if support is None or is_dependent(support) or _scalar_ok(support, value):
+    if support is None or is_dependent(support) or _fast_ok(support, value):
         return
     valid = support.check(value)
     if not _all_true(valid):

@@ -155,6 +155,36 @@ def test_validation_messages_for_samples():
         dist.Normal(torch.zeros(3), 1.0).to_event(1).log_prob(torch.zeros(2))
 
 
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: dist.Normal(torch.tensor([0.0, float("nan"), 1.0]), 1.0),
+        lambda: dist.Normal(0.0, torch.tensor([1.0, float("nan")])),
+        lambda: dist.Bernoulli(probs=torch.tensor([0.5, 1.0, 1.5])),
+        lambda: dist.Beta(torch.tensor([1.0, 2.0]), torch.tensor([[1.0, 1.0], [1.0, 0.0]])),
+        lambda: dist.Dirichlet(torch.tensor([[1.0, 2.0], [3.0, -1e-9]])),
+        lambda: dist.Binomial(torch.tensor([3.0, 2.5]), torch.tensor(0.5)),
+    ],
+)
+def test_fast_validation_path_still_catches_every_bad_element(make):
+    # The passing case is decided from a tensor's extremes; one bad element among
+    # good ones (NaN included) must still fail and be located by check().
+    with pytest.raises(ValueError, match=r"must satisfy the constraint .* at index"):
+        make()
+
+
+def test_fast_simplex_check_catches_bad_rows_and_negative_entries():
+    d = dist.Dirichlet(torch.ones(2, 3))
+    good = torch.tensor([[0.2, 0.3, 0.5], [1.0, 0.0, 0.0]])
+    assert d.log_prob(good).shape == (2,)
+    with pytest.raises(ValueError, match=r"outside the support a probability vector.*\(1,\)"):
+        d.log_prob(torch.tensor([[0.2, 0.3, 0.5], [0.2, 0.3, 0.5 + 1e-5]]))
+    with pytest.raises(ValueError, match=r"outside the support a probability vector.*\(0,\)"):
+        d.log_prob(torch.tensor([[-0.1, 0.6, 0.5], [0.2, 0.3, 0.5]]))
+    with pytest.raises(ValueError, match=r"outside the support"):
+        d.log_prob(torch.tensor([[float("nan"), 0.5, 0.5], [0.2, 0.3, 0.5]]))
+
+
 def test_validation_can_be_switched_off_and_on():
     assert dist.Normal(0.0, -1.0, validate_args=False).scale.item() == -1.0
     dist.Distribution.set_default_validate_args(False)
