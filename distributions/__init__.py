@@ -23,6 +23,7 @@ from distributions.categorical import Categorical
 from distributions.cauchy import Cauchy
 from distributions.chi2 import Chi2
 from distributions.constraint_registry import biject_to, transform_to
+from distributions.continuous_bernoulli import ContinuousBernoulli
 from distributions.delta import Delta
 from distributions.dirichlet import Dirichlet
 from distributions.distribution import Distribution
@@ -122,6 +123,7 @@ __all__ = [
 # --- continuous univariate (location-scale and friends) -----------------------
 __all__ += [
     "Cauchy",
+    "ContinuousBernoulli",
     "Exponential",
     "Gumbel",
     "HalfCauchy",
