@@ -32,6 +32,7 @@ from distributions.expanded import ExpandedDistribution
 from distributions.exponential import Exponential
 from distributions.fisher_snedecor import FisherSnedecor
 from distributions.gamma import Gamma
+from distributions.generalized_pareto import GeneralizedPareto
 from distributions.geometric import Geometric
 from distributions.gumbel import Gumbel
 from distributions.half_cauchy import HalfCauchy
@@ -125,6 +126,7 @@ __all__ += [
     "Cauchy",
     "ContinuousBernoulli",
     "Exponential",
+    "GeneralizedPareto",
     "Gumbel",
     "HalfCauchy",
     "HalfNormal",
