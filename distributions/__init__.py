@@ -82,6 +82,7 @@ from distributions.transforms import (
 )
 from distributions.uniform import Uniform
 from distributions.unit import Unit
+from distributions.von_mises import VonMises
 from distributions.weibull import Weibull
 from distributions.wishart import Wishart
 
@@ -135,6 +136,7 @@ __all__ += [
     "LogNormal",
     "Pareto",
     "Uniform",
+    "VonMises",
     "Weibull",
 ]
 
