@@ -154,7 +154,9 @@ class Multinomial(Distribution):
         probs = self.probs.expand(shape + self.event_shape)
         # Suffix sums p_k + ... + p_K, not 1 - cumsum, which cancels for late categories.
         rest = probs.flip(-1).cumsum(-1).flip(-1)
-        left = torch.full(shape, float(self.total_count), dtype=probs.dtype)
+        # Derived from probs (not torch.full) so that under vmap both binomial inputs
+        # are batched; a batched/unbatched pair makes torch.binomial resize its output.
+        left = torch.full_like(probs[..., 0], float(self.total_count))
         counts = []
         for k in range(self.event_shape[0] - 1):
             share = torch.where(rest[..., k] > 0, probs[..., k] / rest[..., k], 0.0)

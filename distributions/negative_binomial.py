@@ -8,9 +8,8 @@ import torch.nn.functional as F
 
 from distributions import constraints
 from distributions.distribution import Distribution
-from distributions.gamma import Gamma
 from distributions.poisson import Poisson
-from distributions.special import betainc, log_beta
+from distributions.special import betainc, log_beta, log_standard_gamma
 from distributions.utils import broadcast_all, lazy_property, logits_to_probs, probs_to_logits
 
 __all__ = ["NegativeBinomial"]
@@ -31,7 +30,8 @@ class NegativeBinomial(Distribution):
     Sampling uses the Gamma-Poisson mixture ``k ~ Poisson(lambda)``,
     ``lambda ~ Gamma(r, rate=(1 - p) / p)`` (Greenwood & Yule 1920; Devroye
     1986, *Non-Uniform Random Variate Generation*, ch. X), so draws cost and
-    store one gamma and one Poisson variate each, whatever the mean.
+    store one gamma and one Poisson variate each, whatever the mean; it uses
+    only plain tensor ops, so ``torch.vmap`` batches it.
     ``cdf`` is ``I_{1-p}(r, k + 1)`` (Abramowitz & Stegun 1964, 26.5.26), and
     ``icdf`` searches integers for the smallest ``k`` with ``cdf(k) >= q``.
     Built from ``probs``, impossible outcomes score exactly ``-inf``.
@@ -104,6 +104,11 @@ class NegativeBinomial(Distribution):
         """``p / (1 - p)``, exactly 0 at ``p = 0`` when built from probs."""
         return self.probs / (1 - self.probs) if self._from_probs else self.logits.exp()
 
+    def _log_odds(self):
+        if self._from_probs:
+            return torch.log(self.probs) - torch.log1p(-self.probs)
+        return self.logits
+
     @property
     def mean(self):
         return self.total_count * self._odds()
@@ -120,10 +125,11 @@ class NegativeBinomial(Distribution):
     def sample(self, sample_shape=torch.Size()):
         shape = self._extended_shape(sample_shape)
         with torch.no_grad():
-            rate = self._failure_prob() / self.probs if self._from_probs else (-self.logits).exp()
-            gamma = Gamma(self.total_count.expand(shape), rate.expand(shape), validate_args=False)
-            # r = 0 is a point mass at 0; the gamma sampler would return its tiny floor.
-            lam = gamma.sample().masked_fill(self.total_count.expand(shape) == 0, 0.0)
+            r = self.total_count.expand(shape)
+            # lambda = G * p / (1 - p) with G ~ Gamma(r, 1), formed in log space so
+            # that tiny r (draws below 1e-308) and p = 0 (log odds -inf) give 0.
+            log_lam = log_standard_gamma(r) + self._log_odds()
+            lam = log_lam.exp().masked_fill(r == 0, 0.0)
             return Poisson(lam, validate_args=False).sample()
 
     def log_prob(self, value):

@@ -125,3 +125,11 @@ def test_errors_name_the_argument():
         dist.Multinomial(2, probs=_t([-0.5, 1.5]))
     with pytest.raises(ValueError, match=r"does not end in the event shape \(2,\)"):
         dist.Multinomial(2, probs=probs).log_prob(_t([1.0, 1.0, 0.0]))
+
+
+def test_binomial_sampler_batches_under_vmap():
+    def draw(probs):
+        return dist.Multinomial(6, probs=probs, validate_args=False).sample((5,))
+
+    x = torch.vmap(draw, randomness="different")(_t([[0.2, 0.8], [1.0, 0.0]]))
+    assert x.shape == (2, 5, 2) and bool((x.sum(-1) == 6).all()) and bool((x[1, :, 1] == 0).all())

@@ -180,3 +180,12 @@ def test_errors_name_the_argument():
         dist.NegativeBinomial(_t(2.0))
     with pytest.raises(ValueError, match="outside the support"):
         dist.NegativeBinomial(_t(2.0), probs=_t(0.5)).log_prob(_t(1.5))
+
+
+def test_sampler_batches_under_vmap():
+    def draw(r):
+        return dist.NegativeBinomial(r, logits=_t(1.0), validate_args=False).sample((4,))
+
+    torch.manual_seed(0)
+    x = torch.vmap(draw, randomness="different")(_t([0.0, 0.2, 5.0]))
+    assert x.shape == (3, 4) and bool((x[0] == 0).all()) and bool((x >= 0).all())
