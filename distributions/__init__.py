@@ -55,6 +55,7 @@ from distributions.normal import Normal
 from distributions.one_hot_categorical import OneHotCategorical, OneHotCategoricalStraightThrough
 from distributions.pareto import Pareto
 from distributions.poisson import Poisson
+from distributions.relaxed_bernoulli import LogitRelaxedBernoulli, RelaxedBernoulli
 from distributions.relaxed_categorical import RelaxedOneHotCategorical
 from distributions.student_t import StudentT
 from distributions.transformed_distribution import TransformedDistribution
@@ -158,6 +159,8 @@ __all__ += [
     "LogisticNormal",
     "Wishart",
     "LKJCholesky",
+    "RelaxedBernoulli",
+    "LogitRelaxedBernoulli",
     "RelaxedOneHotCategorical",
     "MixtureSameFamily",
 ]
