@@ -18,6 +18,7 @@ _FOURIER_TERMS = 80  # I_n(k) / I_0(k) < 1e-17 for n >= 80 when k < 50
 # Term j is ~ j! / (2k)^j of the first near the mode and ~ sin(d/2)^(2j) in the
 # tails: 40 terms give float64 relative accuracy for |d| < 1.5 when k >= 50.
 _ASYMPTOTIC_TERMS = 40
+_ICDF_MAX_STEPS = 60  # bisection alone reaches float64 resolution in ~52
 
 
 def _bessel_ratio(kappa):
@@ -149,17 +150,60 @@ def _cdf_asymptotic(d, kappa):
     return total / (math.pi * torch.special.i0e(kappa))
 
 
-def _cdf(x, loc, kappa):
-    """The cdf in float64, unwrapped: ``F(x + 2 pi) = F(x) + 1``, ``F(loc) = 1/2``."""
-    delta = x - loc
-    turns = torch.round(delta / (2 * math.pi))
-    d = delta - 2 * math.pi * turns
+def _cdf_centred(d, kappa):
+    """``F(d) = P(-pi < X < d)`` for VonMises(0, kappa) and ``d`` in ``[-pi, pi]``."""
     small = kappa < _CDF_SWITCH
     # Each branch sees a harmless kappa where it is not used, so no NaN from
     # the other branch leaks into gradients through torch.where.
     fourier = _cdf_fourier(d, torch.where(small, kappa, 1.0))
     asymptotic = _cdf_asymptotic(d, torch.where(small, _CDF_SWITCH, kappa))
-    return torch.where(small, fourier, asymptotic) + turns
+    return torch.where(small, fourier, asymptotic)
+
+
+def _cdf(x, loc, kappa):
+    """The cdf in float64, unwrapped: ``F(x + 2 pi) = F(x) + 1``, ``F(loc) = 1/2``."""
+    delta = x - loc
+    turns = torch.round(delta / (2 * math.pi))
+    return _cdf_centred(delta - 2 * math.pi * turns, kappa) + turns
+
+
+def _density_centred(d, kappa):
+    return torch.exp(-2 * kappa * torch.sin(0.5 * d).square() - _LOG_2PI) / torch.special.i0e(kappa)
+
+
+def _icdf_centred(q, kappa):
+    """Solves ``F(d) = q`` on ``[-pi, pi]``: Newton on ``log F`` inside a bisection bracket.
+
+    By symmetry (``F(-d) = 1 - F(d)``) only the lower half ``[-pi, 0]`` is
+    searched, where ``F`` is accurate relative to its size, so ``log F`` is
+    nearly linear in the tails and Newton converges in a few steps from the
+    large-``k`` normal law of ``2 sqrt(k) sin(d/2)`` (the uniform law for
+    ``k < 1``). A step that leaves the bracket becomes a bisection, so every
+    element converges.
+    """
+    upper = q > 0.5
+    p = torch.where(upper, 1 - q, q)
+    with torch.no_grad():
+        k, p0 = kappa.detach(), p.detach()
+        gauss = 2 * torch.asin((torch.special.ndtri(p0) / (2 * k.sqrt())).clamp(min=-1))
+        d = torch.where(k < 1, 2 * math.pi * (p0 - 0.5), gauss).clamp(-math.pi, 0)
+        lo, hi = torch.full_like(d, -math.pi), torch.zeros_like(d)
+        for _ in range(_ICDF_MAX_STEPS):
+            f = _cdf_centred(d, k)
+            lo, hi = torch.where(f < p0, d, lo), torch.where(f > p0, d, hi)
+            step = d - (f.log() - p0.log()) * f / _density_centred(d, k)
+            new = torch.where((step >= lo) & (step <= hi), step, 0.5 * (lo + hi))
+            new = torch.where(p0 > 0, new, -math.pi)
+            done = bool(((new - d).abs() <= 1e-15 * (1 + d.abs())).all())
+            d = new
+            if done:
+                break
+    # A zero-valued Newton correction outside no_grad carries the implicit
+    # gradients dd/dq = 1/f and dd/dk = -(dF/dk)/f without differentiating the loop.
+    f = _density_centred(d, kappa).detach().clamp(min=torch.finfo(d.dtype).tiny)
+    correction = -(_cdf_centred(d, kappa) - p) / f
+    d = d + (correction - correction.detach())
+    return torch.where(upper, -d, d)
 
 
 class VonMises(Distribution):
@@ -174,7 +218,7 @@ class VonMises(Distribution):
     ``cdf`` follows ``scipy.stats.vonmises``: it integrates the density from
     ``loc - pi``, so ``cdf(loc) = 1/2``, and it grows by one per full turn
     (``cdf(x + 2 pi) = cdf(x) + 1``), which makes it the antiderivative of the
-    density on the whole real line.
+    density on the whole real line. ``icdf`` inverts it onto ``[loc - pi, loc + pi]``.
 
     Args:
         loc: the mean direction, an angle in radians.
@@ -241,3 +285,15 @@ class VonMises(Distribution):
         dtype = torch.promote_types(value.dtype, self.loc.dtype)
         f = _cdf(value.double(), self.loc.double(), self.concentration.double())
         return f.to(dtype)
+
+    def icdf(self, value):
+        """The angle in ``[loc - pi, loc + pi]`` where :meth:`cdf` equals ``value``.
+
+        Probabilities outside ``[0, 1]`` give NaN.
+        """
+        dtype = torch.promote_types(value.dtype, self.loc.dtype)
+        q, loc, kappa = broadcast_all(
+            value.double(), self.loc.double(), self.concentration.double()
+        )
+        d = _icdf_centred(q.clamp(0, 1), kappa)
+        return torch.where((q >= 0) & (q <= 1), loc + d, math.nan).to(dtype)

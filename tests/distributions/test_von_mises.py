@@ -125,6 +125,31 @@ def test_cdf_of_float32_input_is_float32_and_accurate():
     torch.testing.assert_close(f.double(), _t(expected), rtol=0, atol=1e-6)
 
 
+@pytest.mark.parametrize("kappa", [0.01, 2.0, 49.0, 80.0, 1e4])
+def test_icdf_inverts_the_cdf_and_matches_scipy_ppf(kappa):
+    loc = -0.4
+    d = dist.VonMises(_t(loc), _t(kappa))
+    q = np.concatenate([[0.0, 1e-12], np.linspace(0.01, 0.99, 15), [1 - 1e-12, 1.0]])
+    x = d.icdf(_t(q))
+    assert (x >= loc - math.pi).all() and (x <= loc + math.pi).all()
+    assert x[0].item() == loc - math.pi and x[-1].item() == loc + math.pi
+    torch.testing.assert_close(d.cdf(x), _t(q), rtol=0, atol=1e-14)
+    if kappa < 50:  # scipy's ppf inverts its cdf, accurate only below k = 50 (see above)
+        ppf = scipy.stats.vonmises(kappa, loc=loc).ppf(q[2:-2])
+        torch.testing.assert_close(x[2:-2], _t(ppf), rtol=0, atol=1e-9)
+
+
+def test_icdf_gradient_is_the_reciprocal_density_and_bad_probabilities_are_nan():
+    d = dist.VonMises(_t([0.0, 1.0]), _t([0.5, 200.0]))
+    q = _t([0.2, 0.9]).requires_grad_()
+    x = d.icdf(q)
+    (grad,) = torch.autograd.grad(x.sum(), q)
+    torch.testing.assert_close(grad, d.log_prob(x.detach()).neg().exp(), rtol=1e-9, atol=0)
+    assert d.icdf(_t([-0.1, 1.5])).isnan().all()
+    f32 = dist.VonMises(torch.tensor(0.0), torch.tensor(3.0)).icdf(torch.tensor([0.25]))
+    assert f32.dtype == torch.float32
+
+
 @pytest.mark.parametrize("kappa", [0.01, 1.0, 20.0, 1e3, 1e5])
 def test_entropy_matches_scipy(kappa):
     ours = dist.VonMises(_t(0.0), _t(kappa)).entropy()
