@@ -130,7 +130,8 @@ class ContinuousBernoulli(ExponentialFamily):
         for name in ("probs", "logits"):
             if name in self.__dict__:
                 setattr(new, name, self.__dict__[name].expand(batch_shape))
-                new._param = getattr(new, name)
+                if self._param is self.__dict__[name]:
+                    new._param = getattr(new, name)
         super(ContinuousBernoulli, new).__init__(batch_shape, validate_args=False)
         new._validate_args = self._validate_args
         return new

@@ -122,6 +122,15 @@ def test_expand_keeps_parameters_and_lims():
     torch.testing.assert_close(big.mean, d.mean.expand(3, 2))
 
 
+def test_two_gradients_through_one_instance_after_logits_are_cached():
+    probs = torch.tensor([0.2, 0.7], requires_grad=True)
+    d = dist.ContinuousBernoulli(probs=probs)
+    assert d.logits.requires_grad  # cached, with its own graph
+    big = d.expand((3, 2))
+    torch.autograd.grad(big.rsample().sum(), probs)
+    torch.autograd.grad(big.mean.sum(), probs)
+
+
 def test_rsample_batches_under_vmap():
     logits = torch.tensor([-1.0, 0.5, 2.0])
 
