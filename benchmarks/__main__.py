@@ -1,7 +1,9 @@
 """``python -m benchmarks``: run every benchmark module and write RESULTS.md.
 
-Each ``bench_*.py`` module exposes ``cases()``; results are grouped by area
-into one markdown table each.
+Each ``bench_*.py`` module exposes ``cases()`` (timings, grouped by area into
+one markdown table each and charted), ``tables()`` (measurements that are not
+timings, such as gradient variances: ``[(title, markdown)]`` written after the
+timing tables), or both.
 """
 
 import argparse
@@ -25,11 +27,17 @@ def main(argv=None):
     parser.add_argument("--only", default="", help="run only modules whose name contains this")
     parser.add_argument("--rounds", type=int, default=15, help="alternating rounds per case")
     parser.add_argument("--output", default=str(HERE / "RESULTS.md"), help="markdown report path")
+    parser.add_argument(
+        "--draws", type=int, default=None, help="draws per estimate in non-timing tables"
+    )
     args = parser.parse_args(argv)
-    by_area = {}
+    by_area, extra = {}, []
     for module in _modules(args.only):
-        for result in run_cases(module.cases(), rounds=args.rounds):
-            by_area.setdefault(result.case.area, []).append(result)
+        if hasattr(module, "cases"):
+            for result in run_cases(module.cases(), rounds=args.rounds):
+                by_area.setdefault(result.case.area, []).append(result)
+        if hasattr(module, "tables"):
+            extra += module.tables(draws=args.draws)
     sections = [
         "# Benchmark results\n",
         "Ratios are medians of per-round time ratios "
@@ -37,10 +45,12 @@ def main(argv=None):
     ]
     for area, results in by_area.items():
         sections.append(f"## {area}\n\n{format_table(results, PEERS)}\n")
+    sections += [f"## {title}\n\n{markdown}\n" for title, markdown in extra]
     pathlib.Path(args.output).write_text("\n".join(sections))
     chart = pathlib.Path(args.output).with_suffix(".png")
-    _chart(by_area, chart)
-    print(f"wrote {args.output} and {chart}")
+    if by_area:
+        _chart(by_area, chart)
+    print(f"wrote {args.output}" + (f" and {chart}" if by_area else ""))
 
 
 PEERS = ("torch", "hand", "pyro", "base")
