@@ -17,6 +17,7 @@ Example:
     tensor(1.)
 """
 
+import math
 from numbers import Number
 
 from distributions import constraints
@@ -126,6 +127,23 @@ def _is_number(value, target):
     return isinstance(value, Number) and value == target
 
 
+def _infinite(bound, sign):
+    """True if every element of ``bound`` is ``sign * inf``; raises if only some are."""
+    target = sign * math.inf
+    if isinstance(bound, Number):
+        return bound == target
+    hits = bound == target
+    if bool(hits.all()):
+        return True
+    if bool(hits.any()):
+        raise ValueError(
+            f"biject_to/transform_to: an interval bound is {target} for some elements "
+            f"only ({tuple(bound.shape)} tensor); split the batch so each part has finite or "
+            "infinite bounds throughout"
+        )
+    return False
+
+
 @_register_both(constraints.real)
 def _to_real(constraint):
     return identity_transform
@@ -170,6 +188,16 @@ def _to_less_than(constraint):
 @_register_both(constraints.half_open_interval)
 def _to_interval(constraint):
     lower, upper = constraint.lower_bound, constraint.upper_bound
+    # An interval with an infinite end (GeneralizedPareto's support for
+    # concentration >= 0) is a half line: a sigmoid scaled by inf would send
+    # every finite point to inf or NaN.
+    below, above = _infinite(lower, -1), _infinite(upper, 1)
+    if below or above:
+        if below and above:
+            return identity_transform
+        if above:
+            return _to_greater_than(constraints.greater_than(lower))
+        return _to_less_than(constraints.less_than(upper))
     if _is_number(lower, 0) and _is_number(upper, 1):
         return SigmoidTransform()
     return ComposeTransform([SigmoidTransform(), AffineTransform(lower, upper - lower)])

@@ -1,11 +1,13 @@
 """biject_to / transform_to: image inside the constraint, round trips, torch as the oracle."""
 
+import math
+
 import pytest
 import torch
 import torch.distributions as td
 import torch.distributions.constraints as tc
 
-from distributions import biject_to, constraints, transform_to
+from distributions import GeneralizedPareto, biject_to, constraints, transform_to
 from distributions.constraint_registry import ConstraintRegistry
 from distributions.transforms import ExpTransform, SigmoidTransform, Transform
 
@@ -162,3 +164,38 @@ def test_errors_name_the_constraint_and_the_fix():
         biject_to(constraints.integer_interval(0, 3))
     with pytest.raises(TypeError, match="my_registry.register: expected a Constraint subclass"):
         ConstraintRegistry("my_registry").register(int, lambda c: ExpTransform())
+
+
+@pytest.mark.parametrize(
+    "constraint, inside",
+    [
+        (constraints.interval(1.5, math.inf), lambda y: y > 1.5),
+        (constraints.interval(torch.tensor([0.0, 2.0]), torch.full((2,), math.inf)), None),
+        (constraints.half_open_interval(-math.inf, 3.0), lambda y: y < 3.0),
+        (constraints.interval(-math.inf, math.inf), lambda y: y.isfinite()),
+    ],
+)
+def test_intervals_with_infinite_ends_map_to_half_lines(constraint, inside):
+    # GeneralizedPareto's support is interval(loc, inf) for concentration >= 0; a
+    # sigmoid scaled by inf would send every finite point to inf or NaN.
+    x = torch.tensor([-5.0, -1.0, 0.0, 2.0, 30.0]).unsqueeze(-1).expand(5, 2)
+    for registry in (biject_to, transform_to):
+        t = registry(constraint)
+        y = t(x)
+        assert y.isfinite().all() and constraint.check(y).all(), (constraint, y)
+        torch.testing.assert_close(t.inv(y)[:-1], x[:-1])
+        if inside is not None:
+            assert inside(y).all()
+
+
+def test_interval_infinite_for_some_elements_only_names_the_fix():
+    mixed = constraints.interval(0.0, torch.tensor([1.0, math.inf]))
+    with pytest.raises(ValueError, match=r"inf for some elements only.*split the batch"):
+        biject_to(mixed)
+
+
+def test_generalized_pareto_support_has_a_finite_bijection():
+    for c in (0.3, -0.3):
+        d = GeneralizedPareto(torch.tensor(1.0), torch.tensor(2.0), torch.tensor(c))
+        y = biject_to(d.support)(torch.linspace(-4.0, 4.0, 9))
+        assert d.log_prob(y).isfinite().all(), (c, y)
