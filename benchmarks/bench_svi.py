@@ -9,9 +9,12 @@ are skipped when ``pyro-ppl`` is not installed. The ELBO-variant cases compare
 our estimators with each other (``base`` is our Trace_ELBO with one particle).
 """
 
+from contextlib import contextmanager
+
 import torch
 from pyroapi import distributions as pdist
 from pyroapi import infer, optim, pyro, pyro_backend
+from pyroapi.dispatch import _ALIASES, GenericModule
 
 import ppl  # noqa: F401  (registers the "ppl" backend)
 from benchmarks.harness import Case
@@ -123,10 +126,28 @@ def _stepper(backend, model, guide, elbo_name, args, **elbo_kwargs):
         svi.step(*args)
 
     def step():
-        with pyro_backend(backend):
+        with _switch_to(backend):
             svi.step(*args)
 
     return step
+
+
+@contextmanager
+def _switch_to(backend):
+    """pyroapi's ``pyro_backend`` without the ``handlers.seed(0)`` it also enters.
+
+    That seed handler reseeds every generator on entry (about 1 ms in torch
+    2.13, whose ``torch.manual_seed`` formats a stack trace for each lazily
+    seeded accelerator), so a step timed inside it mostly times the seeding,
+    and every step would draw the same noise.
+    """
+    current = GenericModule.current_backend
+    old = dict(current)
+    current.update(_ALIASES[backend])
+    try:
+        yield
+    finally:
+        current.update(old)
 
 
 def _pyro_available():
