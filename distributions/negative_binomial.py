@@ -17,6 +17,9 @@ __all__ = ["NegativeBinomial"]
 # Exponential search doubles its step at most this often before giving up on a
 # bracket (a quantile so close to 1 that the cdf never reaches it in the dtype).
 _MAX_DOUBLINGS = 64
+# Bisection halves a float64 integer bracket; past 2^53 halving stops making
+# progress, so the loop is capped rather than trusted to end.
+_MAX_BISECTIONS = 128
 
 
 class NegativeBinomial(Distribution):
@@ -152,8 +155,25 @@ class NegativeBinomial(Distribution):
             True
         """
         k = value.floor()
-        out = betainc(self.total_count, k.clamp(min=0) + 1, self._failure_prob())
+        out = self._cdf64(k).to(torch.promote_types(value.dtype, self._param.dtype))
         return torch.where(k < 0, torch.zeros_like(out), out)
+
+    def _cdf64(self, k):
+        """``I_{1-p}(r, k + 1)`` in float64 for ``k >= 0`` (negative ``k`` read as 0).
+
+        ``1 - p`` and ``p`` are both formed in float64 and passed to ``betainc``:
+        in float32, ``1 - p`` at ``p = 1e-6`` is off by 3e-8 relative, which
+        ``(1 - p)^r`` at ``r = 1e5`` would turn into a 3e-3 error.
+        """
+        if self._from_probs:
+            success = self.probs.double()
+            failure = 1 - success
+        else:
+            failure, success = (
+                torch.sigmoid(-self.logits.double()),
+                torch.sigmoid(self.logits.double()),
+            )
+        return betainc(self.total_count, k.clamp(min=0) + 1, failure, success)
 
     def icdf(self, value):
         """The smallest integer ``k`` with ``cdf(k) >= value`` (``inf`` at ``value = 1``).
@@ -161,6 +181,10 @@ class NegativeBinomial(Distribution):
         The search starts at a normal approximation, widens an integer bracket
         ``cdf(lo) < value <= cdf(hi)`` by exponential search and halves it by
         bisection, all elements at once; the cost is a few dozen ``cdf`` calls.
+        Candidates are float64 integers whatever the dtype (float32 cannot
+        count past 2^24), and each ``cdf`` is rounded to the dtype before the
+        comparison, so ``icdf(cdf(k)) == k`` holds in float32 too (and a ``value``
+        within a few float32 steps of 1 resolves only as finely as that cdf).
 
         Raises:
             ValueError: with validation on, for values outside ``[0, 1]``.
@@ -181,7 +205,7 @@ class NegativeBinomial(Distribution):
         q = q.expand(shape)
         # The ends are answered directly; searching for q = 1 would run to huge k.
         inner = torch.where((q <= 0) | (q >= 1), 0.5, q)
-        k = self._bisect(inner, *self._bracket(inner))
+        k = self._bisect(inner, *self._bracket(inner)).to(q.dtype)
         point_mass = ((self.total_count == 0) | (self.probs == 0)).expand(shape)
         k = torch.where((q >= 1) & ~point_mass, math.inf, k)
         return torch.where((q <= 0) | point_mass, torch.zeros_like(k), k)
@@ -190,13 +214,13 @@ class NegativeBinomial(Distribution):
         """A first guess ``mean + z sd`` (``z`` the normal quantile), and a step of ``sd``."""
         z = torch.special.ndtri(q.clamp(0.01, 0.99))
         sd = self.variance.sqrt()
-        guess = (self.mean + z * sd).floor().clamp(min=0)
-        step = sd.ceil().clamp(min=1).expand(q.shape)
+        guess = (self.mean + z * sd).double().floor().clamp(min=0)
+        step = sd.double().ceil().clamp(min=1).expand(q.shape)
         return guess.nan_to_num(0.0, 0.0, 0.0), step.nan_to_num(1.0, 1.0, 1.0)
 
     def _reaches(self, k, q):
-        """``cdf(k) >= q``, treating ``k < 0`` as ``cdf = 0``."""
-        return (k >= 0) & (self.cdf(k) >= q)
+        """``cdf(k) >= q`` for float64 integers ``k``, treating ``k < 0`` as ``cdf = 0``."""
+        return (k >= 0) & (self._cdf64(k).to(q.dtype) >= q)
 
     def _bracket(self, q):
         """Integers with ``cdf(lo) < q <= cdf(hi)`` by exponential search from the guess."""
@@ -223,7 +247,9 @@ class NegativeBinomial(Distribution):
         finite = hi.isfinite()
         lo = torch.where(finite, lo, 0.0)
         top = torch.where(finite, hi, 1.0)
-        while bool(((top - lo) > 1).any()):
+        for _ in range(_MAX_BISECTIONS):
+            if not bool(((top - lo) > 1).any()):
+                break
             mid = ((lo + top) / 2).floor()
             reach = self._reaches(mid, q)
             top = torch.where(reach, mid, top)

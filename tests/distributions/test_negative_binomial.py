@@ -189,3 +189,21 @@ def test_sampler_batches_under_vmap():
     torch.manual_seed(0)
     x = torch.vmap(draw, randomness="different")(_t([0.0, 0.2, 5.0]))
     assert x.shape == (3, 4) and bool((x[0] == 0).all()) and bool((x >= 0).all())
+
+
+def test_float32_cdf_and_icdf_at_extreme_parameters():
+    # (1 - p)^r at p = 1e-6, r = 1e5 needs 1 - p beyond float32; and quantiles
+    # near 1e9 lie past float32's integers (the search must still end).
+    r = torch.tensor([[1e5], [1e5]])
+    p = torch.tensor([[1e-6], [0.9999]])
+    d = dist.NegativeBinomial(r, probs=p)
+    ref = scipy.stats.nbinom(r.double().numpy(), 1 - p.double().numpy())
+    k = torch.tensor([0.0, 1.0, 3.0])
+    torch.testing.assert_close(
+        d.cdf(k)[0].double(), torch.as_tensor(ref.cdf(k.double().numpy()))[0], rtol=1e-6, atol=0
+    )
+    q = torch.tensor([0.1, 0.5, 0.9])
+    x = d.icdf(q)[1].double()
+    torch.testing.assert_close(
+        x, torch.as_tensor(ref.ppf(q.double().numpy()))[1], rtol=1e-6, atol=0
+    )
