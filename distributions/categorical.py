@@ -105,7 +105,7 @@ class Categorical(Distribution):
         with torch.no_grad():
             cdf = self.probs.reshape(-1, self._num_events).cumsum(-1)
             u = torch.rand(cdf.shape[0], n, dtype=cdf.dtype, device=cdf.device) * cdf[:, -1:]
-            index = torch.searchsorted(cdf, u).clamp_(max=self._num_events - 1)
+            index = torch.searchsorted(cdf, u).clamp(max=self._num_events - 1)
         return index.T.reshape(sample_shape + self.batch_shape)
 
     def log_prob(self, value):
