@@ -4,13 +4,14 @@ import torch
 import torch.nn.functional as F
 
 from distributions import constraints
+from distributions.binary_params import BinaryParams
 from distributions.exp_family import ExponentialFamily
-from distributions.utils import broadcast_all, lazy_property, logits_to_probs, probs_to_logits
+from distributions.utils import broadcast_all
 
 __all__ = ["Bernoulli"]
 
 
-class Bernoulli(ExponentialFamily):
+class Bernoulli(BinaryParams, ExponentialFamily):
     """Values in ``{0, 1}`` with ``P(1) = probs = sigmoid(logits)``.
 
     Built from ``probs``, ``log_prob`` uses ``xlogy`` so that impossible
@@ -64,18 +65,6 @@ class Bernoulli(ExponentialFamily):
         super(Bernoulli, new).__init__(batch_shape, validate_args=False)
         new._validate_args = self._validate_args
         return new
-
-    @lazy_property
-    def logits(self):
-        return probs_to_logits(self.probs, is_binary=True)
-
-    @lazy_property
-    def probs(self):
-        return logits_to_probs(self.logits, is_binary=True)
-
-    @property
-    def param_shape(self):
-        return self._param.shape
 
     @property
     def mean(self):

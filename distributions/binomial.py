@@ -6,13 +6,14 @@ import torch
 import torch.nn.functional as F
 
 from distributions import constraints
+from distributions.binary_params import BinaryParams
 from distributions.distribution import Distribution
-from distributions.utils import broadcast_all, lazy_property, logits_to_probs, probs_to_logits
+from distributions.utils import broadcast_all
 
 __all__ = ["Binomial"]
 
 
-class Binomial(Distribution):
+class Binomial(BinaryParams, Distribution):
     """Successes in ``total_count`` trials of probability ``probs`` (or ``sigmoid(logits)``).
 
     ``total_count`` may be an int or a tensor (inhomogeneous counts). Sampling
@@ -70,18 +71,6 @@ class Binomial(Distribution):
     @constraints.dependent_property(is_discrete=True, event_dim=0)
     def support(self):
         return constraints.integer_interval(0, self.total_count)
-
-    @lazy_property
-    def logits(self):
-        return probs_to_logits(self.probs, is_binary=True)
-
-    @lazy_property
-    def probs(self):
-        return logits_to_probs(self.logits, is_binary=True)
-
-    @property
-    def param_shape(self):
-        return self._param.shape
 
     @property
     def mean(self):

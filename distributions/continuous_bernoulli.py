@@ -18,11 +18,10 @@ import math
 import torch
 
 from distributions import constraints
+from distributions.binary_params import BinaryParams
 from distributions.exp_family import ExponentialFamily
 from distributions.utils import (
     broadcast_all,
-    lazy_property,
-    logits_to_probs,
     probs_to_logits,
     promote_float,
 )
@@ -72,7 +71,7 @@ def _check_lims(lims):
     return low, high
 
 
-class ContinuousBernoulli(ExponentialFamily):
+class ContinuousBernoulli(BinaryParams, ExponentialFamily):
     """Density ``C(probs) probs^x (1 - probs)^(1 - x)`` on ``[0, 1]``.
 
     ``probs = 1/2`` is the uniform law; the mean is not ``probs`` but
@@ -135,18 +134,6 @@ class ContinuousBernoulli(ExponentialFamily):
         super(ContinuousBernoulli, new).__init__(batch_shape, validate_args=False)
         new._validate_args = self._validate_args
         return new
-
-    @lazy_property
-    def logits(self):
-        return probs_to_logits(self.probs, is_binary=True)
-
-    @lazy_property
-    def probs(self):
-        return logits_to_probs(self.logits, is_binary=True)
-
-    @property
-    def param_shape(self):
-        return self._param.shape
 
     @property
     def _eta(self):

@@ -6,13 +6,14 @@ import torch
 import torch.nn.functional as F
 
 from distributions import constraints
+from distributions.binary_params import BinaryParams
 from distributions.distribution import Distribution
-from distributions.utils import broadcast_all, lazy_property, logits_to_probs, probs_to_logits
+from distributions.utils import broadcast_all
 
 __all__ = ["Geometric"]
 
 
-class Geometric(Distribution):
+class Geometric(BinaryParams, Distribution):
     """Pmf ``(1 - p)^k p`` for ``k = 0, 1, ...`` failures before the first success.
 
     Args:
@@ -49,14 +50,6 @@ class Geometric(Distribution):
 
     def expand(self, batch_shape, _instance=None):
         return self._expand_params(Geometric, batch_shape, _instance, ("probs", "logits"))
-
-    @lazy_property
-    def logits(self):
-        return probs_to_logits(self.probs, is_binary=True)
-
-    @lazy_property
-    def probs(self):
-        return logits_to_probs(self.logits, is_binary=True)
 
     @property
     def mean(self):

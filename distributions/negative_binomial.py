@@ -7,10 +7,11 @@ import torch
 import torch.nn.functional as F
 
 from distributions import constraints
+from distributions.binary_params import BinaryParams
 from distributions.distribution import Distribution
 from distributions.poisson import Poisson
 from distributions.special import betainc, log_beta, log_standard_gamma
-from distributions.utils import broadcast_all, lazy_property, logits_to_probs, probs_to_logits
+from distributions.utils import broadcast_all
 
 __all__ = ["NegativeBinomial"]
 
@@ -22,7 +23,7 @@ _MAX_DOUBLINGS = 64
 _MAX_BISECTIONS = 128
 
 
-class NegativeBinomial(Distribution):
+class NegativeBinomial(BinaryParams, Distribution):
     """Pmf ``Gamma(r + k) / (Gamma(r) k!) p^k (1 - p)^r`` for ``k = 0, 1, ...``.
 
     As in torch, ``probs`` is the probability of a *success* and the count is
@@ -86,18 +87,6 @@ class NegativeBinomial(Distribution):
         new._from_probs = self._from_probs
         new._param = new.probs if self._from_probs else new.logits
         return new
-
-    @lazy_property
-    def logits(self):
-        return probs_to_logits(self.probs, is_binary=True)
-
-    @lazy_property
-    def probs(self):
-        return logits_to_probs(self.logits, is_binary=True)
-
-    @property
-    def param_shape(self):
-        return self._param.shape
 
     def _failure_prob(self):
         """``1 - p``, through ``sigmoid(-logits)`` when built from logits (no cancellation)."""

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from distributions import constraints
+from distributions.binary_params import BinaryParams
 from distributions.distribution import Distribution
 from distributions.relaxed_categorical import _with_temperature
 from distributions.transformed_distribution import TransformedDistribution
@@ -22,9 +23,6 @@ from distributions.transforms import SigmoidTransform
 from distributions.utils import (
     broadcast_all,
     clamp_probs,
-    lazy_property,
-    logits_to_probs,
-    probs_to_logits,
     promote_float,
 )
 
@@ -44,7 +42,7 @@ def _given_param(owner, probs, logits):
     return name, value
 
 
-class LogitRelaxedBernoulli(Distribution):
+class LogitRelaxedBernoulli(BinaryParams, Distribution):
     """The logit of a binary Concrete draw: ``(logits + L) / temperature``, ``L`` logistic.
 
     Its density is ``t exp(l - t x) / (1 + exp(l - t x))^2`` (``t`` the
@@ -100,18 +98,6 @@ class LogitRelaxedBernoulli(Distribution):
         Distribution.__init__(new, batch_shape, validate_args=False)
         new._validate_args = self._validate_args
         return new
-
-    @lazy_property
-    def logits(self):
-        return probs_to_logits(self.probs, is_binary=True)
-
-    @lazy_property
-    def probs(self):
-        return logits_to_probs(self.logits, is_binary=True)
-
-    @property
-    def param_shape(self):
-        return self._param.shape
 
     def _t(self):
         """The temperature, a 0-dim tensor when it has one element (so shapes follow probs)."""
