@@ -133,6 +133,9 @@ def test_set_rng_seed_reproducible():
     a = ppl.sample("x", Normal(0.0, 1.0))
     ppl.set_rng_seed(4)
     assert torch.equal(a, ppl.sample("x", Normal(0.0, 1.0)))
+    # The same stream as torch.manual_seed, so seeds carry over from torch code.
+    torch.manual_seed(4)
+    assert torch.equal(a, Normal(0.0, 1.0).sample())
 
 
 def test_scale_multiplies_and_nests():
