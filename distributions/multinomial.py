@@ -23,30 +23,34 @@ class Multinomial(Distribution):
 
     ``probs`` (non-negative, normalized along the last dim) or ``logits``
     (unnormalized log-probabilities) give the ``K`` categories; the event shape
-    is ``(K,)``. As in torch, ``total_count`` is one python int for the whole
-    batch and ``log_prob`` reads ``n`` from ``value.sum(-1)``, so it scores
-    count vectors of any total (``validate_args=False`` lifts the support
-    check ``sum(x) <= total_count``). Built from ``probs``, a positive count in
-    a category of probability 0 scores exactly ``-inf``.
+    is ``(K,)``. ``total_count`` is a python int, as in torch, or (beyond
+    torch) a tensor of non-negative integers that broadcasts with the batch
+    shape, one count per batch element. As in torch, ``log_prob`` reads ``n``
+    from ``value.sum(-1)``, so it scores count vectors of any total
+    (``validate_args=False`` lifts the support check ``sum(x) <= total_count``).
+    Built from ``probs``, a positive count in a category of probability 0
+    scores exactly ``-inf``.
 
     Sampling draws one binomial per category conditioned on the counts so far,
     ``x_k ~ Binomial(n - sum_{j<k} x_j, p_k / sum_{j>=k} p_j)`` (Davis 1993,
     "The computer generation of multinomial random variates", Comput. Stat.
     Data Anal. 16(2)), so memory and time do not grow with ``total_count``;
-    when there are many more categories than trials it counts categorical
-    draws instead, which is then both faster and smaller.
+    when there are many more categories than trials (and one python int
+    count) it counts categorical draws instead, which is then both faster and
+    smaller.
 
     Args:
-        total_count: number of trials, a non-negative python int.
+        total_count: number of trials: a non-negative python int, or a tensor of
+            them broadcastable with the batch shape.
         probs: event probabilities, shape ``batch + (K,)``.
         logits: event log-probabilities (unnormalized), shape ``batch + (K,)``.
         validate_args: see :class:`Distribution`.
 
     Raises:
         ValueError: unless exactly one of ``probs`` and ``logits`` is given, when
-            it has no category dim, or when ``total_count`` is negative.
-        NotImplementedError: when ``total_count`` is not a python int (torch
-            raises the same type; inhomogeneous counts are not supported).
+            it has no category dim, or when ``total_count`` is negative, not
+            integer-valued, or does not broadcast with the batch shape.
+        TypeError: when ``total_count`` is neither an int nor a tensor.
 
     Example:
         >>> d = Multinomial(4, probs=torch.tensor([0.5, 0.25, 0.25]))
@@ -68,16 +72,22 @@ class Multinomial(Distribution):
                 f"Multinomial: argument '{name}' needs a last dim of categories, got "
                 f"{_describe(param)}; pass a tensor of shape batch + (K,)"
             )
+        categorical = Categorical(**{name: param}, validate_args=False)
+        batch_shape = _batch_shape(total_count, categorical.batch_shape)
+        if isinstance(total_count, torch.Tensor):
+            total_count = total_count.to(param.dtype).expand(batch_shape)
+            categorical = categorical.expand(batch_shape)
         self.total_count = total_count
-        self._categorical = Categorical(**{name: param}, validate_args=False)
-        setattr(self, name, getattr(self._categorical, name))
+        self._categorical = categorical
+        setattr(self, name, getattr(categorical, name))
         self._from_probs = probs is not None
-        super().__init__(param.shape[:-1], param.shape[-1:], validate_args=validate_args)
+        super().__init__(batch_shape, param.shape[-1:], validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
         new = self._get_checked_instance(Multinomial, _instance)
         batch_shape = torch.Size(batch_shape)
-        new.total_count = self.total_count
+        n = self.total_count
+        new.total_count = n.expand(batch_shape) if isinstance(n, torch.Tensor) else n
         new._from_probs = self._from_probs
         new._categorical = self._categorical.expand(batch_shape)
         for name in ("probs", "logits"):
@@ -103,13 +113,18 @@ class Multinomial(Distribution):
     def param_shape(self):
         return self._categorical.param_shape
 
+    def _counts(self):
+        """``total_count`` shaped to broadcast against ``batch + (K,)`` tensors."""
+        n = self.total_count
+        return n.unsqueeze(-1) if isinstance(n, torch.Tensor) else n
+
     @property
     def mean(self):
-        return self.total_count * self.probs
+        return self._counts() * self.probs
 
     @property
     def variance(self):
-        return self.total_count * self.probs * (1 - self.probs)
+        return self._counts() * self.probs * (1 - self.probs)
 
     @property
     def mode(self):
@@ -123,9 +138,9 @@ class Multinomial(Distribution):
         ``-log n`` and every gain not taken is below it, so at most ``K - 1``
         greedy steps remain.
         """
-        n, probs = self.total_count, self.probs
+        n, probs = self._counts(), self.probs
         counts = (n * probs).floor()
-        left = (n - counts.sum(-1)).clamp(min=0)
+        left = (self.total_count - counts.sum(-1)).clamp(min=0)
         log_p = probs.log()
         while bool((left > 0).any()):
             pick = (log_p - torch.log1p(counts)).argmax(-1)
@@ -138,7 +153,8 @@ class Multinomial(Distribution):
         shape = torch.Size(sample_shape) + self.batch_shape
         num_categories = self.event_shape[0]
         with torch.no_grad():
-            if self.total_count < _COUNTING_TRIALS_PER_CATEGORY * num_categories:
+            n = self.total_count
+            if isinstance(n, int) and n < _COUNTING_TRIALS_PER_CATEGORY * num_categories:
                 return self._sample_by_counting(torch.Size(sample_shape))
             return self._sample_by_binomials(shape)
 
@@ -156,7 +172,7 @@ class Multinomial(Distribution):
         rest = probs.flip(-1).cumsum(-1).flip(-1)
         # Derived from probs (not torch.full) so that under vmap both binomial inputs
         # are batched; a batched/unbatched pair makes torch.binomial resize its output.
-        left = torch.full_like(probs[..., 0], float(self.total_count))
+        left = torch.zeros_like(probs[..., 0]) + self.total_count
         counts = []
         for k in range(self.event_shape[0] - 1):
             share = torch.where(rest[..., k] > 0, probs[..., k] / rest[..., k], 0.0)
@@ -183,31 +199,50 @@ class Multinomial(Distribution):
         With ``log pmf = log n! - sum log x_i! + sum x_i log p_i`` and
         ``E[x_i] = n p_i``, the entropy is
         ``n H(p) - log n! + sum_i E[log x_i!]``, the last sum over the
-        ``n + 1`` values of each marginal (memory ``(n + 1) * K`` per batch).
+        values ``1..max(n)`` of each marginal (memory ``max(n) * K`` per batch
+        element; values above an element's own ``n`` have probability 0).
         """
         n = self.total_count
-        marginal = Binomial(n, probs=self.probs, validate_args=False)
-        support = marginal.enumerate_support(expand=False)[1:]  # log 0! = 0 drops k = 0
+        marginal = Binomial(self._counts(), probs=self.probs, validate_args=False)
+        top = int(n.max()) if isinstance(n, torch.Tensor) else n
+        support = torch.arange(1, top + 1, dtype=self.probs.dtype)  # log 0! = 0 drops k = 0
+        support = support.view((-1,) + (1,) * (len(self.batch_shape) + 1))
         weights = torch.lgamma(support + 1)
         expected = (marginal.log_prob(support).exp() * weights).sum((0, -1))
-        log_n_factorial = torch.lgamma(torch.tensor(n + 1.0, dtype=self.probs.dtype))
+        log_n_factorial = torch.lgamma(torch.as_tensor(n, dtype=self.probs.dtype) + 1.0)
         return n * self._categorical.entropy() - log_n_factorial + expected
 
 
 def _check_total_count(total_count):
-    if not isinstance(total_count, int):
-        shape = f" of shape {tuple(total_count.shape)}" if hasattr(total_count, "shape") else ""
-        raise NotImplementedError(
-            f"Multinomial: argument 'total_count' must be a python int shared by the whole "
-            f"batch, got {type(total_count).__name__}{shape}; pass int(total_count), or for "
-            "per-element counts use Binomial marginals (inhomogeneous total_count is not "
-            "supported, as in torch)"
+    if isinstance(total_count, bool) or not isinstance(total_count, (int, torch.Tensor)):
+        raise TypeError(
+            f"Multinomial: argument 'total_count' must be a python int or a tensor of "
+            f"non-negative integers, got {type(total_count).__name__} {total_count!r}; "
+            "pass int(total_count) for one count, or a tensor for one per batch element"
         )
-    if total_count < 0:
+    if isinstance(total_count, int):
+        bad = total_count if total_count < 0 else None
+    else:
+        invalid = (total_count < 0) | (total_count != total_count.floor())
+        bad = total_count[invalid][0].item() if bool(invalid.any()) else None
+    if bad is not None:
         raise ValueError(
-            f"Multinomial: argument 'total_count' must be >= 0, got {total_count}; pass the "
-            "number of trials"
+            f"Multinomial: argument 'total_count' must be a non-negative integer, got {bad}; "
+            "pass the number of trials"
         )
+
+
+def _batch_shape(total_count, batch_shape):
+    if not isinstance(total_count, torch.Tensor):
+        return batch_shape
+    try:
+        return torch.broadcast_shapes(total_count.shape, batch_shape)
+    except RuntimeError:
+        raise ValueError(
+            f"Multinomial: argument 'total_count' of shape {tuple(total_count.shape)} does not "
+            f"broadcast with the batch shape {tuple(batch_shape)} of probs/logits; pass one "
+            "count per batch element (or a python int for all)"
+        ) from None
 
 
 def _describe(param):
