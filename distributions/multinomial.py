@@ -182,6 +182,31 @@ class Multinomial(Distribution):
         counts.append(left)
         return torch.stack(counts, -1)
 
+    def enumerate_support(self, expand=True):
+        """Every count vector with total ``total_count``, along a new leftmost dim.
+
+        There are ``C(n + K - 1, K - 1)`` of them, so, as in torch,
+        ``has_enumerate_support`` stays False: inference never enumerates a
+        Multinomial on its own, but it can be asked to explicitly.
+
+        Raises:
+            ValueError: when ``total_count`` differs across the batch.
+        """
+        n = self.total_count
+        if isinstance(n, torch.Tensor):
+            if not bool((n == n.flatten()[0]).all()):
+                raise ValueError(
+                    "Multinomial.enumerate_support: total_count differs across the batch "
+                    f"(shape {tuple(n.shape)}), so the supports differ; enumerate each "
+                    "element's distribution separately"
+                )
+            n = int(n.flatten()[0])
+        values = _compositions(n, self.event_shape[0]).to(self.probs.dtype)
+        values = values.view((-1,) + (1,) * len(self.batch_shape) + self.event_shape)
+        if expand:
+            values = values.expand((-1,) + self.batch_shape + self.event_shape)
+        return values
+
     def log_prob(self, value):
         if self._validate_args:
             self._validate_sample(value)
@@ -211,6 +236,19 @@ class Multinomial(Distribution):
         expected = (marginal.log_prob(support).exp() * weights).sum((0, -1))
         log_n_factorial = torch.lgamma(torch.as_tensor(n, dtype=self.probs.dtype) + 1.0)
         return n * self._categorical.entropy() - log_n_factorial + expected
+
+
+def _compositions(n, k):
+    """All vectors of ``k`` non-negative integers summing to ``n`` (stars and bars)."""
+    if k == 1:
+        return torch.tensor([[n]])
+    # The k - 1 bar positions among n + k - 1 slots; counts are the gaps between bars.
+    bars = torch.combinations(torch.arange(n + k - 1), k - 1)
+    if bars.dim() == 1:  # combinations returns 1-d for r = 1
+        bars = bars.unsqueeze(-1)
+    edges = torch.cat([bars.new_full((bars.shape[0], 1), -1), bars], -1)
+    ends = torch.cat([bars, bars.new_full((bars.shape[0], 1), n + k - 1)], -1)
+    return ends - edges - 1
 
 
 def _check_total_count(total_count):

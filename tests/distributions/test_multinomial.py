@@ -167,3 +167,15 @@ def test_inhomogeneous_total_count_sampler_against_binomial_marginals():
     for b in range(2):
         pmf = scipy.stats.binom(int(n[b]), probs[b, 0].item()).pmf(np.arange(int(n[b]) + 1))
         assert grouped_chi_square_pvalue(x[:, b, 0].long().numpy(), pmf) > 1e-4
+
+
+@pytest.mark.parametrize("n, k", [(4, 3), (0, 2), (3, 1), (2, 5)])
+def test_enumerate_support_lists_every_outcome_once(n, k):
+    d = dist.Multinomial(n, probs=torch.full((2, k), 1.0 / k, dtype=F64))
+    values = d.enumerate_support()
+    assert values.shape[1:] == (2, k)
+    assert sorted(map(tuple, values[:, 0].tolist())) == sorted(map(tuple, _outcomes(n, k).tolist()))
+    torch.testing.assert_close(d.log_prob(values).exp().sum(0), torch.ones(2, dtype=F64))
+    assert d.enumerate_support(expand=False).shape == (values.shape[0], 1, k)
+    with pytest.raises(ValueError, match="total_count differs across the batch"):
+        dist.Multinomial(_t([1.0, 2.0]), probs=torch.full((2, k), 1.0 / k)).enumerate_support()
