@@ -207,3 +207,28 @@ def test_float32_cdf_and_icdf_at_extreme_parameters():
     torch.testing.assert_close(
         x, torch.as_tensor(ref.ppf(q.double().numpy()))[1], rtol=1e-6, atol=0
     )
+
+
+def _entropy_by_summation(r, p, terms):
+    k = np.arange(terms)
+    log_pmf = scipy.stats.nbinom(r, 1 - p).logpmf(k)
+    return -(np.exp(log_pmf) * log_pmf).sum()
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=str)
+def test_entropy_matches_direct_summation(dtype):
+    # scipy's own nbinom.entropy stops early on heavy tails (0.3, 0.99 gives 2.83
+    # instead of 3.92), so the oracle is a long direct sum of scipy's logpmf.
+    r = [3.0, 0.3, 50.0, 1e-3, 2.0]
+    p = [0.4, 0.99, 0.9953, 0.5, 0.999]
+    expected = [_entropy_by_summation(a, b, 200_000) for a, b in zip(r, p)]
+    d = dist.NegativeBinomial(torch.tensor(r, dtype=dtype), probs=torch.tensor(p, dtype=dtype))
+    tol = 1e-10 if dtype == torch.float64 else 1e-5
+    torch.testing.assert_close(d.entropy(), torch.tensor(expected, dtype=dtype), rtol=tol, atol=tol)
+    by_logits = dist.NegativeBinomial(3.0, logits=torch.tensor(0.4 / 0.6, dtype=F64).log())
+    torch.testing.assert_close(by_logits.entropy(), torch.tensor(expected[0], dtype=F64))
+
+
+def test_entropy_of_point_masses_is_zero():
+    d = dist.NegativeBinomial(torch.tensor([0.0, 4.0]), probs=torch.tensor([0.5, 0.0]))
+    assert torch.equal(d.entropy(), torch.zeros(2))
