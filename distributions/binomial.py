@@ -7,6 +7,7 @@ import torch.nn.functional as F
 
 from distributions import constraints
 from distributions.binary_params import BinaryParams
+from distributions.counts import count_entropy, count_icdf
 from distributions.distribution import Distribution
 from distributions.utils import broadcast_all
 
@@ -104,15 +105,17 @@ class Binomial(BinaryParams, Distribution):
         return log_coef + value * self.logits - self.total_count * F.softplus(self.logits)
 
     def entropy(self):
-        n = int(self.total_count.max())
-        if not bool((self.total_count == n).all()):
-            raise NotImplementedError(
-                "Binomial.entropy needs one total_count across the batch (the support "
-                "is enumerated); expand per count instead"
-            )
-        values = self.enumerate_support(expand=False)
-        log_prob = self.log_prob(values)
-        return -(log_prob.exp() * log_prob).sum(0)
+        """``-sum_k pmf(k) log pmf(k)`` over ``0..total_count``, per element (counts may differ).
+
+        Example:
+            >>> round(Binomial(torch.tensor([1.0, 4.0]), torch.tensor(0.5)).entropy()[0].item(), 4)
+            0.6931
+        """
+        d = Binomial(self.total_count.double(), self.probs.double(), validate_args=False)
+        n, odds = d.total_count, d.probs / (1 - d.probs)
+        ratio = lambda k: ((n - k) / (k + 1) * odds).clamp(min=0)  # noqa: E731
+        h = count_entropy(d._log_prob_unchecked, ratio, d.mode, self.batch_shape)
+        return h.to(self._param.dtype)
 
     def cdf(self, value):
         """``P(X <= value)`` by summing the pmf over ``0..floor(value)`` (vectorized)."""
@@ -120,6 +123,24 @@ class Binomial(BinaryParams, Distribution):
         k = torch.arange(n + 1, dtype=self._param.dtype).view((-1,) + (1,) * value.dim())
         pmf = self._log_prob_unchecked(k.expand((n + 1,) + value.shape)).exp()
         return (pmf * (k <= value.floor())).sum(0).clamp(max=1.0)
+
+    def icdf(self, value):
+        """The smallest integer ``k`` with ``cdf(k) >= value`` (torch has none).
+
+        An integer search on :meth:`cdf` itself (see :mod:`distributions.counts`),
+        so ``icdf(cdf(k)) == k`` exactly; ``total_count`` at ``value = 1``.
+
+        Example:
+            >>> d = Binomial(torch.tensor([5.0, 40.0]), torch.tensor(0.3))
+            >>> k = torch.tensor([1.0, 15.0])
+            >>> torch.equal(d.icdf(d.cdf(k)), k)
+            True
+        """
+        dtype = self._param.dtype
+        return count_icdf(self, value, dtype, self._reaches, self.total_count.to(dtype))
+
+    def _reaches(self, k, q):
+        return (k >= 0) & (self.cdf(k.to(q.dtype)) >= q)
 
     def _log_prob_unchecked(self, value):
         """``log_prob`` without validation, ``-inf`` outside ``0..total_count``."""

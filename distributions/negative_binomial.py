@@ -8,19 +8,13 @@ import torch.nn.functional as F
 
 from distributions import constraints
 from distributions.binary_params import BinaryParams
+from distributions.counts import count_entropy, count_icdf
 from distributions.distribution import Distribution
 from distributions.poisson import Poisson
 from distributions.special import betainc, log_beta, log_standard_gamma
 from distributions.utils import broadcast_all
 
 __all__ = ["NegativeBinomial"]
-
-# Exponential search doubles its step at most this often before giving up on a
-# bracket (a quantile so close to 1 that the cdf never reaches it in the dtype).
-_MAX_DOUBLINGS = 64
-# Bisection halves a float64 integer bracket; past 2^53 halving stops making
-# progress, so the loop is capped rather than trusted to end.
-_MAX_BISECTIONS = 128
 
 
 class NegativeBinomial(BinaryParams, Distribution):
@@ -136,37 +130,21 @@ class NegativeBinomial(BinaryParams, Distribution):
         return log_powers + _log_coefficient(r, value)
 
     def entropy(self):
-        """``-sum_k pmf(k) log pmf(k)`` (torch has none), summed in growing blocks of ``k``.
+        """``-sum_k pmf(k) log pmf(k)`` (torch has none), summed until the tail is negligible.
 
-        Past the mode the pmf ratio ``rho_k = p (k + r) / (k + 1)`` is below 1
-        and tends to ``p``, so after a block ending at ``K`` the rest of the sum
-        is at most ``pmf(K) (|log pmf(K)| + 1) rho / (1 - rho)^2`` (a geometric
-        tail bound); blocks double in length until that bound is below 1e-16
-        of the running total for every element. Summed in float64; the cost
-        grows like the spread ``sqrt(r p) / (1 - p)`` plus ``1 / (1 - p)``.
+        The pmf ratio past the mode is ``p (k + r) / (k + 1)``; the cost grows
+        like the spread ``sqrt(r p) / (1 - p)`` plus ``1 / (1 - p)`` terms.
 
         Example:
             >>> round(NegativeBinomial(3.0, probs=torch.tensor(0.4)).entropy().item(), 4)
             1.8473
         """
         r = self.total_count.double().expand(self.batch_shape)
-        d = NegativeBinomial(r, probs=self.probs.double(), validate_args=False)
-        if not self._from_probs:
-            d = NegativeBinomial(r, logits=self.logits.double(), validate_args=False)
-        p, mode = d.probs.expand(self.batch_shape), d.mode.expand(self.batch_shape)
-        total, start, size = torch.zeros_like(r), 0, 1024
-        while True:
-            k = torch.arange(start, start + size, dtype=r.dtype).view((-1,) + (1,) * r.dim())
-            log_pmf = d.log_prob(k)
-            total = total - torch.xlogy(log_pmf.exp(), log_pmf.exp()).sum(0)
-            end = k[-1]
-            rho = p * (end + r) / (end + 1)
-            last = log_pmf[-1]
-            bound = last.exp() * (last.abs() + 1) * rho / (1 - rho).clamp(min=0).pow(2)
-            done = (end > mode) & (rho < 1) & (bound <= 1e-16 * total.abs().clamp(min=1))
-            if bool((done | (last == -math.inf)).all()):
-                return total.to(self._param.dtype)
-            start, size = start + size, 2 * size
+        param = {"probs": self.probs} if self._from_probs else {"logits": self.logits}
+        d = NegativeBinomial(r, **{k: v.double() for k, v in param.items()}, validate_args=False)
+        p = d.probs.expand(self.batch_shape)
+        h = count_entropy(d.log_prob, lambda k: p * (k + r) / (k + 1), d.mode, self.batch_shape)
+        return h.to(self._param.dtype)
 
     def cdf(self, value):
         """``P(X <= value) = I_{1-p}(r, floor(value) + 1)``, 0 below 0.
@@ -217,66 +195,13 @@ class NegativeBinomial(BinaryParams, Distribution):
             >>> torch.equal(d.icdf(d.cdf(k)), k)
             True
         """
-        q = torch.as_tensor(value, dtype=self._param.dtype)
-        if self._validate_args and not bool(((q >= 0) & (q <= 1)).all()):
-            raise ValueError(
-                f"NegativeBinomial.icdf: value must be a probability in [0, 1], got a tensor "
-                f"of shape {tuple(q.shape)} with min {q.min().item()} and max {q.max().item()}"
-            )
-        shape = torch.broadcast_shapes(q.shape, self.batch_shape)
-        q = q.expand(shape)
-        # The ends are answered directly; searching for q = 1 would run to huge k.
-        inner = torch.where((q <= 0) | (q >= 1), 0.5, q)
-        k = self._bisect(inner, *self._bracket(inner)).to(q.dtype)
-        point_mass = ((self.total_count == 0) | (self.probs == 0)).expand(shape)
-        k = torch.where((q >= 1) & ~point_mass, math.inf, k)
-        return torch.where((q <= 0) | point_mass, torch.zeros_like(k), k)
-
-    def _start(self, q):
-        """A first guess ``mean + z sd`` (``z`` the normal quantile), and a step of ``sd``."""
-        z = torch.special.ndtri(q.clamp(0.01, 0.99))
-        sd = self.variance.sqrt()
-        guess = (self.mean + z * sd).double().floor().clamp(min=0)
-        step = sd.double().ceil().clamp(min=1).expand(q.shape)
-        return guess.nan_to_num(0.0, 0.0, 0.0), step.nan_to_num(1.0, 1.0, 1.0)
+        point_mass = (self.total_count == 0) | (self.probs == 0)
+        top = torch.where(point_mass, 0.0, math.inf)
+        return count_icdf(self, value, self._param.dtype, self._reaches, top)
 
     def _reaches(self, k, q):
         """``cdf(k) >= q`` for float64 integers ``k``, treating ``k < 0`` as ``cdf = 0``."""
         return (k >= 0) & (self._cdf64(k).to(q.dtype) >= q)
-
-    def _bracket(self, q):
-        """Integers with ``cdf(lo) < q <= cdf(hi)`` by exponential search from the guess."""
-        guess, step = self._start(q)
-        above = self._reaches(guess, q)
-        lo = torch.where(above, guess - step, guess).clamp(min=-1)
-        hi = torch.where(above, guess, guess + step)
-        for _ in range(_MAX_DOUBLINGS):
-            lo_low = ~self._reaches(lo, q)
-            hi_high = self._reaches(hi, q)
-            if bool((lo_low & hi_high).all()):
-                break
-            step = step * 2
-            # A failed end becomes the other end (still a valid bound there) and moves on.
-            new_lo = torch.where(hi_high, torch.where(lo_low, lo, lo - step), hi)
-            hi = torch.where(hi_high, torch.where(lo_low, hi, lo), hi + step)
-            lo = new_lo.clamp(min=-1)
-        # Quantiles the cdf never reaches in this dtype (q within rounding of 1) are inf.
-        hi = torch.where(self._reaches(hi, q), hi, math.inf)
-        return lo, hi
-
-    def _bisect(self, q, lo, hi):
-        """Halves ``(lo, hi]`` until ``hi = lo + 1``; ``hi`` is then the quantile."""
-        finite = hi.isfinite()
-        lo = torch.where(finite, lo, 0.0)
-        top = torch.where(finite, hi, 1.0)
-        for _ in range(_MAX_BISECTIONS):
-            if not bool(((top - lo) > 1).any()):
-                break
-            mid = ((lo + top) / 2).floor()
-            reach = self._reaches(mid, q)
-            top = torch.where(reach, mid, top)
-            lo = torch.where(reach, lo, mid)
-        return torch.where(finite, top, hi)
 
 
 def _log_coefficient(r, k):

@@ -1,0 +1,177 @@
+"""Numerics shared by the count distributions (Poisson, Binomial, NegativeBinomial).
+
+Quantiles: the smallest ``k`` with ``cdf(k) >= q``, elementwise. A
+normal-approximation guess is widened into an integer bracket
+``cdf(lo) < q <= cdf(hi)`` by exponential search, then halved by bisection,
+every element at once; the cost is a few dozen cdf evaluations whatever the
+counts.
+
+Entropy: ``-sum_k pmf(k) log pmf(k)`` summed over doubling blocks of ``k``
+until a geometric bound on the rest is negligible.
+"""
+
+import math
+
+import torch
+
+__all__ = ["count_entropy", "count_icdf", "integer_quantile", "normal_guess"]
+
+# Exponential search doubles its step at most this often before giving up on a
+# bracket (a quantile so close to 1 that the cdf never reaches it in the dtype).
+_MAX_DOUBLINGS = 64
+# Bisection halves a float64 integer bracket; past 2^53 halving stops making
+# progress, so the loop is capped rather than trusted to end.
+_MAX_BISECTIONS = 128
+
+
+def count_icdf(dist, value, dtype, reaches, top=math.inf):
+    """``dist.icdf(value)`` for a count distribution on ``0, 1, ..., top``.
+
+    Checks ``value`` (with validation on), answers ``q = 0`` (0) and ``q = 1``
+    (``top``) directly, searches the rest from a normal guess built from
+    ``dist.mean`` and ``dist.variance``, and caps the result at ``top`` (which
+    also answers point masses, whose cdf may be undefined in closed form).
+
+    Args:
+        dist: the distribution (for its name, batch shape, moments, validation).
+        value: probabilities in ``[0, 1]``.
+        dtype: the dtype of the result.
+        reaches: ``(k, q) -> cdf(k) >= q`` for float64 integers ``k``.
+        top: the largest value of the support per element (``inf`` if unbounded).
+
+    Raises:
+        ValueError: with validation on, for values outside ``[0, 1]``.
+    """
+    q = torch.as_tensor(value, dtype=dtype)
+    if dist._validate_args and not bool(((q >= 0) & (q <= 1)).all()):
+        raise ValueError(
+            f"{type(dist).__name__}.icdf: value must be a probability in [0, 1], got a tensor "
+            f"of shape {tuple(q.shape)} with min {q.min().item()} and max {q.max().item()}"
+        )
+    q = q.expand(torch.broadcast_shapes(q.shape, dist.batch_shape))
+    # The ends are answered directly; searching for q = 1 would run to huge k.
+    inner = torch.where((q <= 0) | (q >= 1), 0.5, q)
+    guess, step = normal_guess(inner, dist.mean, dist.variance)
+    k = integer_quantile(reaches, inner, guess, step).to(dtype)
+    top = torch.as_tensor(top, dtype=dtype).expand(q.shape)
+    k = torch.minimum(torch.where(q >= 1, top, k), top)
+    return torch.where(q <= 0, torch.zeros_like(k), k)
+
+
+def normal_guess(q, mean, variance):
+    """A first guess ``mean + z sd`` (``z`` the normal quantile of ``q``) and a step of ``sd``.
+
+    Both are float64 integers of ``q``'s shape; NaN (e.g. an infinite variance)
+    falls back to 0 and 1.
+
+    Example:
+        >>> g, s = normal_guess(torch.tensor([0.5]), torch.tensor(10.0), torch.tensor(4.0))
+        >>> g.tolist(), s.tolist()
+        ([10.0], [2.0])
+    """
+    z = torch.special.ndtri(q.clamp(0.01, 0.99))
+    sd = variance.sqrt()
+    guess = (mean + z * sd).double().floor().clamp(min=0)
+    step = sd.double().ceil().clamp(min=1).expand(q.shape)
+    return guess.nan_to_num(0.0, 0.0, 0.0), step.nan_to_num(1.0, 1.0, 1.0)
+
+
+def integer_quantile(reaches, q, guess, step):
+    """The smallest integer ``k >= 0`` with ``reaches(k, q)``; ``inf`` where none is found.
+
+    Args:
+        reaches: ``(k, q) -> bool tensor``, ``cdf(k) >= q`` for float64 integers
+            ``k`` (False for ``k < 0``), non-decreasing in ``k``.
+        q: probabilities strictly inside ``(0, 1)``.
+        guess: float64 starting integers of ``q``'s shape.
+        step: positive float64 first step sizes of ``q``'s shape.
+
+    Returns:
+        A float64 tensor of ``q``'s shape.
+
+    Example:
+        >>> cdf = lambda k: 1 - 0.5 ** (k + 1)  # Geometric(1/2) on 0, 1, ...
+        >>> reaches = lambda k, q: (k >= 0) & (cdf(k) >= q)
+        >>> q = torch.tensor([0.4, 0.5, 0.9], dtype=torch.float64)
+        >>> integer_quantile(reaches, q, torch.zeros(3, dtype=torch.float64),
+        ...                  torch.ones(3, dtype=torch.float64)).tolist()
+        [0.0, 0.0, 3.0]
+    """
+    lo, hi = _bracket(reaches, q, guess, step)
+    return _bisect(reaches, q, lo, hi)
+
+
+def _bracket(reaches, q, guess, step):
+    """Integers with ``cdf(lo) < q <= cdf(hi)`` by exponential search from the guess."""
+    above = reaches(guess, q)
+    lo = torch.where(above, guess - step, guess).clamp(min=-1)
+    hi = torch.where(above, guess, guess + step)
+    for _ in range(_MAX_DOUBLINGS):
+        lo_low = ~reaches(lo, q)
+        hi_high = reaches(hi, q)
+        if bool((lo_low & hi_high).all()):
+            break
+        step = step * 2
+        # A failed end becomes the other end (still a valid bound there) and moves on.
+        new_lo = torch.where(hi_high, torch.where(lo_low, lo, lo - step), hi)
+        hi = torch.where(hi_high, torch.where(lo_low, hi, lo), hi + step)
+        lo = new_lo.clamp(min=-1)
+    # Quantiles the cdf never reaches in this dtype (q within rounding of 1) are inf.
+    hi = torch.where(reaches(hi, q), hi, math.inf)
+    return lo, hi
+
+
+def _bisect(reaches, q, lo, hi):
+    """Halves ``(lo, hi]`` until ``hi = lo + 1``; ``hi`` is then the quantile."""
+    finite = hi.isfinite()
+    lo = torch.where(finite, lo, 0.0)
+    top = torch.where(finite, hi, 1.0)
+    for _ in range(_MAX_BISECTIONS):
+        if not bool(((top - lo) > 1).any()):
+            break
+        mid = ((lo + top) / 2).floor()
+        reach = reaches(mid, q)
+        top = torch.where(reach, mid, top)
+        lo = torch.where(reach, lo, mid)
+    return torch.where(finite, top, hi)
+
+
+def count_entropy(log_pmf, ratio, mode, shape):
+    """``-sum_k pmf(k) log pmf(k)`` over ``k = 0, 1, ...``, in float64.
+
+    Past the mode the pmf ratio ``rho_k = pmf(k + 1) / pmf(k)`` is below 1 and
+    does not grow, so after a block ending at ``K`` the rest of the sum is at
+    most ``pmf(K) (|log pmf(K)| + 1) rho / (1 - rho)^2`` (a geometric tail
+    bound). Blocks double in length until that bound is below 1e-16 of the
+    running total for every element (or the support has ended: ``log pmf`` is
+    ``-inf``).
+
+    Args:
+        log_pmf: ``k -> log pmf(k)`` for a float64 column ``k`` of shape
+            ``(m,) + (1,) * len(shape)``, returning ``(m,) + shape``.
+        ratio: ``k -> pmf(k + 1) / pmf(k)`` for a float64 scalar tensor ``k``.
+        mode: a mode per element, shape ``shape``.
+        shape: the batch shape.
+
+    Example:
+        >>> import math
+        >>> rate = torch.tensor([2.0], dtype=torch.float64)
+        >>> h = count_entropy(
+        ...     lambda k: k * rate.log() - rate - torch.lgamma(k + 1),
+        ...     lambda k: rate / (k + 1), rate.floor(), rate.shape)
+        >>> round(h.item(), 6)  # Poisson(2)
+        1.704883
+    """
+    total = torch.zeros(shape, dtype=torch.float64)
+    start, size = 0, 1024
+    while True:
+        k = torch.arange(start, start + size, dtype=torch.float64).view((-1,) + (1,) * len(shape))
+        lp = log_pmf(k)
+        total = total - (lp.exp() * lp.masked_fill(lp == -math.inf, 0.0)).sum(0)
+        end, last = k[-1], lp[-1]
+        rho = ratio(end.reshape(()))
+        bound = last.exp() * (last.abs() + 1) * rho / (1 - rho).clamp(min=0).pow(2)
+        settled = (end > mode) & (rho < 1) & (bound <= 1e-16 * total.abs().clamp(min=1))
+        if bool((settled | (last == -math.inf)).all()):
+            return total
+        start, size = start + size, 2 * size
