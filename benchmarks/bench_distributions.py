@@ -151,25 +151,86 @@ def _large_cases():
     def hand_rs():
         return loc + scale * torch.randn(n)
 
-    return _categorical_large() + [
+    return (
+        _categorical_large()
+        + _family_large()
+        + [
+            Case(
+                "distributions-large",
+                "Normal log_prob 1e6",
+                {
+                    "ours": lambda: ours.Normal(loc, scale, validate_args=False).log_prob(x),
+                    "torch": lambda: tdist.Normal(loc, scale, validate_args=False).log_prob(x),
+                    "hand": hand_lp,
+                },
+            ),
+            Case(
+                "distributions-large",
+                "Normal rsample 1e6",
+                {
+                    "ours": lambda: ours.Normal(loc, scale, validate_args=False).rsample(),
+                    "torch": lambda: tdist.Normal(loc, scale, validate_args=False).rsample(),
+                    "hand": hand_rs,
+                },
+            ),
+        ]
+    )
+
+
+def _family_large():
+    """log_prob of the issue-3 families at 1e6 numbers, against the textbook expression."""
+    n = 1_000_000
+    a, b, x = torch.rand(n) + 0.5, torch.rand(n) + 0.5, torch.rand(n) + 0.1
+    c = torch.rand(n // 10, 10) + 0.5
+    simplex = torch.rand(n // 10, 10).softmax(-1)
+    loc, tril = torch.randn(n // 10, 10), torch.eye(10) + 0.1 * torch.randn(10, 10).tril(-1)
+    v = torch.randn(n // 10, 10)
+    mu, sigma = torch.randn(n), torch.rand(n) + 0.5
+
+    def hand_gamma():
+        return a * b.log() + (a - 1) * x.log() - b * x - torch.lgamma(a)
+
+    def hand_dirichlet():
+        return ((c - 1) * simplex.log()).sum(-1) + torch.lgamma(c.sum(-1)) - torch.lgamma(c).sum(-1)
+
+    def hand_mvn():
+        w = torch.linalg.solve_triangular(tril, (v - loc).T, upper=False).T
+        log_det = tril.diagonal().log().sum()
+        return -0.5 * (w * w).sum(-1) - log_det - 5 * LOG_2PI
+
+    def hand_log_normal():
+        log_x = x.log()
+        return -0.5 * ((log_x - mu) / sigma) ** 2 - sigma.log() - log_x - 0.5 * LOG_2PI
+
+    def transformed(lib):
+        base = lib.Normal(mu, sigma, validate_args=False)
+        exp = lib.transforms.ExpTransform()
+        return lib.TransformedDistribution(base, [exp], validate_args=False).log_prob(x)
+
+    def mvn(lib):
+        return lib.MultivariateNormal(loc, scale_tril=tril, validate_args=False).log_prob(v)
+
+    specs = [
+        (
+            "Gamma log_prob 1e6",
+            lambda lib: lib.Gamma(a, b, validate_args=False).log_prob(x),
+            hand_gamma,
+        ),
+        (
+            "Dirichlet log_prob 1e5 x K=10",
+            lambda lib: lib.Dirichlet(c, validate_args=False).log_prob(simplex),
+            hand_dirichlet,
+        ),
+        ("MultivariateNormal log_prob 1e5 x dim 10", mvn, hand_mvn),
+        ("TransformedDistribution(Normal, Exp) log_prob 1e6", transformed, hand_log_normal),
+    ]
+    return [
         Case(
             "distributions-large",
-            "Normal log_prob 1e6",
-            {
-                "ours": lambda: ours.Normal(loc, scale, validate_args=False).log_prob(x),
-                "torch": lambda: tdist.Normal(loc, scale, validate_args=False).log_prob(x),
-                "hand": hand_lp,
-            },
-        ),
-        Case(
-            "distributions-large",
-            "Normal rsample 1e6",
-            {
-                "ours": lambda: ours.Normal(loc, scale, validate_args=False).rsample(),
-                "torch": lambda: tdist.Normal(loc, scale, validate_args=False).rsample(),
-                "hand": hand_rs,
-            },
-        ),
+            name,
+            {"ours": lambda f=f: f(ours), "torch": lambda f=f: f(tdist), "hand": hand},
+        )
+        for name, f, hand in specs
     ]
 
 
