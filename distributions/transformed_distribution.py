@@ -100,17 +100,17 @@ class TransformedDistribution(Distribution):
         if self._validate_args:
             self._validate_sample(value)
         event_dim = len(self.event_shape)
-        log_prob = 0.0
+        log_det = None  # summed Jacobian terms, subtracted once (one full-size op fewer)
         y = value
         for t in reversed(self.transforms):
             x = t.inv(y)
             event_dim += t.domain.event_dim - t.codomain.event_dim
-            log_prob = log_prob - sum_rightmost(
-                t.log_abs_det_jacobian(x, y), event_dim - t.domain.event_dim
-            )
+            term = sum_rightmost(t.log_abs_det_jacobian(x, y), event_dim - t.domain.event_dim)
+            log_det = term if log_det is None else log_det + term
             y = x
         base_lp = self.base_dist.log_prob(y)
-        return log_prob + sum_rightmost(base_lp, event_dim - len(self.base_dist.event_shape))
+        base_lp = sum_rightmost(base_lp, event_dim - len(self.base_dist.event_shape))
+        return base_lp if log_det is None else base_lp - log_det
 
     def _monotone_cdf_transforms(self):
         sign = 1
