@@ -147,10 +147,22 @@ def test_beta_log_prob_at_the_ends(a, b, at_zero, at_one):
         assert d.cdf(torch.tensor([0.0, 1.0], dtype=dtype)).tolist() == [0.0, 1.0]
 
 
+@pytest.mark.parametrize("size", [1, 4096], ids=["small", "large"])
 @pytest.mark.parametrize("a, expected", [(1.0, np.log(2.0)), (0.5, np.inf), (3.0, -np.inf)])
-def test_gamma_log_prob_at_zero(a, expected):
-    lp = D.Gamma(torch.tensor(a), torch.tensor(2.0)).log_prob(torch.tensor(0.0))
-    torch.testing.assert_close(lp.double(), torch.tensor(expected).double())
+def test_gamma_log_prob_at_zero(a, expected, size):
+    # Large tensors take a fused path with its own handling of 0 log 0.
+    lp = D.Gamma(torch.full((size,), a), torch.tensor(2.0)).log_prob(torch.tensor(0.0))
+    torch.testing.assert_close(lp.double(), torch.full((size,), expected).double())
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=str)
+def test_gamma_log_prob_of_large_tensors_matches_torch(dtype):
+    torch.manual_seed(0)
+    a, rate = torch.rand(5000, dtype=dtype) * 3 + 0.1, torch.rand(5000, dtype=dtype) + 0.2
+    x = torch.distributions.Gamma(a, rate).sample()
+    ours = D.Gamma(a, rate).log_prob(x)
+    torch.testing.assert_close(ours, torch.distributions.Gamma(a, rate).log_prob(x))
+    assert D.Gamma(a, rate, validate_args=False).log_prob(x * float("nan")).isnan().all()
 
 
 # --------------------------------------------- small-concentration sampling
