@@ -37,8 +37,9 @@ def log_standard_gamma(concentration):
         True
     """
     boosted = torch._standard_gamma(concentration + 1)
-    u = 1 - torch.rand_like(concentration)  # in (0, 1], so log(u) is finite
-    return boosted.log() + u.log() / concentration
+    # log(1 - u) with u in [0, 1) is finite; addcdiv fuses the last two ops.
+    log_u = torch.log1p(-torch.rand_like(concentration))
+    return torch.addcdiv(boosted.log(), log_u, concentration)
 
 
 def _needs_grad(*tensors):
