@@ -39,4 +39,9 @@ format: setup
 
 bench: setup
 	$(PIP) install -q -c constraints.txt -e ".[bench]" || echo "pyro-ppl not installable: benchmarking without Pyro"
+	# glibc hands blocks over 128 KiB straight back to the OS, so every fresh 1e6-element
+	# tensor page-faults anew; on sandboxed machines that fault cost swamps the
+	# arithmetic being compared. Keeping such blocks in the heap (for every peer alike)
+	# makes the large-input ratios measure the arithmetic.
+	MALLOC_MMAP_THRESHOLD_=268435456 MALLOC_TRIM_THRESHOLD_=268435456 \
 	MPLBACKEND=Agg OMP_NUM_THREADS=1 $(PYTHON) -m benchmarks

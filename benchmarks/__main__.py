@@ -41,7 +41,9 @@ def main(argv=None):
     sections = [
         "# Benchmark results\n",
         "Ratios are medians of per-round time ratios "
-        "(ours / peer; below 1 means we are faster), one thread.\n",
+        "(ours / peer; below 1 means we are faster), one thread, large blocks kept "
+        "in the heap (`make bench` sets glibc's mmap threshold so page faults do not "
+        "swamp the 1e6-element cases).\n",
     ]
     for area, results in by_area.items():
         sections.append(f"## {area}\n\n{format_table(results, PEERS)}\n")
