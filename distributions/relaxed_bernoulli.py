@@ -17,8 +17,7 @@ import torch.nn.functional as F
 from distributions import constraints
 from distributions.binary_params import BinaryParams
 from distributions.distribution import Distribution
-from distributions.relaxed_categorical import _with_temperature
-from distributions.transformed_distribution import TransformedDistribution
+from distributions.relaxed_categorical import RelaxedTransformed, _with_temperature
 from distributions.transforms import SigmoidTransform
 from distributions.utils import (
     broadcast_all,
@@ -146,7 +145,7 @@ class LogitRelaxedBernoulli(BinaryParams, Distribution):
         return (value.log() - (-value).log1p() + self.logits) / self._t()
 
 
-class RelaxedBernoulli(TransformedDistribution):
+class RelaxedBernoulli(RelaxedTransformed):
     """The binary Concrete distribution on ``(0, 1)``: sigmoid of a :class:`LogitRelaxedBernoulli`.
 
     A reparameterizable relaxation of a Bernoulli draw (Maddison et al. 2017;
@@ -171,31 +170,9 @@ class RelaxedBernoulli(TransformedDistribution):
     arg_constraints = LogitRelaxedBernoulli.arg_constraints
     support = constraints.unit_interval
     has_rsample = True
+    _base = LogitRelaxedBernoulli
+    _transform = SigmoidTransform
 
-    def __init__(self, temperature, probs=None, logits=None, validate_args=None):
-        # Shape errors name this class, not the underlying LogitRelaxedBernoulli.
-        owner = type(self).__name__
-        _, value = _given_param(owner, probs, logits)
-        if isinstance(temperature, torch.Tensor) and temperature.numel() != 1:
-            _with_temperature(owner, value.shape, temperature)
-        base = LogitRelaxedBernoulli(temperature, probs, logits, validate_args=False)
-        super().__init__(base, SigmoidTransform(), validate_args=validate_args)
-
-    def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(RelaxedBernoulli, _instance)
-        return super().expand(batch_shape, _instance=new)
-
-    @property
-    def temperature(self):
-        return self.base_dist.temperature
-
-    @property
-    def logits(self):
-        return self.base_dist.logits
-
-    @property
-    def probs(self):
-        return self.base_dist.probs
-
-    def __repr__(self):
-        return f"RelaxedBernoulli({self.base_dist!r})"
+    @staticmethod
+    def _given(owner, probs, logits):
+        return _given_param(owner, probs, logits)[1]

@@ -11,7 +11,7 @@ from distributions.transformed_distribution import TransformedDistribution
 from distributions.transforms import ExpTransform
 from distributions.utils import clamp_probs, lazy_property, probs_to_logits, promote_float
 
-__all__ = ["ExpRelaxedCategorical", "RelaxedOneHotCategorical"]
+__all__ = ["ExpRelaxedCategorical", "RelaxedOneHotCategorical", "RelaxedTransformed"]
 
 
 def _given_param(owner, probs, logits):
@@ -137,7 +137,59 @@ class ExpRelaxedCategorical(Distribution):
         return (score - score.logsumexp(-1, keepdim=True)).sum(-1) + log_scale
 
 
-class RelaxedOneHotCategorical(TransformedDistribution):
+class RelaxedTransformed(TransformedDistribution):
+    """A relaxed family as a fixed transform of its unconstrained-space base.
+
+    Shared by :class:`RelaxedOneHotCategorical` (``exp`` of an
+    :class:`ExpRelaxedCategorical`) and ``RelaxedBernoulli`` (``sigmoid`` of a
+    ``LogitRelaxedBernoulli``): a subclass names ``_base`` (built from the same
+    arguments, unvalidated, since they are checked here), ``_transform`` and
+    ``_category_dims`` (the trailing dims of ``probs`` that are not batch).
+
+    Example:
+        >>> RelaxedOneHotCategorical(torch.tensor(0.5), torch.tensor([0.3, 0.7])).event_shape
+        torch.Size([2])
+    """
+
+    _base: type = Distribution
+    _transform: type = ExpTransform
+    _category_dims = 0
+
+    def __init__(self, temperature, probs=None, logits=None, validate_args=None):
+        # Shape errors name this class, not the base.
+        owner = type(self).__name__
+        value = self._given(owner, probs, logits)
+        if isinstance(temperature, torch.Tensor) and temperature.numel() != 1:
+            batch = value.shape[: value.dim() - self._category_dims]
+            _with_temperature(owner, batch, temperature)
+        base = self._base(temperature, probs, logits, validate_args=False)
+        super().__init__(base, self._transform(), validate_args=validate_args)
+
+    @staticmethod
+    def _given(owner, probs, logits):
+        return _given_param(owner, probs, logits)[1]
+
+    def expand(self, batch_shape, _instance=None):
+        new = self._get_checked_instance(RelaxedTransformed, _instance)
+        return super().expand(batch_shape, _instance=new)
+
+    @property
+    def temperature(self):
+        return self.base_dist.temperature
+
+    @property
+    def logits(self):
+        return self.base_dist.logits
+
+    @property
+    def probs(self):
+        return self.base_dist.probs
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self.base_dist!r})"
+
+
+class RelaxedOneHotCategorical(RelaxedTransformed):
     """The Concrete / Gumbel-softmax distribution on the simplex (Maddison et al. 2017;
     Jang et al. 2017, arXiv 1611.01144).
 
@@ -160,31 +212,6 @@ class RelaxedOneHotCategorical(TransformedDistribution):
     arg_constraints = ExpRelaxedCategorical.arg_constraints
     support = constraints.simplex
     has_rsample = True
-
-    def __init__(self, temperature, probs=None, logits=None, validate_args=None):
-        # Shape errors name this class, not the underlying ExpRelaxedCategorical.
-        owner = type(self).__name__
-        _, value = _given_param(owner, probs, logits)
-        if isinstance(temperature, torch.Tensor) and temperature.numel() != 1:
-            _with_temperature(owner, value.shape[:-1], temperature)
-        base = ExpRelaxedCategorical(temperature, probs, logits, validate_args=False)
-        super().__init__(base, ExpTransform(), validate_args=validate_args)
-
-    def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(RelaxedOneHotCategorical, _instance)
-        return super().expand(batch_shape, _instance=new)
-
-    @property
-    def temperature(self):
-        return self.base_dist.temperature
-
-    @property
-    def logits(self):
-        return self.base_dist.logits
-
-    @property
-    def probs(self):
-        return self.base_dist.probs
-
-    def __repr__(self):
-        return f"RelaxedOneHotCategorical({self.base_dist!r})"
+    _base = ExpRelaxedCategorical
+    _transform = ExpTransform
+    _category_dims = 1
