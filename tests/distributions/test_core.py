@@ -201,3 +201,12 @@ def test_torch_compile_does_not_switch_validation_off():
     compiled(torch.ones(2))
     with pytest.raises(ValueError, match="argument 'scale'"):
         dist.Normal(0.0, -1.0)
+
+
+def test_normal_draws_are_independent_along_expanded_parameter_dims():
+    # rsample() of one batch draws with randn_like(loc); an expanded (stride-0) loc
+    # must still get one fresh number per element.
+    d = dist.Normal(torch.zeros(3, 1).expand(3, 5), torch.ones(3, 1).expand(3, 5))
+    x = d.rsample()
+    assert x.shape == (3, 5) and x.unique().numel() == 15
+    assert dist.Normal(torch.zeros(3), 1.0).expand((4, 3)).rsample().unique().numel() == 12
