@@ -6,7 +6,7 @@ import torch
 
 from distributions import constraints
 from distributions.distribution import Distribution
-from distributions.utils import broadcast_all
+from distributions.utils import broadcast_all, uniform_draws
 
 __all__ = ["Cauchy"]
 
@@ -50,7 +50,7 @@ class Cauchy(Distribution):
     def rsample(self, sample_shape=torch.Size()):
         shape = self._extended_shape(sample_shape)
         # Out-of-place uniforms (not .cauchy_()) so torch.vmap can batch the randomness.
-        u = torch.rand(shape, dtype=self.loc.dtype, device=self.loc.device)
+        u = uniform_draws(self.loc, shape)
         return self.loc + torch.tan(math.pi * (u - 0.5)) * self.scale
 
     def log_prob(self, value):

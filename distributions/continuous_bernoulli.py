@@ -24,6 +24,7 @@ from distributions.utils import (
     broadcast_all,
     probs_to_logits,
     promote_float,
+    uniform_draws,
 )
 
 __all__ = ["ContinuousBernoulli"]
@@ -176,7 +177,7 @@ class ContinuousBernoulli(BinaryParams, ExponentialFamily):
     # ---------------------------------------------------------- sample / score
     def rsample(self, sample_shape=torch.Size()):
         shape = self._extended_shape(sample_shape)
-        u = torch.rand(shape, dtype=self._param.dtype, device=self._param.device)
+        u = uniform_draws(self._param, shape)
         return self.icdf(u)
 
     def log_prob(self, value):

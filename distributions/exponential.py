@@ -6,7 +6,7 @@ import torch
 
 from distributions import constraints
 from distributions.exp_family import ExponentialFamily
-from distributions.utils import broadcast_all
+from distributions.utils import broadcast_all, uniform_draws
 
 __all__ = ["Exponential"]
 
@@ -53,7 +53,7 @@ class Exponential(ExponentialFamily):
 
     def rsample(self, sample_shape=torch.Size()):
         # -log(1 - U) from an out-of-place uniform, so torch.vmap can batch it.
-        u = torch.rand(self._extended_shape(sample_shape), dtype=self.rate.dtype)
+        u = uniform_draws(self.rate, self._extended_shape(sample_shape))
         return -torch.log1p(-u) / self.rate
 
     def log_prob(self, value):

@@ -16,7 +16,7 @@ import torch
 
 from distributions import constraints
 from distributions.distribution import Distribution
-from distributions.utils import broadcast_all
+from distributions.utils import broadcast_all, uniform_draws
 
 __all__ = ["GeneralizedPareto"]
 
@@ -140,7 +140,7 @@ class GeneralizedPareto(Distribution):
     # ------------------------------------------------------- sample / score
     def rsample(self, sample_shape=torch.Size()):
         shape = self._extended_shape(sample_shape)
-        u = torch.rand(shape, dtype=self.loc.dtype, device=self.loc.device)
+        u = uniform_draws(self.loc, shape)
         return self.icdf(u)
 
     def log_prob(self, value):

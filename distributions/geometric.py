@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from distributions import constraints
 from distributions.binary_params import BinaryParams
 from distributions.distribution import Distribution
-from distributions.utils import broadcast_all
+from distributions.utils import broadcast_all, uniform_draws
 
 __all__ = ["Geometric"]
 
@@ -67,7 +67,7 @@ class Geometric(BinaryParams, Distribution):
         shape = self._extended_shape(sample_shape)
         tiny = torch.finfo(self.probs.dtype).tiny
         with torch.no_grad():
-            u = torch.rand(shape, dtype=self.probs.dtype).clamp(min=tiny)
+            u = uniform_draws(self.probs, shape).clamp(min=tiny)
             return (u.log() / torch.log1p(-self.probs)).floor()
 
     def log_prob(self, value):

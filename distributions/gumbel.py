@@ -6,7 +6,7 @@ import torch
 
 from distributions import constraints
 from distributions.distribution import Distribution
-from distributions.utils import broadcast_all, euler_constant
+from distributions.utils import broadcast_all, euler_constant, uniform_draws
 
 __all__ = ["Gumbel"]
 
@@ -53,7 +53,7 @@ class Gumbel(Distribution):
 
     def rsample(self, sample_shape=torch.Size()):
         finfo = torch.finfo(self.loc.dtype)
-        u = torch.rand(self._extended_shape(sample_shape), dtype=self.loc.dtype)
+        u = uniform_draws(self.loc, self._extended_shape(sample_shape))
         u = u.clamp(min=finfo.tiny, max=1 - finfo.eps)
         return self.loc - self.scale * torch.log(-torch.log(u))
 

@@ -6,7 +6,7 @@ import torch
 
 from distributions import constraints
 from distributions.distribution import Distribution
-from distributions.utils import broadcast_all
+from distributions.utils import broadcast_all, uniform_draws
 
 __all__ = ["HalfCauchy"]
 
@@ -52,7 +52,7 @@ class HalfCauchy(Distribution):
 
     def rsample(self, sample_shape=torch.Size()):
         # tan of a uniform angle in [0, pi/2): out-of-place, so torch.vmap can batch it.
-        u = torch.rand(self._extended_shape(sample_shape), dtype=self.scale.dtype)
+        u = uniform_draws(self.scale, self._extended_shape(sample_shape))
         return torch.tan(u * (math.pi / 2)) * self.scale
 
     def log_prob(self, value):

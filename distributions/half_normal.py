@@ -6,7 +6,7 @@ import torch
 
 from distributions import constraints
 from distributions.distribution import Distribution
-from distributions.utils import broadcast_all
+from distributions.utils import broadcast_all, normal_draws
 
 __all__ = ["HalfNormal"]
 
@@ -49,7 +49,7 @@ class HalfNormal(Distribution):
         return self.scale.pow(2) * (1 - 2 / math.pi)
 
     def rsample(self, sample_shape=torch.Size()):
-        eps = torch.randn(self._extended_shape(sample_shape), dtype=self.scale.dtype)
+        eps = normal_draws(self.scale, self._extended_shape(sample_shape))
         return eps.abs() * self.scale
 
     def log_prob(self, value):

@@ -6,7 +6,7 @@ import torch
 
 from distributions import constraints
 from distributions.distribution import Distribution
-from distributions.utils import broadcast_all, euler_constant
+from distributions.utils import broadcast_all, euler_constant, uniform_draws
 
 __all__ = ["Kumaraswamy"]
 
@@ -66,7 +66,7 @@ class Kumaraswamy(Distribution):
 
     def rsample(self, sample_shape=torch.Size()):
         finfo = torch.finfo(self.concentration1.dtype)
-        u = torch.rand(self._extended_shape(sample_shape), dtype=self.concentration1.dtype)
+        u = uniform_draws(self.concentration1, self._extended_shape(sample_shape))
         u = u.clamp(min=finfo.tiny, max=1 - finfo.eps)
         return self.icdf(u)
 

@@ -6,7 +6,7 @@ import torch
 
 from distributions import constraints
 from distributions.distribution import Distribution
-from distributions.utils import broadcast_all
+from distributions.utils import broadcast_all, uniform_draws
 
 __all__ = ["Laplace"]
 
@@ -55,7 +55,7 @@ class Laplace(Distribution):
         shape = self._extended_shape(sample_shape)
         # Uniform on (-1, 1) excluding the endpoints, where log1p(-|u|) = -inf.
         tiny = torch.finfo(self.loc.dtype).eps
-        u = torch.rand(shape, dtype=self.loc.dtype) * (2 - tiny) + (tiny - 1)
+        u = uniform_draws(self.loc, shape) * (2 - tiny) + (tiny - 1)
         return self.loc - self.scale * u.sign() * torch.log1p(-u.abs())
 
     def log_prob(self, value):

@@ -6,7 +6,7 @@ import torch
 
 from distributions import constraints
 from distributions.distribution import Distribution
-from distributions.utils import broadcast_all
+from distributions.utils import broadcast_all, normal_draws
 
 __all__ = ["LogNormal"]
 
@@ -55,7 +55,7 @@ class LogNormal(Distribution):
         return torch.expm1(s2) * (2 * self.loc + s2).exp()
 
     def rsample(self, sample_shape=torch.Size()):
-        eps = torch.randn(self._extended_shape(sample_shape), dtype=self.loc.dtype)
+        eps = normal_draws(self.loc, self._extended_shape(sample_shape))
         return (self.loc + eps * self.scale).exp()
 
     def log_prob(self, value):

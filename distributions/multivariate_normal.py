@@ -16,7 +16,7 @@ from distributions.linalg import (
     scale_tril_of,
     select_matrix_argument,
 )
-from distributions.utils import lazy_property, promote_float
+from distributions.utils import lazy_property, normal_draws, promote_float
 
 __all__ = ["MultivariateNormal"]
 
@@ -163,7 +163,7 @@ class MultivariateNormal(Distribution):
 
     def rsample(self, sample_shape=torch.Size()):
         shape = self._extended_shape(sample_shape)
-        eps = torch.randn(shape, dtype=self.loc.dtype, device=self.loc.device)
+        eps = normal_draws(self.loc, shape)
         return self.loc + batch_mv(self._unbroadcasted_scale_tril, eps)
 
     def log_prob(self, value):

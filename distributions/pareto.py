@@ -6,7 +6,7 @@ import torch
 
 from distributions import constraints
 from distributions.distribution import Distribution
-from distributions.utils import broadcast_all
+from distributions.utils import broadcast_all, uniform_draws
 
 __all__ = ["Pareto"]
 
@@ -54,7 +54,7 @@ class Pareto(Distribution):
         return var.masked_fill(self.alpha <= 2, math.inf)
 
     def rsample(self, sample_shape=torch.Size()):
-        u = torch.rand(self._extended_shape(sample_shape), dtype=self.scale.dtype)
+        u = uniform_draws(self.scale, self._extended_shape(sample_shape))
         return self.scale * torch.exp(-torch.log1p(-u) / self.alpha)
 
     def log_prob(self, value):

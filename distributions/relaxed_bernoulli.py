@@ -23,6 +23,7 @@ from distributions.utils import (
     broadcast_all,
     clamp_probs,
     promote_float,
+    uniform_draws,
 )
 
 __all__ = ["LogitRelaxedBernoulli", "RelaxedBernoulli"]
@@ -125,7 +126,7 @@ class LogitRelaxedBernoulli(BinaryParams, Distribution):
         shape = self._extended_shape(sample_shape)
         logits = self.logits
         # Clamping u into (0, 1) keeps its logit, the logistic noise, finite.
-        u = clamp_probs(torch.rand(shape, dtype=logits.dtype, device=logits.device))
+        u = clamp_probs(uniform_draws(logits, shape))
         return (u.log() - (-u).log1p() + logits) / self._t()
 
     def log_prob(self, value):

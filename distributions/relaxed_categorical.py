@@ -9,7 +9,13 @@ from distributions.distribution import Distribution
 from distributions.linalg import batch_shapes
 from distributions.transformed_distribution import TransformedDistribution
 from distributions.transforms import ExpTransform
-from distributions.utils import clamp_probs, lazy_property, probs_to_logits, promote_float
+from distributions.utils import (
+    clamp_probs,
+    lazy_property,
+    probs_to_logits,
+    promote_float,
+    uniform_draws,
+)
 
 __all__ = ["ExpRelaxedCategorical", "RelaxedOneHotCategorical", "RelaxedTransformed"]
 
@@ -122,7 +128,7 @@ class ExpRelaxedCategorical(Distribution):
     def rsample(self, sample_shape=torch.Size()):
         shape = self._extended_shape(sample_shape)
         logits = self.logits
-        u = clamp_probs(torch.rand(shape, dtype=logits.dtype, device=logits.device))
+        u = clamp_probs(uniform_draws(logits, shape))
         gumbel = -(-u.log()).log()
         scores = (logits + gumbel) / self._event_temperature()
         return scores - scores.logsumexp(-1, keepdim=True)

@@ -14,7 +14,7 @@ from distributions.special import (
     log_gamma_ratio,
     standard_gamma,
 )
-from distributions.utils import broadcast_all
+from distributions.utils import broadcast_all, normal_draws
 
 __all__ = ["StudentT"]
 
@@ -84,7 +84,7 @@ class StudentT(Distribution):
 
     def rsample(self, sample_shape=torch.Size()):
         shape = self._extended_shape(sample_shape)
-        z = torch.randn(shape, dtype=self.df.dtype, device=self.df.device)
+        z = normal_draws(self.df, shape)
         # chi2(df) / df = Gamma(df/2, 1) / (df/2)
         half_df = 0.5 * self.df
         g = standard_gamma(half_df.expand(shape))

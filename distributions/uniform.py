@@ -6,7 +6,7 @@ import torch
 
 from distributions import constraints
 from distributions.distribution import Distribution
-from distributions.utils import broadcast_all
+from distributions.utils import broadcast_all, uniform_draws
 
 __all__ = ["Uniform"]
 
@@ -63,7 +63,7 @@ class Uniform(Distribution):
         return (self.high - self.low).pow(2) / 12
 
     def rsample(self, sample_shape=torch.Size()):
-        u = torch.rand(self._extended_shape(sample_shape), dtype=self.low.dtype)
+        u = uniform_draws(self.low, self._extended_shape(sample_shape))
         return self.low + u * (self.high - self.low)
 
     def log_prob(self, value):

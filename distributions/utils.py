@@ -17,8 +17,10 @@ __all__ = [
     "logits_to_probs",
     "probs_to_logits",
     "tril_matrix_to_vec",
+    "uniform_draws",
     "vec_to_tril_matrix",
     "euler_constant",
+    "normal_draws",
     "promote_float",
     "sum_rightmost",
 ]
@@ -216,3 +218,32 @@ def sum_rightmost(value, dim):
     if dim == 0 or not isinstance(value, torch.Tensor):
         return value
     return value.reshape(value.shape[:-dim] + (-1,)).sum(-1)
+
+
+def uniform_draws(like, shape):
+    """Standard uniform draws on ``[0, 1)`` of ``shape``, in ``like``'s dtype and device.
+
+    One draw of the batch (``shape == like.shape``, the common case in models)
+    goes through ``torch.rand_like``, about 3 us cheaper than ``torch.rand``
+    with dtype and device arguments; both are out of place, so torch.vmap can
+    batch the randomness.
+
+    Example:
+        >>> uniform_draws(torch.zeros(2, dtype=torch.float64), torch.Size([3, 2])).dtype
+        torch.float64
+    """
+    if like.shape == shape:
+        return torch.rand_like(like)
+    return torch.rand(shape, dtype=like.dtype, device=like.device)
+
+
+def normal_draws(like, shape):
+    """Standard normal draws of ``shape`` in ``like``'s dtype and device, as :func:`uniform_draws`.
+
+    Example:
+        >>> normal_draws(torch.zeros(2), torch.Size([2])).shape
+        torch.Size([2])
+    """
+    if like.shape == shape:
+        return torch.randn_like(like)
+    return torch.randn(shape, dtype=like.dtype, device=like.device)

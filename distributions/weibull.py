@@ -6,7 +6,7 @@ import torch
 
 from distributions import constraints
 from distributions.distribution import Distribution
-from distributions.utils import broadcast_all, euler_constant
+from distributions.utils import broadcast_all, euler_constant, uniform_draws
 
 __all__ = ["Weibull"]
 
@@ -53,7 +53,7 @@ class Weibull(Distribution):
         return self.scale.pow(2) * (second - first.pow(2))
 
     def rsample(self, sample_shape=torch.Size()):
-        u = torch.rand(self._extended_shape(sample_shape), dtype=self.scale.dtype)
+        u = uniform_draws(self.scale, self._extended_shape(sample_shape))
         return self.scale * (-torch.log1p(-u)).pow(self.concentration.reciprocal())
 
     def log_prob(self, value):
