@@ -37,7 +37,25 @@ FAMILIES = {
     "GeneralizedPareto": lambda: dist.GeneralizedPareto(_m(0.0, 1.0), _m(1.0, 2.0), _m(0.1, 0.2)),
     "RelaxedBernoulli": lambda: dist.RelaxedBernoulli(_m(0.5), _m(0.3, 0.6)),
     "RelaxedOneHotCategorical": lambda: dist.RelaxedOneHotCategorical(_m(0.5), _m(0.3, 0.7)),
+    "Gamma": lambda: dist.Gamma(_m(1.0, 2.0), _m(1.0, 2.0)),
+    "Chi2": lambda: dist.Chi2(_m(3.0, 4.0)),
+    "InverseGamma": lambda: dist.InverseGamma(_m(3.0, 4.0), _m(1.0, 2.0)),
+    "FisherSnedecor": lambda: dist.FisherSnedecor(_m(3.0, 4.0), _m(5.0, 6.0)),
+    "Beta": lambda: dist.Beta(_m(1.0, 2.0), _m(1.0, 2.0)),
+    "Dirichlet": lambda: dist.Dirichlet(_m(1.0, 2.0)),
+    "LogisticNormal": lambda: dist.LogisticNormal(_m(0.0, 1.0), _m(1.0, 1.0)),
+    "LKJCholesky": lambda: dist.LKJCholesky(3, _m(1.0)),
+    "Poisson": lambda: dist.Poisson(_m(1.0, 2.0)),
+    "NegativeBinomial": lambda: dist.NegativeBinomial(_m(3.0, 4.0), _m(0.3, 0.5)),
+    "Bernoulli": lambda: dist.Bernoulli(_m(0.3, 0.7)),
+    "Categorical": lambda: dist.Categorical(_m(0.3, 0.7)),
+    "OneHotCategorical": lambda: dist.OneHotCategorical(_m(0.3, 0.7)),
+    "MixtureSameFamily": lambda: dist.MixtureSameFamily(
+        dist.Categorical(_m(0.3, 0.7)), dist.Normal(_m(0.0, 1.0), _m(1.0, 1.0))
+    ),
 }
+# Not here: Binomial/Multinomial (torch.binomial has no meta kernel), VonMises
+# (boolean indexing), LowRankMultivariateNormal/Wishart (read values on the way).
 
 
 @pytest.fixture
