@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from distributions import constraints
 from distributions.binary_params import BinaryParams
 from distributions.exp_family import ExponentialFamily
-from distributions.utils import broadcast_all
+from distributions.utils import broadcast_all, probs_or_logits
 
 __all__ = ["Bernoulli"]
 
@@ -38,12 +38,7 @@ class Bernoulli(BinaryParams, ExponentialFamily):
     _mean_carrier_measure = 0
 
     def __init__(self, probs=None, logits=None, validate_args=None):
-        if (probs is None) == (logits is None):
-            raise ValueError(
-                "Bernoulli: pass exactly one of probs or logits "
-                f"(got probs={'set' if probs is not None else None}, "
-                f"logits={'set' if logits is not None else None})"
-            )
+        probs_or_logits("Bernoulli", probs, logits)
         if probs is not None:
             (self.probs,) = broadcast_all(probs)
             param = self.probs

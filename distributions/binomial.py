@@ -9,7 +9,7 @@ from distributions import constraints
 from distributions.binary_params import BinaryParams
 from distributions.counts import count_entropy, count_icdf
 from distributions.distribution import Distribution
-from distributions.utils import broadcast_all
+from distributions.utils import broadcast_all, probs_or_logits
 
 __all__ = ["Binomial"]
 
@@ -44,8 +44,7 @@ class Binomial(BinaryParams, Distribution):
     has_enumerate_support = True
 
     def __init__(self, total_count=1, probs=None, logits=None, validate_args=None):
-        if (probs is None) == (logits is None):
-            raise ValueError("Binomial: pass exactly one of probs or logits")
+        probs_or_logits("Binomial", probs, logits)
         if probs is not None:
             self.total_count, self.probs = broadcast_all(total_count, probs)
             self.total_count = self.total_count.type_as(self.probs)

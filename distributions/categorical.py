@@ -4,7 +4,7 @@ import torch
 
 from distributions import constraints
 from distributions.distribution import Distribution
-from distributions.utils import lazy_property, logits_to_probs, probs_to_logits
+from distributions.utils import lazy_property, logits_to_probs, probs_or_logits, probs_to_logits
 
 __all__ = ["Categorical"]
 
@@ -36,12 +36,7 @@ class Categorical(Distribution):
     has_enumerate_support = True
 
     def __init__(self, probs=None, logits=None, validate_args=None):
-        if (probs is None) == (logits is None):
-            raise ValueError(
-                f"{type(self).__name__}: pass exactly one of probs or logits "
-                f"(got probs={'set' if probs is not None else None}, "
-                f"logits={'set' if logits is not None else None})"
-            )
+        probs_or_logits(type(self).__name__, probs, logits)
         param = probs if probs is not None else logits
         if param.dim() < 1:
             raise ValueError(

@@ -22,6 +22,7 @@ from distributions.binary_params import BinaryParams
 from distributions.exp_family import ExponentialFamily
 from distributions.utils import (
     broadcast_all,
+    probs_or_logits,
     probs_to_logits,
     promote_float,
     uniform_draws,
@@ -108,12 +109,7 @@ class ContinuousBernoulli(BinaryParams, ExponentialFamily):
     _mean_carrier_measure = 0
 
     def __init__(self, probs=None, logits=None, lims=(0.499, 0.501), validate_args=None):
-        if (probs is None) == (logits is None):
-            raise ValueError(
-                "ContinuousBernoulli: pass exactly one of probs or logits "
-                f"(got probs={'set' if probs is not None else None}, "
-                f"logits={'set' if logits is not None else None})"
-            )
+        probs_or_logits("ContinuousBernoulli", probs, logits)
         self._lims = _check_lims(lims)
         if probs is not None:
             (self.probs,) = broadcast_all(promote_float(probs))

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from distributions import constraints
 from distributions.binary_params import BinaryParams
 from distributions.distribution import Distribution
-from distributions.utils import broadcast_all, uniform_draws
+from distributions.utils import broadcast_all, probs_or_logits, uniform_draws
 
 __all__ = ["Geometric"]
 
@@ -33,8 +33,7 @@ class Geometric(BinaryParams, Distribution):
     support = constraints.nonnegative_integer
 
     def __init__(self, probs=None, logits=None, validate_args=None):
-        if (probs is None) == (logits is None):
-            raise ValueError("Geometric: pass exactly one of probs or logits")
+        probs_or_logits("Geometric", probs, logits)
         if probs is not None:
             (self.probs,) = broadcast_all(probs)
             param = self.probs

@@ -7,7 +7,7 @@ from distributions import constraints
 from distributions.binomial import Binomial
 from distributions.categorical import Categorical
 from distributions.distribution import Distribution
-from distributions.utils import lazy_property
+from distributions.utils import lazy_property, probs_or_logits
 
 __all__ = ["Multinomial"]
 
@@ -64,8 +64,7 @@ class Multinomial(Distribution):
 
     def __init__(self, total_count=1, probs=None, logits=None, validate_args=None):
         _check_total_count(total_count)
-        if (probs is None) == (logits is None):
-            raise ValueError("Multinomial: pass exactly one of probs or logits")
+        probs_or_logits("Multinomial", probs, logits)
         name, param = ("probs", probs) if probs is not None else ("logits", logits)
         if not isinstance(param, torch.Tensor) or param.dim() < 1:
             raise ValueError(

@@ -12,7 +12,7 @@ from distributions.counts import count_entropy, count_icdf
 from distributions.distribution import Distribution
 from distributions.poisson import Poisson
 from distributions.special import betainc, log_beta, log_standard_gamma
-from distributions.utils import broadcast_all
+from distributions.utils import broadcast_all, probs_or_logits
 
 __all__ = ["NegativeBinomial"]
 
@@ -63,8 +63,7 @@ class NegativeBinomial(BinaryParams, Distribution):
     support = constraints.nonnegative_integer
 
     def __init__(self, total_count, probs=None, logits=None, validate_args=None):
-        if (probs is None) == (logits is None):
-            raise ValueError("NegativeBinomial: pass exactly one of probs or logits")
+        probs_or_logits("NegativeBinomial", probs, logits)
         name, param = ("probs", probs) if probs is not None else ("logits", logits)
         _check_total_count(total_count, name, param)
         self.total_count, param = broadcast_all(total_count, param)

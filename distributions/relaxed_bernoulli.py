@@ -22,6 +22,7 @@ from distributions.transforms import SigmoidTransform
 from distributions.utils import (
     broadcast_all,
     clamp_probs,
+    probs_or_logits,
     promote_float,
     uniform_draws,
 )
@@ -31,13 +32,7 @@ __all__ = ["LogitRelaxedBernoulli", "RelaxedBernoulli"]
 
 def _given_param(owner, probs, logits):
     """Returns ``(name, tensor)`` for the one of probs/logits that was given."""
-    if (probs is None) == (logits is None):
-        raise ValueError(
-            f"{owner}: pass exactly one of probs or logits "
-            f"(got probs={'set' if probs is not None else None}, "
-            f"logits={'set' if logits is not None else None})"
-        )
-    name, value = ("probs", probs) if probs is not None else ("logits", logits)
+    name, value = probs_or_logits(owner, probs, logits)
     (value,) = broadcast_all(value)
     return name, value
 

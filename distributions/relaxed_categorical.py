@@ -12,6 +12,7 @@ from distributions.transforms import ExpTransform
 from distributions.utils import (
     clamp_probs,
     lazy_property,
+    probs_or_logits,
     probs_to_logits,
     promote_float,
     uniform_draws,
@@ -22,9 +23,7 @@ __all__ = ["ExpRelaxedCategorical", "RelaxedOneHotCategorical", "RelaxedTransfor
 
 def _given_param(owner, probs, logits):
     """Returns ``(name, tensor)`` for the one of probs/logits that was given."""
-    if (probs is None) == (logits is None):
-        raise ValueError(f"{owner}: pass exactly one of probs or logits (got both or neither)")
-    name, value = ("probs", probs) if probs is not None else ("logits", logits)
+    name, value = probs_or_logits(owner, probs, logits)
     if not isinstance(value, torch.Tensor) or value.dim() < 1:
         shape = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
         raise ValueError(

@@ -21,6 +21,7 @@ __all__ = [
     "vec_to_tril_matrix",
     "euler_constant",
     "normal_draws",
+    "probs_or_logits",
     "promote_float",
     "sum_rightmost",
 ]
@@ -247,3 +248,22 @@ def normal_draws(like, shape):
     if like.shape == shape:
         return torch.randn_like(like)
     return torch.randn(shape, dtype=like.dtype, device=like.device)
+
+
+def probs_or_logits(owner, probs, logits):
+    """``("probs", probs)`` or ``("logits", logits)``: the one of the two that was given.
+
+    Raises:
+        ValueError: naming ``owner`` and what was given, unless exactly one is.
+
+    Example:
+        >>> probs_or_logits("Bernoulli", None, torch.tensor(0.0))[0]
+        'logits'
+    """
+    if (probs is None) == (logits is None):
+        given = "both" if probs is not None else "neither"
+        raise ValueError(
+            f"{owner}: pass exactly one of probs or logits (got {given}); probs are "
+            "probabilities, logits their log-odds (or unnormalized log-probabilities)"
+        )
+    return ("probs", probs) if probs is not None else ("logits", logits)

@@ -210,3 +210,26 @@ def test_normal_draws_are_independent_along_expanded_parameter_dims():
     x = d.rsample()
     assert x.shape == (3, 5) and x.unique().numel() == 15
     assert dist.Normal(torch.zeros(3), 1.0).expand((4, 3)).rsample().unique().numel() == 12
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda **kw: dist.Bernoulli(**kw),
+        lambda **kw: dist.Binomial(5, **kw),
+        lambda **kw: dist.Geometric(**kw),
+        lambda **kw: dist.NegativeBinomial(3.0, **kw),
+        lambda **kw: dist.ContinuousBernoulli(**kw),
+        lambda **kw: dist.Categorical(**kw),
+        lambda **kw: dist.OneHotCategorical(**kw),
+        lambda **kw: dist.Multinomial(4, **kw),
+        lambda **kw: dist.RelaxedBernoulli(torch.tensor(0.5), **kw),
+        lambda **kw: dist.RelaxedOneHotCategorical(torch.tensor(0.5), **kw),
+    ],
+)
+def test_probs_or_logits_errors_say_what_was_given(make):
+    p = torch.tensor([0.3, 0.7])
+    with pytest.raises(ValueError, match=r"\w+: pass exactly one of probs or logits \(got both\)"):
+        make(probs=p, logits=p)
+    with pytest.raises(ValueError, match=r"pass exactly one of probs or logits \(got neither\)"):
+        make()
