@@ -3,6 +3,10 @@
 ``Adam({"lr": 0.01})`` and friends mirror Pyro's ``pyro.optim``; any other
 ``torch.optim`` class works through :class:`Optimizer`, and learning-rate
 schedules through :class:`LRScheduler` (``ExponentialLR``, ``StepLR``, ...).
+As in Pyro, ``optim_args`` and ``clip_args`` are dicts or per-parameter
+callables, ``clip_args={"clip_norm": c, "clip_value": v}`` clips each
+parameter's gradient, and ``get_state``/``set_state`` (``save``/``load``)
+checkpoint the optimizer in Pyro's per-parameter format.
 """
 
 import torch

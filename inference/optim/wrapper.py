@@ -2,12 +2,22 @@
 
 Pyro builds one torch optimizer per parameter; a single optimizer with one
 parameter group per new parameter gives the same updates for the per-element
-optimizers (Adam, RMSprop, Adagrad, SGD) and costs one ``step`` call.
+optimizers (Adam, RMSprop, Adagrad, SGD) and costs one ``step`` call. The
+checkpoint format is still Pyro's: :meth:`Optimizer.get_state` gives, per
+parameter name, the ``state_dict()`` a one-parameter torch optimizer would
+have, so states move between the two libraries.
 """
 
 import inspect
 
 import torch
+
+from inference.optim.per_param import (
+    args_for,
+    check_args_spec,
+    check_clip_args,
+    clip_gradients,
+)
 
 __all__ = ["Optimizer", "make_optimizer"]
 
@@ -18,8 +28,17 @@ class Optimizer:
     Args:
         optim_cls: a ``torch.optim.Optimizer`` subclass.
         optim_args: keyword arguments for it (e.g. ``{"lr": 0.01}``), or a
-            callable ``(name, param) -> dict`` giving per-parameter arguments.
-        clip_args: optional ``{"clip_norm": c}`` clipping each gradient's norm.
+            callable returning them per parameter: ``f(param_name)`` or
+            ``f(module_name, param_name)``, as in Pyro.
+        clip_args: optional ``{"clip_norm": c, "clip_value": v}`` clipping
+            each parameter's gradient on its own (its norm to at most ``c``,
+            each element to ``[-v, v]``), or a callable returning such a dict
+            per parameter, like ``optim_args``.
+
+    Raises:
+        TypeError: when ``optim_args`` or ``clip_args`` is neither a dict nor
+            a callable, or ``optim_args`` names an argument ``optim_cls`` lacks.
+        ValueError: on an unknown ``clip_args`` key or a non-positive bound.
 
     Example:
         >>> opt = Optimizer(torch.optim.SGD, {"lr": 0.5})
@@ -27,18 +46,28 @@ class Optimizer:
         >>> p.grad = torch.tensor(2.0)
         >>> opt.step({"p": p}); p.item()
         0.0
+        >>> clipped = Optimizer(torch.optim.SGD, {"lr": 1.0}, clip_args={"clip_value": 0.1})
+        >>> p.grad = torch.tensor(5.0); clipped.step({"p": p}); round(p.item(), 6)
+        -0.1
     """
 
     def __init__(self, optim_cls, optim_args=None, clip_args=None):
         self.optim_cls = optim_cls
-        self.optim_args = optim_args if optim_args is not None else {}
-        self.clip_args = clip_args or {}
+        self.optim_args = check_args_spec(optim_args, "optim_args")
+        self.clip_args = check_args_spec(clip_args, "clip_args")
+        if not callable(self.optim_args):
+            _check_optim_keys(optim_cls, self.optim_args, "optim_args")
+        self._shared_clip = None if callable(self.clip_args) else check_clip_args(self.clip_args)
         self.optimizer = None
         self._names = {}
-        self._pending_state = None
+        self._clips = {}
+        self._pending_state = {}
 
-    def _args_for(self, name, param):
-        args = dict(self.optim_args(name, param) if callable(self.optim_args) else self.optim_args)
+    # ------------------------------------------------------------ joining
+    def _args_for(self, name):
+        args = args_for(self.optim_args, name, "optim_args")
+        if callable(self.optim_args):
+            _check_optim_keys(self.optim_cls, args, f"optim_args for parameter '{name}'")
         # Multi-tensor (foreach) kernels are torch's default on GPUs only; on
         # CPU they also beat the per-tensor Python loop for many small params.
         if "foreach" in inspect.signature(self.optim_cls).parameters:
@@ -49,61 +78,131 @@ class Optimizer:
         for name, p in params.items():
             if id(p) in self._names:
                 continue
-            args = self._args_for(name, p)
+            args = self._args_for(name)
             if self.optimizer is None:
-                self.optimizer = self.optim_cls([{"params": [p], **args}])
-            elif not callable(self.optim_args) and not self.clip_args:
+                self._create({"params": [p], **args})
+            elif not callable(self.optim_args):
                 # Shared settings: one group for all, so multi-tensor kernels
                 # update every parameter in one call.
                 self.optimizer.param_groups[0]["params"].append(p)
             else:
-                self.optimizer.add_param_group({"params": [p], **args})
+                self._add_group({"params": [p], **args})
             self._names[id(p)] = name
-        if self._pending_state is not None and self.optimizer is not None:
-            self._restore(self._pending_state)
+            if self._shared_clip is None:
+                clip = args_for(self.clip_args, name, "clip_args")
+                self._clips[id(p)] = check_clip_args(clip, name)
+            entry = self._pending_state.pop(name, None)
+            if entry is not None:
+                self._import(p, self._group_index(p), entry, name)
 
+    def _create(self, group):
+        self.optimizer = self.optim_cls([group])
+
+    def _add_group(self, group):
+        self.optimizer.add_param_group(group)
+
+    def _group_index(self, p):
+        for index, group in enumerate(self.optimizer.param_groups):
+            if any(q is p for q in group["params"]):
+                return index
+        raise KeyError(f"parameter '{self._names.get(id(p))}' is in no parameter group")
+
+    # ----------------------------------------------------------- stepping
     def step(self, params):
         """Applies one update to the ``{name: unconstrained leaf}`` with gradients."""
         params = {n: p for n, p in params.items() if p.grad is not None}
         if not params:
             return
         self._register(params)
-        clip = self.clip_args.get("clip_norm")
-        if clip is not None:
+        if self._shared_clip is not None:
+            if self._shared_clip:
+                clip_gradients(params.values(), self._shared_clip)
+        else:
             for p in params.values():
-                torch.nn.utils.clip_grad_norm_([p], clip)
+                clip_gradients([p], self._clips[id(p)])
         self.optimizer.step()
 
     def __call__(self, params):
-        self.step(params)
+        Optimizer.step(self, params)
 
-    def state_dict(self):
-        """The optimizer state keyed by parameter name (plain tensors and numbers)."""
+    # -------------------------------------------------------------- state
+    def get_state(self):
+        """The optimizer state for a checkpoint, as Pyro's ``PyroOptim.get_state``.
+
+        Returns:
+            ``{param_name: state_dict}``, where ``state_dict`` is what a torch
+            optimizer holding only that parameter returns (``{"state": {0:
+            ...}, "param_groups": [...]}``). Tensors are copies: later steps
+            do not change a snapshot. States set by :meth:`set_state` for
+            parameters that have not joined yet are included as given.
+
+        Example:
+            >>> opt = Optimizer(torch.optim.Adam, {"lr": 0.1})
+            >>> p = torch.zeros(2, requires_grad=True); p.grad = torch.ones(2)
+            >>> opt.step({"p": p}); fresh = Optimizer(torch.optim.Adam, {"lr": 0.1})
+            >>> fresh.set_state(opt.get_state()); fresh.step({"p": p})
+            >>> fresh.get_state()["p"]["state"][0]["step"].item()
+            2.0
+        """
+        out = dict(self._pending_state)
         if self.optimizer is None:
-            return {}
-        out = {}
-        for group in self.optimizer.param_groups:
+            return out
+        for index, group in enumerate(self.optimizer.param_groups):
+            for p in group["params"]:
+                out[self._names[id(p)]] = self._export(p, index)
+        return out
+
+    def set_state(self, state):
+        """Restores a :meth:`get_state` snapshot: now for joined parameters, else when they join.
+
+        Raises:
+            ValueError: when an entry is not a per-parameter optimizer state.
+        """
+        self._pending_state.update(state)
+        if self.optimizer is None:
+            return
+        for index, group in enumerate(self.optimizer.param_groups):
             for p in group["params"]:
                 name = self._names[id(p)]
-                state = self.optimizer.state.get(p, {})
-                settings = {k: v for k, v in group.items() if k != "params"}
-                out[name] = {"state": dict(state), "group": settings}
+                entry = self._pending_state.pop(name, None)
+                if entry is not None:
+                    self._import(p, index, entry, name)
+
+    def save(self, filename):
+        """Writes :meth:`get_state` to ``filename`` with ``torch.save``."""
+        torch.save(self.get_state(), filename)
+
+    def load(self, filename, map_location=None):
+        """Reads a file written by :meth:`save` (tensors and plain data only) and sets it."""
+        self.set_state(torch.load(filename, map_location=map_location, weights_only=True))
+
+    def state_dict(self):
+        """The state keyed by name, in the compact form ``{"state": ..., "group": ...}``."""
+        out = {}
+        for name, entry in self.get_state().items():
+            torch_form = entry.get("optimizer", entry)
+            if "param_groups" not in torch_form:
+                out[name] = entry
+                continue
+            settings = {k: v for k, v in torch_form["param_groups"][0].items() if k != "params"}
+            out[name] = {"state": torch_form["state"].get(0, {}), "group": settings}
         return out
 
     def load_state_dict(self, state):
-        """Restores state saved by :meth:`state_dict`, now or when parameters join."""
-        self._pending_state = dict(state)
-        if self.optimizer is not None:
-            self._restore(self._pending_state)
+        """Restores state saved by :meth:`state_dict` or :meth:`get_state`."""
+        self.set_state(state)
 
-    def _restore(self, state):
-        for group in self.optimizer.param_groups:
-            for p in group["params"]:
-                saved = state.pop(self._names[id(p)], None)
-                if saved is not None:
-                    self.optimizer.state[p] = dict(saved["state"])
-                    group.update(saved["group"])
-        self._pending_state = state or None
+    def _export(self, p, index):
+        group = self.optimizer.param_groups[index]
+        settings = {k: v for k, v in group.items() if k != "params"}
+        state = _copy_state(self.optimizer.state.get(p, {}), None)
+        return {"state": {0: state} if state else {}, "param_groups": [{**settings, "params": [0]}]}
+
+    def _import(self, p, index, entry, name):
+        state, settings = _parse_entry(entry, name)
+        if state:
+            self.optimizer.state[p] = _copy_state(state, p)
+        self.optimizer.param_groups[index].update(settings)
 
     def get_lr(self):
         """Learning rates of the parameter groups, by parameter name."""
@@ -111,6 +210,51 @@ class Optimizer:
             return {}
         groups = self.optimizer.param_groups
         return {self._names[id(p)]: g["lr"] for g in groups for p in g["params"]}
+
+
+def _check_optim_keys(optim_cls, args, where):
+    try:
+        accepted = inspect.signature(optim_cls).parameters
+    except (TypeError, ValueError):
+        return
+    if any(p.kind == p.VAR_KEYWORD for p in accepted.values()):
+        return
+    unknown = sorted(set(args) - set(accepted) - {"params"})
+    if unknown:
+        names = [n for n in accepted if n != "params"]
+        raise TypeError(
+            f"{where}: {optim_cls.__name__} has no argument {unknown[0]!r}; it accepts {names}"
+        )
+
+
+def _parse_entry(entry, name):
+    # Pyro's (torch's one-parameter state_dict) form, or the compact one.
+    if isinstance(entry, dict) and "param_groups" in entry and "state" in entry:
+        state = entry["state"]
+        state = next(iter(state.values())) if state else {}
+        settings = {k: v for k, v in entry["param_groups"][0].items() if k != "params"}
+        return state, settings
+    if isinstance(entry, dict) and "group" in entry and "state" in entry:
+        return entry["state"], dict(entry["group"])
+    keys = sorted(entry) if isinstance(entry, dict) else type(entry).__name__
+    raise ValueError(
+        f"optimizer state for parameter '{name}': expected a dict with 'state' and "
+        f"'param_groups' (from get_state) or 'state' and 'group' (from state_dict), got {keys}"
+    )
+
+
+def _copy_state(state, like):
+    # Copies so a snapshot and the live state never share storage; on restore,
+    # floating state moves to the parameter's device and dtype ("step" keeps its own).
+    out = {}
+    for key, value in state.items():
+        if isinstance(value, torch.Tensor):
+            value = value.detach().clone()
+            if like is not None:
+                cast = value.is_floating_point() and key != "step"
+                value = value.to(device=like.device, dtype=like.dtype if cast else None)
+        out[key] = value
+    return out
 
 
 def make_optimizer(optim_cls, name=None):
