@@ -7,7 +7,9 @@ use it where densities are transformed (e.g. HMC, or a guide's
 not be injective, which suits optimising a parameter constrained to ``c``.
 
 Both dispatch on the constraint's class (the nearest registered class in its
-MRO), and are extensible with ``register``.
+MRO), and are extensible with ``register``. They accept torch.distributions'
+constraint objects too, mapped to ours by
+:func:`~distributions.torch_constraints.as_constraint`.
 
 Example:
     >>> import torch
@@ -21,6 +23,12 @@ import math
 from numbers import Number
 
 from distributions import constraints
+from distributions.torch_constraints import (
+    TorchConstraint,
+    as_constraint,
+    is_torch_constraint,
+    is_torch_constraint_class,
+)
 from distributions.transforms import (
     AffineTransform,
     CatTransform,
@@ -65,7 +73,8 @@ class ConstraintRegistry:
         Args:
             constraint: a subclass of :class:`~distributions.constraints.Constraint`,
                 or a singleton instance, which stands for its class (so
-                ``register(constraints.positive, f)`` covers every ``greater_than``).
+                ``register(constraints.positive, f)`` covers every ``greater_than``);
+                or a user's subclass of torch's ``Constraint`` (or an instance).
             factory: a callable taking a constraint of that class and returning a
                 transform; when omitted, ``register`` returns a decorator.
 
@@ -77,9 +86,9 @@ class ConstraintRegistry:
         """
         if factory is None:
             return lambda factory: self.register(constraint, factory)
-        if isinstance(constraint, constraints.Constraint):
+        if isinstance(constraint, constraints.Constraint) or is_torch_constraint(constraint):
             constraint = type(constraint)
-        if not (isinstance(constraint, type) and issubclass(constraint, constraints.Constraint)):
+        if not (isinstance(constraint, type) and _is_constraint_class(constraint)):
             raise TypeError(
                 f"{self.name}.register: expected a Constraint subclass or instance, got "
                 f"{constraint!r}"
@@ -93,12 +102,16 @@ class ConstraintRegistry:
         Raises:
             NotImplementedError: when nothing is registered for the class, naming
                 the constraint and showing how to register a transform for it.
+            TypeError: when ``constraint`` is not a constraint object.
         """
-        for cls in type(constraint).__mro__:
+        constraint = as_constraint(constraint, name=self.name)
+        # A user's torch constraint dispatches on its own class, not the wrapper's.
+        owner = constraint.constraint if type(constraint) is TorchConstraint else constraint
+        for cls in type(owner).__mro__:
             factory = self._registry.get(cls)
             if factory is not None:
-                return factory(constraint)
-        name = type(constraint).__name__
+                return factory(owner)
+        name = type(owner).__name__
         raise NotImplementedError(
             f"{self.name}: no transform is registered for the constraint {constraint!r} "
             f"(class {name}). Register one with\n"
@@ -106,6 +119,10 @@ class ConstraintRegistry:
             f"    def _(constraint):\n"
             f"        return MyTransform(...)  # maps real inputs into the constraint"
         )
+
+
+def _is_constraint_class(cls):
+    return issubclass(cls, constraints.Constraint) or is_torch_constraint_class(cls)
 
 
 biject_to = ConstraintRegistry("biject_to")

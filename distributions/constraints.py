@@ -175,11 +175,20 @@ class _DependentProperty(property, _Dependent):
 def is_dependent(constraint):
     """Whether ``constraint`` is a dependent placeholder (whose ``check`` cannot run).
 
+    torch.distributions' dependent placeholders count too (the supports of
+    distributions written against torch), recognised by their class.
+
     Example:
         >>> is_dependent(dependent), is_dependent(real)
         (True, False)
     """
-    return isinstance(constraint, _Dependent)
+    if isinstance(constraint, Constraint):
+        return isinstance(constraint, _Dependent)
+    cls = type(constraint)
+    return cls.__module__ == "torch.distributions.constraints" and cls.__name__ in (
+        "_Dependent",
+        "_DependentProperty",
+    )
 
 
 # ------------------------------------------------------------------- reshaping

@@ -11,9 +11,9 @@ from contextlib import contextmanager
 
 import torch
 
-from distributions import Distribution
+from distributions import Distribution, ExpandedDistribution, Independent, MaskedDistribution
 from distributions.constraints import is_dependent
-from distributions.validation import describe_violation
+from distributions.torch_constraints import as_constraint
 
 __all__ = [
     "enable_validation",
@@ -21,6 +21,8 @@ __all__ = [
     "validation_enabled",
     "check_message",
     "check_observation",
+    "checks_values",
+    "describe_offenders",
     "plate_shape_error",
     "duplicate_site_error",
     "plate_dim_clash_error",
@@ -101,12 +103,42 @@ def check_message(msg):
         check_observation(msg.name, fn, msg.value, msg.kwargs.get("sample_shape", ()))
 
 
+def checks_values(fn):
+    """Whether an observed site of ``fn`` has its value checked (dtype and support).
+
+    A distribution built with ``validate_args=False`` opts out, as in Pyro's VAE
+    idiom ``Bernoulli(loc_img, validate_args=False).to_event(1)`` scoring pixel
+    intensities in [0, 1]. The flag is read through the wrappers ``.to_event``,
+    ``.mask`` and ``.expand`` build (``Independent`` with its own
+    ``validate_args=False`` opts out too). Shape checks stay on: they catch
+    program errors, not data outside a support.
+
+    Example:
+        >>> import torch
+        >>> from distributions import Bernoulli
+        >>> d = Bernoulli(torch.full((3,), 0.5), validate_args=False).to_event(1)
+        >>> checks_values(d), checks_values(Bernoulli(0.5))
+        (False, True)
+    """
+    while True:
+        if isinstance(fn, (MaskedDistribution, ExpandedDistribution)):
+            fn = fn.base_dist  # built with validate_args=False whatever the base says
+            continue
+        if not getattr(fn, "_validate_args", True):
+            return False
+        if not isinstance(fn, Independent):
+            return True
+        fn = fn.base_dist
+
+
 def check_observation(name, fn, value, sample_shape=()):
     """Checks an observed value against its distribution: type, dtype, shape, support.
 
     The shape check catches the silent broadcast that makes a log-probability
     larger than both the value and the distribution (a value of shape (N, 1)
     scored by a distribution of batch shape (N,) gives an (N, N) log-prob).
+    The dtype and support checks are skipped for a distribution built with
+    ``validate_args=False`` (see :func:`checks_values`).
 
     Args:
         name: the site name, used in the messages.
@@ -124,7 +156,10 @@ def check_observation(name, fn, value, sample_shape=()):
             f"sample site '{name}': obs must be a torch.Tensor, got {type(value).__name__}; "
             "wrap it with torch.as_tensor(...)"
         )
-    _check_dtype(name, dist_name, fn.support, value)
+    check_values = checks_values(fn)
+    support = as_constraint(fn.support, name=f"support of sample site '{name}'")
+    if check_values:
+        _check_dtype(name, dist_name, support, value)
     event_shape = fn.event_shape
     split = value.dim() - len(event_shape)
     if split < 0 or value.shape[split:] != event_shape:
@@ -134,7 +169,8 @@ def check_observation(name, fn, value, sample_shape=()):
             f"{len(event_shape)} dim(s) must match exactly"
         )
     _check_broadcast(name, dist_name, torch.Size(sample_shape) + fn.batch_shape, value, split)
-    _check_support(name, dist_name, fn.support, value)
+    if check_values:
+        _check_support(name, dist_name, support, value)
 
 
 def _check_dtype(name, dist_name, support, value):
@@ -173,8 +209,74 @@ def _check_support(name, dist_name, support, value):
     if not (bool(valid.all()) if isinstance(valid, torch.Tensor) else bool(valid)):
         raise ValueError(
             f"sample site '{name}': obs is outside the support {support} of {dist_name}: "
-            f"{describe_violation(value, valid)}; observe values in the support"
+            f"{describe_offenders(value, support)}; observe values in the support (or build "
+            f"the distribution with validate_args=False to score them anyway)"
         )
+
+
+# How many offending entries a message shows; the rest are counted.
+_SHOWN = 3
+# Longer events are shown by their first entries only.
+_EVENT_ENTRIES = 4
+
+
+def describe_offenders(value, constraint):
+    """Describes where ``value`` leaves ``constraint``, in a line whatever its size.
+
+    The phrase gives the value's shape, how many entries (or events, for a
+    constraint on whole vectors or matrices) fail, and the first few of them
+    with their indices; a long event is cut to its first entries.
+
+    Args:
+        value: the checked tensor.
+        constraint: the constraint it fails.
+
+    Returns:
+        A phrase such as ``"2 of 4 entries of the tensor of shape (4,) fail,
+        e.g. -1.0 at index (1,), -2.0 at index (3,)"``.
+
+    Example:
+        >>> from distributions import constraints
+        >>> describe_offenders(torch.tensor([1.0, -1.0, 2.0]), constraints.positive)
+        '1 of 3 entries of the tensor of shape (3,) fail, e.g. -1.0 at index (1,)'
+    """
+    constraint = as_constraint(constraint)
+    if value.dim() == 0:
+        return f"value {_num(value.item())}"
+    base = constraint
+    while hasattr(base, "reinterpreted_batch_ndims"):
+        base = base.base_constraint
+    ok = base.check(value) if base.event_dim == 0 else None
+    unit = "entries"
+    if ok is None or ok.shape != value.shape:
+        ok, unit = constraint.check(value), "events"
+    bad = (~ok).nonzero()
+    shown = ", ".join(
+        f"{_show(value, tuple(int(i) for i in index))} at index {tuple(int(i) for i in index)}"
+        for index in bad[:_SHOWN]
+    )
+    more = ", ..." if len(bad) > _SHOWN else ""
+    return (
+        f"{len(bad)} of {ok.numel()} {unit} of the tensor of shape {tuple(value.shape)} fail, "
+        f"e.g. {shown}{more}"
+    )
+
+
+def _num(x):
+    if not isinstance(x, float):
+        return repr(x)
+    text = f"{x:.4g}"
+    return f"{text}.0" if text.lstrip("-").isdigit() else text  # keep -1.0 a float
+
+
+def _show(value, index):
+    element = value[index]
+    if element.numel() == 1:
+        return _num(element.item())
+    flat = [_num(x) for x in element.flatten().tolist()]
+    if len(flat) <= _EVENT_ENTRIES:
+        return f"[{', '.join(flat)}]"
+    return f"<event of shape {tuple(element.shape)}: {', '.join(flat[:_EVENT_ENTRIES])}, ...>"
 
 
 def plate_shape_error(name, frame, batch_shape):
@@ -261,7 +363,7 @@ def param_constraint_error(name, constraint, value, valid):
     """
     return ValueError(
         f"param '{name}': the initial value of shape {tuple(value.shape)} is outside the "
-        f"constraint {constraint}: {describe_violation(value, valid)}; pass an initial "
+        f"constraint {constraint}: {describe_offenders(value, constraint)}; pass an initial "
         f"value inside the constraint (or a different constraint=)"
     )
 

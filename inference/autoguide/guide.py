@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import torch
 
 from distributions import biject_to
+from distributions.torch_constraints import as_constraint
 from distributions.transforms import ComposeTransform, IndependentTransform
 from inference.autoguide.initialization import InitMessenger, init_to_median
 from ppl import get_stack, handlers, plate
@@ -152,7 +153,7 @@ class AutoGuide(abc.ABC):
 
     def _latent_site(self, name, site, frames, full_value=None):
         fn = site.fn
-        support = fn.support
+        support = as_constraint(fn.support, name=f"support of latent site '{name}'")
         if support.is_discrete:
             raise ValueError(
                 f"{type(self).__name__}: latent site '{name}' is discrete ({type(fn).__name__} "
