@@ -24,7 +24,7 @@ from ppl.param_store import (
     get_param_store,
     param_store_scope,
 )
-from ppl.plate import CondIndepStackFrame, plate
+from ppl.plate import CondIndepStackFrame, plate, plate_stack
 from ppl.primitives import deterministic, factor, module, observe, param, sample
 from ppl.pyroapi_backend import register as _register_pyroapi_backend
 from ppl.runtime import Message, Messenger, apply_stack, get_stack
@@ -51,6 +51,7 @@ __all__ = [
     "param",
     "param_store_scope",
     "plate",
+    "plate_stack",
     "sample",
     "set_rng_seed",
     "validation_enabled",

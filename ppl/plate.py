@@ -12,6 +12,7 @@ Every plate records a :class:`CondIndepStackFrame` on the sites it encloses,
 which is how inference code learns the plates of a site.
 """
 
+import contextlib
 import numbers
 from dataclasses import dataclass
 
@@ -20,7 +21,13 @@ import torch
 from ppl import validation
 from ppl.runtime import Message, Messenger, apply_stack, get_stack
 
-__all__ = ["CondIndepStackFrame", "plate", "broadcast_to_frame", "subsample_indices"]
+__all__ = [
+    "CondIndepStackFrame",
+    "plate",
+    "plate_stack",
+    "broadcast_to_frame",
+    "subsample_indices",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +88,7 @@ def _allocate_dim(name, dim):
     return dim
 
 
-def subsample_indices(size, subsample_size, dim=None):
+def subsample_indices(size, subsample_size, dim=None, device=None):
     """Draws the indices a plate uses: a random subset, or all of them in order.
 
     Args:
@@ -89,6 +96,7 @@ def subsample_indices(size, subsample_size, dim=None):
         subsample_size: how many distinct indices to draw (``size`` for all).
         dim: the requested dim; recorded in the trace for consistency checks,
             not used here.
+        device: where the indices live (the default device when ``None``).
 
     Returns:
         A long tensor of ``subsample_size`` indices.
@@ -98,8 +106,8 @@ def subsample_indices(size, subsample_size, dim=None):
         [0, 1, 2, 3]
     """
     if subsample_size >= size:
-        return torch.arange(size)
-    return torch.randperm(size)[:subsample_size]
+        return torch.arange(size, device=device)
+    return torch.randperm(size, device=device)[:subsample_size]
 
 
 def broadcast_to_frame(msg, frame):
@@ -168,15 +176,24 @@ class plate(_PlateFrameMessenger):
 
     Args:
         name: the plate name, unique among the plates of a model.
-        size: the number of conditionally independent elements.
-        subsample_size: how many of them to use in this run (all by default).
+        size: the number of conditionally independent elements. It may be
+            left out when ``subsample`` is given: the plate then has
+            ``len(subsample)`` elements and no scaling (Pyro refuses this
+            form; pass ``size`` to scale a minibatch up to the full data).
+        subsample_size: how many of them to use in this run (all by
+            default; ``len(subsample)`` when ``subsample`` is given).
         subsample: explicit indices to use instead of drawing them.
         dim: the batch dim to use (negative); ``None`` picks the rightmost
             dim no enclosing plate holds.
+        use_cuda: Pyro's older spelling of ``device``: ``True`` draws the
+            indices on ``"cuda"``, ``False`` on ``"cpu"``.
+        device: the device of the drawn indices (the default device when
+            ``None``); explicit ``subsample`` indices stay where they are.
 
     Raises:
-        ValueError: on a bad size or subsample size, a dim another active plate
-            holds, or a plate nested inside itself.
+        ValueError: on a bad size or subsample size, neither size nor
+            subsample, ``use_cuda`` contradicting ``device``, a dim another
+            active plate holds, or a plate nested inside itself.
 
     Example:
         >>> import ppl
@@ -187,9 +204,24 @@ class plate(_PlateFrameMessenger):
         torch.Size([5])
         >>> [i for i in ppl.plate("loop", 3)]
         [0, 1, 2]
+        >>> with ppl.plate("batch", subsample=torch.tensor([4, 7])) as idx:
+        ...     ppl.sample("y", Normal(0.0, 1.0)).shape
+        torch.Size([2])
     """
 
-    def __init__(self, name, size, subsample_size=None, *, subsample=None, dim=None):
+    def __init__(
+        self,
+        name,
+        size=None,
+        subsample_size=None,
+        subsample=None,
+        dim=None,
+        use_cuda=None,
+        device=None,
+    ):
+        device = _resolve_device(name, use_cuda, device)
+        if size is None:
+            size = _size_of_subsample(name, subsample)
         size = _as_size(size)
         if subsample_size is not None:
             subsample_size = _as_size(subsample_size)
@@ -204,13 +236,13 @@ class plate(_PlateFrameMessenger):
                 name=name,
                 fn=subsample_indices,
                 args=(size, subsample_size),
-                kwargs={"dim": dim},
+                kwargs={"dim": dim, "device": device},
                 value=subsample,
             )
             apply_stack(msg)
             name, subsample = msg.name, msg.value
         elif subsample is None:
-            subsample = subsample_indices(size, subsample_size)
+            subsample = subsample_indices(size, subsample_size, device=device)
         self.name = name
         self.indices = torch.as_tensor(subsample)
         self.subsample_size = int(self.indices.shape[0])
@@ -255,6 +287,65 @@ class plate(_PlateFrameMessenger):
 
     def __repr__(self):
         return f"plate({self.name!r}, size={self.size}, subsample_size={self.subsample_size})"
+
+
+@contextlib.contextmanager
+def plate_stack(prefix, sizes, rightmost_dim=-1):
+    """Enters one vectorized plate per size, on contiguous dims ending at ``rightmost_dim``.
+
+    The plates are named ``f"{prefix}_{i}"`` with ``i`` counted from the
+    right: for ``sizes=(A, B)`` plate ``prefix_0`` has size ``B`` at
+    ``rightmost_dim`` and ``prefix_1`` size ``A`` one dim to its left, so the
+    sites inside broadcast to the batch shape ``sizes`` (Pyro's
+    ``plate_stack``).
+
+    Args:
+        prefix: the name prefix of the plates.
+        sizes: the plate sizes, leftmost first (a ``torch.Size`` works).
+        rightmost_dim: the dim of the rightmost plate (negative).
+
+    Raises:
+        ValueError: when ``rightmost_dim`` is not a negative int.
+
+    Example:
+        >>> import ppl
+        >>> from distributions import Normal
+        >>> with plate_stack("cell", (2, 3)):
+        ...     ppl.sample("x", Normal(0.0, 1.0)).shape
+        torch.Size([2, 3])
+    """
+    if isinstance(rightmost_dim, bool) or not isinstance(rightmost_dim, int) or rightmost_dim >= 0:
+        raise ValueError(
+            f"plate_stack '{prefix}': rightmost_dim must be a negative int counted from the "
+            f"right (e.g. -1), got {rightmost_dim!r}"
+        )
+    with contextlib.ExitStack() as stack:
+        for i, size in enumerate(reversed(tuple(sizes))):
+            stack.enter_context(plate(f"{prefix}_{i}", size, dim=rightmost_dim - i))
+        yield
+
+
+def _size_of_subsample(name, subsample):
+    # Without a size the subsample is the whole plate (Pyro would refuse it).
+    if subsample is None:
+        raise ValueError(
+            f"plate '{name}': no size given; pass size=N (the number of independent "
+            "elements), or subsample=indices to use exactly those elements"
+        )
+    return len(subsample)
+
+
+def _resolve_device(name, use_cuda, device):
+    if use_cuda is None:
+        return device
+    if device is None:
+        return "cuda" if use_cuda else "cpu"
+    if bool(use_cuda) != (torch.device(device).type == "cuda"):
+        raise ValueError(
+            f"plate '{name}': use_cuda={use_cuda} contradicts device={device!r}; "
+            "pass only device= (use_cuda is its older spelling)"
+        )
+    return device
 
 
 def _as_size(size):

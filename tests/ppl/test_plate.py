@@ -165,3 +165,75 @@ def test_plate_accepts_integer_tensor_sizes():
 def test_plate_argument_errors(kwargs, match):
     with pytest.raises(ValueError, match=match):
         ppl.plate("p", **kwargs)
+
+
+def test_plate_stack_gives_contiguous_plates_named_from_the_right():
+    def model():
+        with ppl.plate_stack("cell", (2, 3)):
+            return ppl.sample("x", Normal(0.0, 1.0))
+
+    tr = trace(model).get_trace()
+    assert tr.nodes["x"]["value"].shape == (2, 3)
+    # Entered rightmost first (as Pyro does), so cell_0 is the outer frame.
+    assert _frames(tr, "x") == (
+        CondIndepStackFrame("cell_0", -1, 3, 3),
+        CondIndepStackFrame("cell_1", -2, 2, 2),
+    )
+    tr.compute_log_prob()
+    assert tr.nodes["x"]["log_prob"].shape == (2, 3)
+
+
+def test_plate_stack_with_rightmost_dim_leaves_event_dims_free():
+    def model():
+        with ppl.plate_stack("batch", torch.Size([4, 5]), rightmost_dim=-2):
+            with ppl.plate("inner", 3):
+                return ppl.sample("x", Normal(0.0, 1.0))
+
+    tr = trace(model).get_trace()
+    assert tr.nodes["x"]["value"].shape == (4, 5, 3)
+    assert [(f.name, f.dim) for f in _frames(tr, "x")] == [
+        ("batch_0", -2),
+        ("batch_1", -3),
+        ("inner", -1),
+    ]
+    assert ppl.get_stack() == []
+
+
+def test_plate_stack_refuses_a_non_negative_rightmost_dim():
+    with pytest.raises(ValueError, match="plate_stack 'p': rightmost_dim must be a negative int"):
+        with ppl.plate_stack("p", (2,), rightmost_dim=0):
+            pass
+
+
+def test_plate_without_size_takes_the_subsample_as_the_whole_plate():
+    data = torch.arange(10.0)
+    idx = torch.tensor([1, 5, 7])
+
+    def model(ind):
+        with ppl.plate("data", subsample=ind) as i:
+            return ppl.sample("obs", Normal(0.0, 1.0), obs=data[i])
+
+    tr = trace(model).get_trace(idx)
+    site = tr.nodes["obs"]
+    assert torch.equal(site["value"], data[idx])
+    assert _frames(tr, "obs") == (CondIndepStackFrame("data", -1, 3, 3),)
+    assert site["scale"] == 1.0
+    assert torch.equal(tr.nodes["data"]["value"], idx)
+
+
+def test_plate_without_size_or_subsample_says_what_to_pass():
+    with pytest.raises(ValueError, match="plate 'data': no size given; pass size=N"):
+        ppl.plate("data")
+
+
+def test_plate_accepts_pyros_device_arguments():
+    with ppl.plate("d", 4, device="meta") as idx:
+        assert idx.device.type == "meta"
+    with ppl.plate("d", 4, subsample_size=2, use_cuda=False) as idx:
+        assert idx.device.type == "cpu" and idx.shape == (2,)
+    with trace() as tr:
+        with ppl.plate("d", 4, device="meta"):
+            pass
+    assert tr.trace.nodes["d"]["value"].device.type == "meta"
+    with pytest.raises(ValueError, match="plate 'd': use_cuda=True contradicts device='cpu'"):
+        ppl.plate("d", 4, use_cuda=True, device="cpu")
