@@ -17,6 +17,7 @@ Example:
 """
 
 from ppl import handlers
+from ppl.handlers.markov import markov
 from ppl.handlers.seed import set_rng_seed
 from ppl.param_store import (
     ParamStore,
@@ -46,6 +47,7 @@ __all__ = [
     "get_stack",
     "handlers",
     "is_validation_enabled",
+    "markov",
     "module",
     "observe",
     "param",

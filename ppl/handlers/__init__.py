@@ -5,15 +5,19 @@
 ``seed`` fixes the randomness, ``scale`` and ``mask`` reweight
 log-probabilities, ``substitute`` fixes values, ``do`` intervenes,
 ``broadcast`` expands over plates, ``infer_config`` sets inference hints,
-``lift`` turns params into random variables, ``scope`` prefixes names.
+``lift`` turns params into random variables, ``scope`` prefixes names,
+``enum``, ``markov`` and ``config_enumerate`` set up exact enumeration.
 """
 
 from ppl.handlers.block import block
 from ppl.handlers.broadcast import broadcast
 from ppl.handlers.condition import condition, uncondition
+from ppl.handlers.config_enumerate import config_enumerate
 from ppl.handlers.do import do
+from ppl.handlers.enum import enum
 from ppl.handlers.infer_config import infer_config
 from ppl.handlers.lift import lift
+from ppl.handlers.markov import markov
 from ppl.handlers.replay import replay
 from ppl.handlers.scale_mask import mask, scale
 from ppl.handlers.scope import scope
@@ -29,9 +33,12 @@ __all__ = [
     "block",
     "broadcast",
     "condition",
+    "config_enumerate",
     "do",
+    "enum",
     "infer_config",
     "lift",
+    "markov",
     "mask",
     "replay",
     "scale",
