@@ -16,7 +16,7 @@ Example:
     (['loc'], ['obs'])
 """
 
-from ppl import handlers
+from ppl import handlers, nn
 from ppl.handlers.markov import markov
 from ppl.handlers.seed import set_rng_seed
 from ppl.param_store import (
@@ -49,6 +49,7 @@ __all__ = [
     "is_validation_enabled",
     "markov",
     "module",
+    "nn",
     "observe",
     "param",
     "param_store_scope",

@@ -1,0 +1,261 @@
+"""``ppl.nn.Module``: a ``torch.nn.Module`` whose attributes can be param and sample sites.
+
+A module attribute set to :class:`~ppl.nn.Param` becomes a constrained
+parameter in the parameter store, one set to :class:`~ppl.nn.Sample` a
+random variable; the site names are the attributes' dotted paths from the
+outermost module (``"linear.weight"``), as in Pyro's ``PyroModule``. A
+``torch.nn.Parameter`` of the module is also read through ``ppl.param`` under
+its dotted name while the module runs, so SVI trains it with the rest.
+
+Calls share one cache per outermost module: a sample attribute read several
+times in one call (its ``forward`` and the submodules it calls) is drawn
+once; every call draws afresh. Because every read is an ordinary
+``ppl.sample`` or ``ppl.param`` message, the module runs under every handler
+(trace, condition, substitute, block, seed, replay, ...) and with autoguides,
+``Predictive`` and SVI like a model function.
+
+Existing torch modules: ``Module[torch.nn.Linear](3, 1)`` builds the class
+``BayesianLinear`` (a subclass of both, made once and cached), whose
+``weight`` and ``bias`` may then be replaced by ``Sample`` priors. A class
+cache and ``__class_getitem__`` are all it takes, no metaclass.
+"""
+
+import functools
+
+import torch
+
+from ppl import primitives
+from ppl.nn.sites import Param, Sample
+from ppl.param_store import get_param_store
+
+__all__ = ["Module", "method"]
+
+# (Module subclass, torch module class) -> the mixed class, built once.
+_MIXED_CLASSES = {}
+
+
+class _CallScope:
+    """How deeply the module tree is being called, and the site values of the current call.
+
+    Shared by an outermost module and all its submodules; the values are
+    forgotten when the outermost call returns.
+    """
+
+    __slots__ = ("depth", "values")
+
+    def __init__(self):
+        self.depth = 0
+        self.values = {}
+
+    def __enter__(self):
+        self.depth += 1
+        return self
+
+    def __exit__(self, exc_type, exc_value, traceback):
+        self.depth -= 1
+        if self.depth == 0:
+            self.values.clear()
+
+
+class Module(torch.nn.Module):
+    """A ``torch.nn.Module`` whose ``Param``, ``Sample`` and parameter attributes are sites.
+
+    Args:
+        name: the prefix of this module's site names when it is the outermost
+            module (``""``: bare attribute names). A submodule's prefix is its
+            attribute path, set when it is assigned.
+
+    Example:
+        >>> import torch, ppl
+        >>> from distributions import Normal
+        >>> class Regression(ppl.nn.Module):
+        ...     def __init__(self):
+        ...         super().__init__()
+        ...         self.linear = ppl.nn.Module[torch.nn.Linear](2, 1)
+        ...         self.linear.weight = ppl.nn.Sample(Normal(0.0, 1.0).expand([1, 2]).to_event(2))
+        ...     def forward(self, x):
+        ...         return self.linear(x).squeeze(-1)
+        >>> model = Regression()
+        >>> tr = ppl.handlers.trace(model).get_trace(torch.zeros(4, 2))
+        >>> [(name, site.type) for name, site in tr.nodes.items() if name != "_RETURN"]
+        [('linear.weight', 'sample'), ('linear.bias', 'param')]
+        >>> type(model.linear).__name__
+        'BayesianLinear'
+    """
+
+    def __init__(self, name=""):
+        super().__init__()
+        object.__setattr__(self, "_ppl_prefix", name)
+        object.__setattr__(self, "_ppl_scope", _CallScope())
+        object.__setattr__(self, "_ppl_params", {})
+        object.__setattr__(self, "_ppl_samples", {})
+
+    def __class_getitem__(cls, torch_class):
+        """The subclass of ``torch_class`` and this class (built once, then cached).
+
+        Raises:
+            TypeError: when ``torch_class`` is not a ``torch.nn.Module`` class.
+        """
+        if not (isinstance(torch_class, type) and issubclass(torch_class, torch.nn.Module)):
+            raise TypeError(
+                f"ppl.nn.Module[...]: expected a torch.nn.Module class such as "
+                f"torch.nn.Linear, got {torch_class!r}"
+            )
+        if issubclass(torch_class, cls):
+            return torch_class
+        key = (cls, torch_class)
+        if key not in _MIXED_CLASSES:
+            # The torch class comes first, so its __init__ runs and its own
+            # super().__init__() reaches Module.__init__ through the MRO.
+            name = f"Bayesian{torch_class.__name__}"
+            _MIXED_CLASSES[key] = type(name, (torch_class, cls), {"__module__": __name__})
+        return _MIXED_CLASSES[key]
+
+    # ------------------------------------------------------------ calling
+    def __call__(self, *args, **kwargs):
+        with self._ppl_scope:
+            return super().__call__(*args, **kwargs)
+
+    def site_name(self, attribute):
+        """The site name of ``attribute``: its dotted path from the outermost module.
+
+        Example:
+            >>> import ppl
+            >>> ppl.nn.Module(name="net").site_name("w")
+            'net.w'
+        """
+        prefix = self._ppl_prefix
+        return f"{prefix}.{attribute}" if prefix else attribute
+
+    # -------------------------------------------------- attribute access
+    def __getattr__(self, name):
+        state = self.__dict__
+        params = state.get("_ppl_params")
+        if params is not None:
+            if name in params:
+                return self._read(name, self._read_param, params[name])
+            samples = state["_ppl_samples"]
+            if name in samples:
+                return self._read(name, self._read_sample, samples[name])
+            tensor = state["_parameters"].get(name)
+            # A frozen tensor (requires_grad=False) is left to torch: it is not learned.
+            if tensor is not None and tensor.requires_grad and state["_ppl_scope"].depth > 0:
+                return self._read(name, self._read_torch_param, tensor)
+        return super().__getattr__(name)
+
+    def _read(self, name, reader, spec):
+        # One value per site and call; outside a call each read is its own call.
+        full_name = self.site_name(name)
+        scope = self._ppl_scope
+        with scope:
+            if full_name not in scope.values:
+                scope.values[full_name] = reader(full_name, spec)
+            return scope.values[full_name]
+
+    @staticmethod
+    def _read_param(full_name, spec):
+        return primitives.param(
+            full_name, spec.init_value, constraint=spec.constraint, event_dim=spec.event_dim
+        )
+
+    def _read_sample(self, full_name, spec):
+        return primitives.sample(full_name, spec.distribution(self, full_name))
+
+    @staticmethod
+    def _read_torch_param(full_name, tensor):
+        _share_with_store(full_name, tensor)
+        return primitives.param(full_name, tensor)
+
+    def __setattr__(self, name, value):
+        state = self.__dict__
+        if "_ppl_params" not in state:
+            return super().__setattr__(name, value)
+        if isinstance(value, (Param, Sample)):
+            self._forget(name)
+            if name in state["_parameters"]:
+                del state["_parameters"][name]
+            table = state["_ppl_params"] if isinstance(value, Param) else state["_ppl_samples"]
+            table[name] = value
+            return None
+        self._forget(name)
+        super().__setattr__(name, value)
+        if isinstance(value, torch.nn.Module):
+            _adopt(self, name, value)
+        return None
+
+    def __delattr__(self, name):
+        if name in self.__dict__.get("_ppl_params", {}) or name in self.__dict__.get(
+            "_ppl_samples", {}
+        ):
+            self._forget(name)
+            return None
+        return super().__delattr__(name)
+
+    def _forget(self, name):
+        self._ppl_params.pop(name, None)
+        self._ppl_samples.pop(name, None)
+
+    def extra_repr(self):
+        """Lists the ``Param`` and ``Sample`` attributes after torch's own description."""
+        own = super().extra_repr()
+        sites = [f"{n}={spec!r}" for n, spec in {**self._ppl_params, **self._ppl_samples}.items()]
+        return ", ".join(part for part in [own, *sites] if part)
+
+
+def _adopt(parent, name, child):
+    # Give every ppl module inside `child` its dotted path and the parent's
+    # call scope, so site names and the one-draw-per-call cache follow the tree.
+    prefix = parent.site_name(name)
+    for path, module in child.named_modules():
+        if isinstance(module, Module):
+            object.__setattr__(module, "_ppl_prefix", f"{prefix}.{path}" if path else prefix)
+            object.__setattr__(module, "_ppl_scope", parent._ppl_scope)
+
+
+def _share_with_store(full_name, tensor):
+    # The module's own tensor is the parameter the store holds under its name.
+    # A different tensor stored there (after ParamStore.load, say) wins by value
+    # and is then replaced by the module's tensor, so there is one leaf to train.
+    store = get_param_store()
+    if full_name not in store:
+        return
+    stored = store.get_unconstrained(full_name)
+    if stored is tensor:
+        return
+    if stored.shape != tensor.shape:
+        raise ValueError(
+            f"ppl.nn.Module: parameter '{full_name}' has shape {tuple(tensor.shape)} but the "
+            f"parameter store holds one of shape {tuple(stored.shape)} under that name; call "
+            f"ppl.clear_param_store() first, or give the module another name (Module(name=...))"
+        )
+    with torch.no_grad():
+        tensor.copy_(store[full_name])
+    del store[full_name]
+
+
+def method(fn):
+    """Makes a method other than ``forward`` run as one module call (one draw per site).
+
+    Pyro's ``pyro_method``: inside the decorated method, each sample attribute
+    is drawn once however often it is read, as inside ``forward``.
+
+    Example:
+        >>> import ppl
+        >>> from distributions import Normal
+        >>> class M(ppl.nn.Module):
+        ...     def __init__(self):
+        ...         super().__init__()
+        ...         self.z = ppl.nn.Sample(Normal(0.0, 1.0))
+        ...     @ppl.nn.method
+        ...     def twice(self):
+        ...         return self.z - self.z
+        >>> M().twice().item()
+        0.0
+    """
+
+    @functools.wraps(fn)
+    def wrapper(self, *args, **kwargs):
+        with self._ppl_scope:
+            return fn(self, *args, **kwargs)
+
+    return wrapper
