@@ -19,6 +19,7 @@ from ppl.handlers.infer_config import infer_config
 from ppl.handlers.lift import lift
 from ppl.handlers.markov import markov
 from ppl.handlers.replay import replay
+from ppl.handlers.reparam import reparam
 from ppl.handlers.scale_mask import mask, scale
 from ppl.handlers.scope import scope
 from ppl.handlers.seed import seed
@@ -40,6 +41,7 @@ __all__ = [
     "lift",
     "markov",
     "mask",
+    "reparam",
     "replay",
     "scale",
     "scope",

@@ -1,0 +1,89 @@
+"""``reparam``: rewrites chosen sample sites with reparameterizers (:mod:`ppl.reparam`)."""
+
+from ppl.runtime import Messenger
+
+__all__ = ["reparam"]
+
+
+class reparam(Messenger):
+    """Reparameterizes the sample sites that ``config`` names.
+
+    Each chosen site is handed to its reparameterizer, which draws auxiliary
+    sites through the ordinary handler stack and returns the site's new
+    distribution and value. A site rewritten as a function of its auxiliary
+    sites (``LocScaleReparam``, ``TransformReparam``) is then recorded like a
+    ``ppl.deterministic`` site: observed, never scored, kept by
+    ``Predictive``. Build guides on the reparameterized model
+    (``AutoNormal(reparam(model, config))``): they see the auxiliary sites.
+
+    Handlers inside this one (closer to the model) act first: a site they
+    already gave a value (``condition``, ``substitute``) is left alone; to fix
+    a reparameterized site from outside, name its auxiliary sites (such as
+    ``"theta_decentered"``). The auxiliary sites this handler creates are not
+    reparameterized again by it (a callable config may match everything).
+
+    Args:
+        fn: the model.
+        config: a dict of site name to reparameterizer, or a function of the
+            sample message returning a reparameterizer or ``None``.
+
+    Raises:
+        TypeError: when ``config`` is neither, or a dict value is not a
+            reparameterizer (it needs an ``apply(msg)`` method).
+
+    Example:
+        >>> import ppl
+        >>> from distributions import Normal
+        >>> from ppl.reparam import LocScaleReparam
+        >>> def model():
+        ...     return ppl.sample("x", Normal(3.0, 2.0))
+        >>> tr = ppl.handlers.trace(reparam(model, config={"x": LocScaleReparam(0)})).get_trace()
+        >>> x, d = tr.nodes["x"]["value"], tr.nodes["x_decentered"]["value"]
+        >>> bool(x == 3.0 + 2.0 * d)
+        True
+    """
+
+    def __init__(self, fn=None, config=None):
+        super().__init__(fn)
+        _check_config(config)
+        self.config = config
+        self._applying = False
+
+    def _lookup(self, msg):
+        if isinstance(self.config, dict):
+            return self.config.get(msg.name)
+        return self.config(msg)
+
+    def _process_sample(self, msg):
+        if self._applying or (msg.value is not None and not msg.is_observed):
+            return
+        reparameterizer = self._lookup(msg)
+        if reparameterizer is None:
+            return
+        site = {"name": msg.name, "fn": msg.fn, "value": msg.value, "is_observed": msg.is_observed}
+        self._applying = True
+        try:
+            new = reparameterizer.apply(site)
+        finally:
+            self._applying = False
+        msg.fn, msg.value, msg.is_observed = new["fn"], new["value"], new["is_observed"]
+        if new.get("deterministic"):
+            msg.mask = False
+            msg.infer["_deterministic"] = True
+            msg.done = True
+
+
+def _check_config(config):
+    if isinstance(config, dict):
+        for name, value in config.items():
+            if not callable(getattr(value, "apply", None)):
+                raise TypeError(
+                    f"reparam: config['{name}'] must be a reparameterizer such as "
+                    f"LocScaleReparam(0) (with an apply(msg) method), got {type(value).__name__}"
+                )
+        return
+    if not callable(config):
+        raise TypeError(
+            f"reparam: config= must be a dict of site name to reparameterizer, or a function "
+            f"of the site returning one or None, got {type(config).__name__}"
+        )
