@@ -23,7 +23,7 @@ import torch
 import ppl
 from distributions import Delta, Normal, constraints
 from distributions.utils import sum_rightmost
-from inference.autoguide.guide import AutoGuide, normal_icdf
+from inference.autoguide.guide import AutoGuide, detached_copies, normal_icdf
 from inference.autoguide.initialization import init_to_median
 
 __all__ = ["AutoContinuous", "AutoDiagonalNormal"]
@@ -152,7 +152,7 @@ class AutoContinuous(AutoGuide):
         """The image of the location of ``u`` (the posterior median of each site)."""
         self.prepare(*args, **kwargs)
         with torch.no_grad():
-            return self._constrain(self._marginals()[0])
+            return detached_copies(self._constrain(self._marginals()[0]))
 
     def quantiles(self, quantiles, *args, **kwargs):
         """Marginal quantiles of each unconstrained coordinate, mapped to each site.
@@ -164,7 +164,7 @@ class AutoContinuous(AutoGuide):
         with torch.no_grad():
             loc, scale = self._marginals()
             z = normal_icdf(quantiles, loc).unsqueeze(-1)
-            return self._constrain(loc + scale * z)
+            return detached_copies(self._constrain(loc + scale * z))
 
     def sample_posterior(self, num_samples, *args, **kwargs):
         """Draws ``num_samples`` joint samples in one vectorized pass (no handlers run).
@@ -174,7 +174,7 @@ class AutoContinuous(AutoGuide):
         """
         self.prepare(*args, **kwargs)
         with torch.no_grad():
-            return self._constrain(self._draw((num_samples,))[0])
+            return detached_copies(self._constrain(self._draw((num_samples,))[0]))
 
 
 class AutoDiagonalNormal(AutoContinuous):

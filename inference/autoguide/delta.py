@@ -9,7 +9,7 @@ import torch
 
 import ppl
 from distributions import Delta
-from inference.autoguide.guide import AutoGuide
+from inference.autoguide.guide import AutoGuide, detached_copies
 from inference.autoguide.initialization import init_to_median
 
 __all__ = ["AutoDelta"]
@@ -66,13 +66,16 @@ class AutoDelta(AutoGuide):
         self.prepare(*args, **kwargs)
         store = ppl.get_param_store()
         with torch.no_grad():
-            return {name: self._value(site, store.get_param) for name, site in self.sites.items()}
+            points = {name: self._value(site, store.get_param) for name, site in self.sites.items()}
+        return detached_copies(points)
 
     def quantiles(self, quantiles, *args, **kwargs):
         """Every quantile of a point mass is the point: ``(len(quantiles), *shape)`` copies."""
         points = self.median(*args, **kwargs)
         count = len(quantiles)
-        return {name: value.expand((count,) + value.shape) for name, value in points.items()}
+        return {
+            name: value.expand((count,) + value.shape).clone() for name, value in points.items()
+        }
 
     def sample_posterior(self, num_samples, *args, **kwargs):
         """The point of each site, repeated: ``(num_samples, *shape)``."""

@@ -21,7 +21,23 @@ from distributions.transforms import ComposeTransform, IndependentTransform
 from inference.autoguide.initialization import InitMessenger, init_to_median
 from ppl import get_stack, handlers, plate
 
-__all__ = ["AutoGuide", "LatentSite", "is_identity", "normal_icdf"]
+__all__ = ["AutoGuide", "LatentSite", "detached_copies", "is_identity", "normal_icdf"]
+
+
+def detached_copies(values):
+    """Copies of a dict's tensors that neither require grad nor share the guide's memory.
+
+    What ``median``/``quantiles``/``sample_posterior`` return: editing a result
+    (or calling ``.backward()`` through it) must not reach the guide's
+    parameters, which an identity bijection or a slice would otherwise alias.
+
+    Example:
+        >>> p = torch.zeros(2, requires_grad=True)
+        >>> out = detached_copies({"x": p})["x"]
+        >>> out.requires_grad, out.data_ptr() == p.data_ptr()
+        (False, False)
+    """
+    return {name: value.detach().clone() for name, value in values.items()}
 
 
 def is_identity(transform):
@@ -260,7 +276,10 @@ class AutoGuide(abc.ABC):
 
     @abc.abstractmethod
     def median(self, *args, **kwargs):
-        """The posterior median of each latent site (constrained), as a dict."""
+        """The posterior median of each latent site (constrained), as a dict.
+
+        Implementations return :func:`detached_copies`, as for the two below.
+        """
 
     @abc.abstractmethod
     def quantiles(self, quantiles, *args, **kwargs):

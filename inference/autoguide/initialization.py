@@ -47,8 +47,14 @@ def init_to_feasible(site=None):
     """
     if site is None:
         return init_to_feasible
-    transform = biject_to(site.fn.support)
-    return transform(torch.zeros_like(transform.inv(_draw(site))))
+    value = _draw(site)
+    try:
+        transform = biject_to(site.fn.support)
+    except NotImplementedError:
+        # A discrete or otherwise unmappable support: a draw is feasible too, and
+        # the autoguide then names the site with its own message.
+        return value
+    return transform(torch.zeros_like(transform.inv(value)))
 
 
 def init_to_median(site=None, num_samples=15):

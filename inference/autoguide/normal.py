@@ -12,8 +12,8 @@ import torch
 
 import ppl
 from distributions import Normal, TransformedDistribution, constraints
-from inference.autoguide.guide import AutoGuide, is_identity, normal_icdf
-from inference.autoguide.initialization import init_to_median
+from inference.autoguide.guide import AutoGuide, detached_copies, is_identity, normal_icdf
+from inference.autoguide.initialization import init_to_feasible
 
 __all__ = ["AutoNormal"]
 
@@ -26,7 +26,11 @@ class AutoNormal(AutoGuide):
 
     Args:
         model: the model.
-        init_loc_fn: the init strategy of the locations.
+        init_loc_fn: the init strategy of the locations; as in Pyro, by
+            default :func:`~inference.autoguide.initialization.init_to_feasible`
+            (the image of zero in unconstrained space), so a fit starts at the
+            same point every run. The joint guides and ``AutoDelta`` default to
+            ``init_to_median``, as Pyro's do.
         init_scale: the initial scale of every unconstrained coordinate.
         create_plates: see :class:`~inference.autoguide.guide.AutoGuide`.
         prefix: the prefix of the parameter names.
@@ -46,7 +50,13 @@ class AutoNormal(AutoGuide):
     """
 
     def __init__(
-        self, model, *, init_loc_fn=init_to_median, init_scale=0.1, create_plates=None, prefix=None
+        self,
+        model,
+        *,
+        init_loc_fn=init_to_feasible,
+        init_scale=0.1,
+        create_plates=None,
+        prefix=None,
     ):
         if not init_scale > 0:
             raise ValueError(f"AutoNormal: init_scale must be positive, got {init_scale!r}")
@@ -88,10 +98,12 @@ class AutoNormal(AutoGuide):
         """
         self.prepare(*args, **kwargs)
         with torch.no_grad():
-            return {
-                name: site.transform(self._stored_params(site)[0])
-                for name, site in self.sites.items()
-            }
+            return detached_copies(
+                {
+                    name: site.transform(self._stored_params(site)[0])
+                    for name, site in self.sites.items()
+                }
+            )
 
     def quantiles(self, quantiles, *args, **kwargs):
         """Marginal posterior quantiles of each site, mapped through its bijection.
@@ -114,7 +126,7 @@ class AutoNormal(AutoGuide):
                 loc, scale = self._stored_params(site)
                 z = normal_icdf(quantiles, loc).reshape((-1,) + (1,) * loc.dim())
                 result[name] = site.transform(loc + scale * z)
-        return result
+        return detached_copies(result)
 
     def sample_posterior(self, num_samples, *args, **kwargs):
         """Draws ``num_samples`` joint samples in one vectorized pass (no handlers run).
@@ -133,7 +145,7 @@ class AutoNormal(AutoGuide):
                 loc, scale = self._stored_params(site)
                 eps = torch.randn((num_samples,) + loc.shape, dtype=loc.dtype, device=loc.device)
                 result[name] = site.transform(loc + scale * eps)
-        return result
+        return detached_copies(result)
 
 
 def _site_distribution(site, loc, scale):
