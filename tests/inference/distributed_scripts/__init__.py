@@ -1,0 +1,1 @@
+"""Scripts the distributed tests start as separate processes."""

@@ -1,0 +1,312 @@
+"""Data-parallel SVI and Predictive on a real 2-process gloo group.
+
+One group of two processes (``distributed_scripts/worker.py``) runs every
+scenario once and saves what each rank saw; the tests below read those files
+and compare them with single-process runs made here. The group is started
+once per module with a hard timeout (the processes are killed, never left
+hanging), because each process start costs seconds of imports.
+"""
+
+import math
+import os
+import pathlib
+import socket
+import subprocess
+import sys
+
+import pytest
+import torch
+
+import ppl
+from distributions import Normal
+from inference import SVI, Predictive, Trace_ELBO
+from inference.distributed import (
+    DistributedPredictive,
+    DistributedSVI,
+    comm_device,
+    default_backend,
+    rank_device,
+    rank_seed,
+    shard_plates,
+    split_counts,
+)
+from inference.optim import Adam
+from tests.inference.distributed_scripts import models
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+# Generous: process start and torch's first optimizer (it imports torch._dynamo)
+# take seconds each on two busy cores.
+GROUP_TIMEOUT_S = 240
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _launch(out, world_size=2):
+    port = str(_free_port())
+    procs = []
+    for rank in range(world_size):
+        env = {
+            **os.environ,
+            "MASTER_ADDR": "127.0.0.1",
+            "MASTER_PORT": port,
+            "WORLD_SIZE": str(world_size),
+            "RANK": str(rank),
+            "LOCAL_RANK": str(rank),
+            "PYTHONPATH": str(ROOT),
+            "OMP_NUM_THREADS": "1",
+        }
+        log = open(out / f"rank{rank}.log", "w")
+        cmd = [sys.executable, "-m", "tests.inference.distributed_scripts.worker", str(out)]
+        procs.append((subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=log), log))
+    return procs
+
+
+@pytest.fixture(scope="module")
+def group(tmp_path_factory):
+    out = tmp_path_factory.mktemp("distributed")
+    procs = _launch(out)
+    try:
+        codes = [p.wait(timeout=GROUP_TIMEOUT_S) for p, _ in procs]
+    except subprocess.TimeoutExpired:
+        codes = None
+    finally:
+        for p, log in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            log.close()
+    logs = "\n".join((out / f"rank{r}.log").read_text()[-3000:] for r in range(len(procs)))
+    assert codes is not None, f"the 2-rank group did not finish in {GROUP_TIMEOUT_S} s:\n{logs}"
+    # Rank 1 kills itself in the last scenario (exit code 3); rank 0 must finish cleanly.
+    assert codes == [0, 3], f"exit codes {codes}:\n{logs}"
+    return out
+
+
+def _load(group, scenario):
+    return [torch.load(group / f"{scenario}_rank{r}.pt", weights_only=False) for r in (0, 1)]
+
+
+def _assert_same_params(a, b, atol=0.0):
+    assert a.keys() == b.keys()
+    for name in a:
+        torch.testing.assert_close(a[name], b[name], atol=atol, rtol=0.0, msg=name)
+
+
+# ------------------------------------------------------------------ 2 ranks
+def test_parameters_identical_on_both_ranks_after_20_steps(group):
+    r0, r1 = _load(group, "identical")
+    assert set(r0["params"]) == {"w_loc", "w_scale"}
+    # Exact equality: the guide's init is random per rank, so only rank 0's
+    # broadcast and identical all-reduced steps can make these agree.
+    _assert_same_params(r0["params"], r1["params"])
+    assert r0["losses"] == r1["losses"] and len(r0["losses"]) == 20
+    # ... and the steps were applied (the scale started at 0.5 everywhere).
+    assert (r0["params"]["w_scale"] - 0.5).abs().min() > 0.05
+
+
+def test_subsampled_plates_draw_disjoint_indices_per_rank(group):
+    r0, r1 = _load(group, "identical")
+    for a, b in zip(r0["indices"], r1["indices"]):
+        assert len(a) == len(b) == models.SUBSAMPLE and not set(a) & set(b)
+    assert r0["indices"][0] != r0["indices"][1]  # a new subsample each epoch
+
+
+def test_two_rank_gradient_equals_full_data_gradient(group):
+    r0, r1 = _load(group, "gradient")
+    optim = models.RecordingOptim()
+    loss = SVI(models.map_model, models.map_guide, optim, Trace_ELBO()).step(models.GRAD_DATA)
+    expected = optim.grads[0]
+    for rank in (r0, r1):
+        _assert_same_params(rank["grads"], expected, atol=1e-6)
+        assert rank["loss"] == pytest.approx(loss, abs=1e-6)
+
+
+def test_two_rank_subsampled_estimate_is_unbiased(group):
+    r0, r1 = _load(group, "unbiased")
+    assert torch.equal(r0["losses"], r1["losses"])
+    losses = r0["losses"]
+    exact = models.exact_conjugate_loss()
+    z = (losses.mean() - exact) / (losses.std() / math.sqrt(len(losses)))
+    # |z| < 4: false-alarm rate 6e-5 for an unbiased estimator (CLT over 800
+    # independent steps); the seed is fixed, so the outcome is deterministic.
+    # Counting the data term twice (sum without the 1/W) would shift the mean
+    # by about 17, i.e. z above 80.
+    assert abs(z) < 4, (losses.mean().item(), exact)
+    assert losses.std() > 0.1  # the subsampling is really random
+
+
+def test_one_ranks_nan_makes_both_skip(group):
+    r0, r1 = _load(group, "nonfinite")
+    for rank in (r0, r1):
+        assert rank["skipped"] == 1
+        history = rank["history"]
+        _assert_same_params(history[3], history[2])  # step index 3 changed nothing
+        assert not torch.equal(history[4]["w_loc"], history[3]["w_loc"])
+        assert (
+            "skipped on every rank: non-finite loss or gradient on rank(s) [1]"
+            in (rank["warnings"][0])
+        )
+        assert "pass skip_nonfinite=True" in rank["error"]
+    for a, b in zip(r0["history"], r1["history"]):
+        _assert_same_params(a, b)
+
+
+def test_one_rank_raising_stops_the_other_with_a_clear_error(group):
+    r0, r1 = _load(group, "raise")
+    assert r1["type"] == "ValueError" and "boom on rank 1" in r1["message"]
+    assert r0["type"] == "DistributedStepError"
+    assert "step 3 stopped on rank 0 because rank(s) [1] raised" in r0["message"]
+    assert "ValueError: boom on rank 1" in r0["message"]
+    assert r0["steps"] == r1["steps"] == 2
+    _assert_same_params(r0["params"], r1["params"])
+
+
+def test_a_dead_rank_ends_the_other_with_an_error_not_a_hang(group):
+    [r0] = [torch.load(group / "dead_peer_rank0.pt", weights_only=False)]
+    assert r0["type"] == "DistributedStepError"
+    assert "the collective 'gradient all-reduce of step 2' failed" in r0["message"]
+    assert "Another rank has probably died" in r0["message"]
+    assert r0["seconds"] < 25  # the worker's process-group timeout is 20 s
+
+
+def test_ranks_creating_different_params_get_a_table(group):
+    r0, r1 = _load(group, "mismatch")
+    for rank in (r0, r1):
+        assert rank["type"] == "DistributedStepError"
+        assert "the ranks' models and guides use different parameters" in rank["message"]
+        assert "only_on_rank_1" in rank["message"]
+
+
+def test_checkpoint_resumes_exactly_on_two_ranks(group):
+    r0, r1 = _load(group, "checkpoint")
+    for rank in (r0, r1):
+        _assert_same_params(rank["resumed"], rank["continued"])
+    _assert_same_params(r0["continued"], r1["continued"])
+
+
+def test_checkpoint_from_two_ranks_resumes_on_one(group):
+    [r0, _] = _load(group, "checkpoint")
+    svi = DistributedSVI(
+        models.map_model, models.map_guide, Adam({"lr": 0.1}), Trace_ELBO(), shard=["data"]
+    )
+    svi.load_checkpoint(group / "map.ckpt")
+    assert svi.num_steps == 5
+    for _ in range(5):
+        svi.step(models.GRAD_DATA)
+    here = {n: v.detach() for n, v in ppl.get_param_store().items()}
+    # The MAP model is deterministic: one process continues as the two ranks did.
+    _assert_same_params(here, r0["map"], atol=1e-6)
+
+
+def test_predictive_splits_and_gathers_with_single_process_shapes(group):
+    r0, r1 = _load(group, "predictive")
+    single = Predictive(models.conjugate_model, num_samples=7)()
+    for rank in (r0, r1):
+        assert {n: v.shape for n, v in rank["draws"].items()} == {
+            n: v.shape for n, v in single.items()
+        }
+        assert torch.equal(rank["replayed"]["z"], torch.arange(7.0))  # rank order kept
+    assert torch.equal(r0["draws"]["z"], r1["draws"]["z"])  # gathered on both
+    z = r0["draws"]["z"]
+    # Rows 0-3 come from rank 0 and 4-6 from rank 1; the same stream on both
+    # ranks would repeat the first three draws.
+    assert not torch.equal(z[:3], z[4:7])
+
+
+# ------------------------------------------------------------ one process
+def test_shard_plates_blocks_cover_each_datum_once_and_correct_uneven_scales():
+    def model():
+        with ppl.plate("data", 7) as idx:
+            ppl.sample("x", Normal(0.0, 1.0), obs=torch.zeros(len(idx)))
+        return idx
+
+    seen, scales = [], []
+    for rank in (0, 1):
+        with ppl.handlers.trace() as tr, shard_plates(shard="data", rank=rank, world_size=2):
+            seen += model().tolist()
+        scales.append(tr.trace.nodes["x"].scale)
+    assert sorted(seen) == list(range(7))
+    # Blocks of 4 and 3: the plates scale by 7/4 and 7/3, the correction makes
+    # both W = 2, which the 1/W of the summed all-reduce turns into 1 per datum.
+    assert scales == [pytest.approx(2.0), pytest.approx(2.0)]
+
+
+def test_shard_plates_errors_name_the_plate_and_the_fix():
+    def model():
+        with ppl.plate("data", 5, subsample_size=3):
+            pass
+
+    with pytest.raises(ValueError, match=r"plate 'data': 2 ranks x subsample_size 3 = 6"):
+        shard_plates(model, rank=0, world_size=2)()
+    with pytest.raises(ValueError, match=r"use subsample_size <= 2"):
+        shard_plates(model, rank=0, world_size=2)()
+
+    def small():
+        with ppl.plate("tiny", 1):
+            pass
+
+    with pytest.raises(ValueError, match=r"plate 'tiny': cannot shard 1 elements over 2 ranks"):
+        shard_plates(small, shard=["tiny"], rank=0, world_size=2)()
+
+
+def test_explicit_and_unsubsampled_plates_are_left_alone():
+    def model():
+        with ppl.plate("given", 5, subsample=torch.tensor([4, 1])) as a:
+            pass
+        with ppl.plate("full", 3) as b:
+            pass
+        return a.tolist(), b.tolist()
+
+    assert shard_plates(model, rank=1, world_size=2)() == ([4, 1], [0, 1, 2])
+
+
+def test_rank_seeds_are_distinct_and_reproducible():
+    seeds = [rank_seed(11, r) for r in range(8)]
+    assert len(set(seeds)) == 8 and seeds == [rank_seed(11, r) for r in range(8)]
+    assert rank_seed(11, 0, epoch=1) != rank_seed(11, 0) != rank_seed(12, 0)
+    with pytest.raises(ValueError, match="seed must be a non-negative int"):
+        rank_seed(-1, 0)
+
+
+def test_device_and_backend_choice():
+    assert default_backend(cuda_available=True) == "nccl"
+    assert default_backend(cuda_available=False) == "gloo"
+    assert rank_device(local_rank=3, cuda_available=True) == torch.device("cuda", 3)
+    assert rank_device(local_rank=3, cuda_available=False) == torch.device("cpu")
+    assert comm_device("nccl", torch.device("cuda", 3)) == torch.device("cuda", 3)
+    assert comm_device("gloo", torch.device("cuda", 3)) == torch.device("cpu")
+
+
+def test_gradient_bucket_is_built_on_the_rank_device():
+    # No GPU here: the device path is checked on the meta device, which has
+    # no data, so a stray CPU tensor in the bucket would raise.
+    import inference.distributed.svi as svi_module
+
+    grads = {"a": torch.ones(2, device="meta")}
+    params = {"a": torch.zeros(2, device="meta", requires_grad=True)}
+    params["a"].grad = grads["a"]
+    layout = svi_module._layout_of(params)
+    bucket = svi_module._pack(0, 2, None, False, 1.0, params, layout, torch.device("meta"))
+    assert bucket.device.type == "meta" and bucket.shape == (2 * 2 + 2 + 1 + 2,)
+
+
+def test_split_counts_and_too_few_samples(monkeypatch):
+    assert split_counts(7, 2) == [4, 3] and split_counts(4, 4) == [1, 1, 1, 1]
+    import inference.distributed.predictive as predictive_module
+
+    monkeypatch.setattr(predictive_module, "get_world_size", lambda: 4)
+    with pytest.raises(ValueError, match=r"3 samples cannot be split over 4 ranks"):
+        DistributedPredictive(models.conjugate_model, num_samples=3)
+
+
+def test_one_process_distributed_svi_matches_svi():
+    optim = models.RecordingOptim()
+    DistributedSVI(models.map_model, models.map_guide, optim, Trace_ELBO()).step(models.GRAD_DATA)
+    ppl.clear_param_store()
+    reference = models.RecordingOptim()
+    SVI(models.map_model, models.map_guide, reference, Trace_ELBO()).step(models.GRAD_DATA)
+    _assert_same_params(optim.grads[0], reference.grads[0], atol=1e-12)
