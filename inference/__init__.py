@@ -41,3 +41,10 @@ from inference.summary import summary  # noqa: E402
 
 __all__ += ["autoguide", "Importance", "Predictive", "VectorizationWarning", "summary"]
 # --- end of issue 7 block ------------------------------------------------------
+
+# --- data-parallel SVI and Predictive on torch.distributed (issue 15) -----------
+from inference import distributed  # noqa: E402
+from inference.distributed import DistributedPredictive, DistributedSVI  # noqa: E402
+
+__all__ += ["distributed", "DistributedPredictive", "DistributedSVI"]
+# --- end of issue 15 block -----------------------------------------------------
