@@ -10,11 +10,12 @@ from inference.jit import JitTrace_ELBO, JitTraceGraph_ELBO
 from inference.mean_field import TraceMeanField_ELBO
 from inference.render import render_scg
 from inference.render_model import model_graph, render_model
-from inference.stochastic_graph import scg
+from inference.stochastic_graph import ConservativeGraphWarning, scg
 from inference.svi import SVI, NonFiniteLossError, NonFiniteStepWarning
 from inference.trace_elbo import Trace_ELBO, TraceGraph_ELBO
 
 __all__ = [
+    "ConservativeGraphWarning",
     "ELBO",
     "JitTrace_ELBO",
     "JitTraceGraph_ELBO",

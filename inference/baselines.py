@@ -5,8 +5,8 @@
 * ``use_decaying_avg_baseline`` (with ``baseline_beta``, default 0.90): an
   exponential moving average of the site's downstream cost (Williams 1992);
 * ``nn_baseline`` with ``nn_baseline_input``: a module predicting the cost,
-  trained jointly by adding ``(cost - b)^2`` to the surrogate (Mnih & Gregor
-  2014, "Neural Variational Inference and Learning", arXiv 1402.0030);
+  trained jointly by adding ``(cost - b)^2`` to the loss that is minimized
+  (Mnih & Gregor 2014, "Neural Variational Inference and Learning", arXiv 1402.0030);
 * ``baseline_value``: a tensor (e.g. computed in the guide), trained the same way;
 * ``loo``: the leave-one-out mean of the cost over the other vectorized
   particles (Kool et al. 2019, "Buy 4 REINFORCE samples, get a baseline for
@@ -15,6 +15,11 @@
 
 Every baseline is a function of information independent of the site's own
 draw, so the estimator stays unbiased.
+
+State changes only for accepted steps: a new moving average is *staged* by
+an estimate and committed when the next estimate starts, unless
+:meth:`Baselines.reject` dropped it first (``SVI`` does so for a skipped,
+non-finite step), and a non-finite average is never committed.
 """
 
 import torch
@@ -40,9 +45,21 @@ class Baselines:
 
     def __init__(self):
         self.averages = {}
+        self.staged = {}
         self.update = True
         self.particle_dim = None
         self.num_particles = 1
+
+    def commit(self):
+        """Makes the staged averages current (the step that staged them was kept)."""
+        for name, value in self.staged.items():
+            if bool(torch.isfinite(value).all()):
+                self.averages[name] = value
+        self.staged = {}
+
+    def reject(self):
+        """Drops the staged averages (the step that staged them was skipped)."""
+        self.staged = {}
 
     def __call__(self, name, site, cost):
         """Returns ``(baseline, extra_loss)`` for the site's detached ``cost``."""
@@ -71,11 +88,12 @@ class Baselines:
 
     def _decaying_average(self, name, cost, beta):
         cost = torch.as_tensor(cost)
-        old = self.averages.get(name)
+        # Within one estimate, later particles see the average staged by earlier ones.
+        old = self.staged.get(name, self.averages.get(name))
         if old is None or old.shape != cost.shape:
             old = torch.zeros_like(cost)
         if self.update:
-            self.averages[name] = beta * old + (1 - beta) * cost
+            self.staged[name] = (beta * old + (1 - beta) * cost).detach()
         return old
 
     def _leave_one_out(self, name, cost):
@@ -92,6 +110,6 @@ class Baselines:
 
 
 def _fit_loss(cost, value):
-    # Trains a learned baseline towards the cost; its value cancels in the loss.
-    diff = torch.as_tensor(cost) - value
+    # Minimized with the loss, so the learned baseline moves towards the cost.
+    diff = torch.as_tensor(cost).detach() - value
     return (diff * diff).sum()

@@ -1,24 +1,35 @@
 """``ELBO``: particles, vectorization and model/guide checks shared by every estimator.
 
-Subclasses choose which costs each non-reparameterized guide site is credited
-with (:meth:`ELBO._downstream`); everything else — tracing, replay, particle
-averaging, the surrogate (:mod:`inference.surrogate`), baselines — is here once.
+An estimator is one *credit rule*: which score-function guide sites may
+change each cost term (:meth:`ELBO._credit`). Everything else -- tracing and
+replay (:func:`inference.traces.trace_pair`), particle averaging, the DiCE
+surrogate (:mod:`inference.surrogate`), baselines -- is here once.
 """
+
+import abc
 
 import torch
 
 import ppl
 from inference.baselines import Baselines
-from inference.surrogate import SiteCosts, combine, surrogate_loss
-from ppl.handlers import replay, trace
+from inference.stochastic_graph import is_score_site
+from inference.surrogate import combine, site_costs, surrogate_loss
+from inference.traces import trace_pair
 
 __all__ = ["ELBO", "check_model_guide_match", "infer_max_plate_nesting"]
 
 _PARTICLE_PLATE = "num_particles_vectorized"
 
 
-class ELBO:
+class ELBO(abc.ABC):
     """Base of the ELBO estimators.
+
+    The loss value is ``-ELBO``: the sum over model sites of scaled, masked
+    ``log p`` minus the sum over guide sites of scaled, masked ``log q``
+    (``mask``/``scale`` handlers and ``.mask()`` apply to guide sites as to
+    model sites). Its gradient is unbiased, of every order (DiCE; see
+    :mod:`inference.surrogate`). A masked or scaled guide site keeps its
+    score-function term: its draw still drives the costs downstream.
 
     Args:
         num_particles: Monte Carlo samples averaged per estimate.
@@ -29,6 +40,9 @@ class ELBO:
         **kwargs: accepted for compatibility with Pyro's constructors
             (``strict_enumeration_warning``, ``ignore_jit_warnings``, ...).
     """
+
+    #: Whether the credit rule needs the data-flow record of each estimate.
+    needs_provenance = False
 
     def __init__(
         self, num_particles=1, max_plate_nesting=None, vectorize_particles=False, **kwargs
@@ -57,49 +71,51 @@ class ELBO:
         return vectorized
 
     def _traces(self, model, guide, args, kwargs):
-        guide_trace = trace(guide).get_trace(*args, **kwargs)
-        model_trace = trace(replay(model, trace=guide_trace)).get_trace(*args, **kwargs)
+        model_trace, guide_trace, prov = trace_pair(
+            model, guide, args, kwargs, provenance=self.needs_provenance
+        )
         check_model_guide_match(model_trace, guide_trace)
         model_trace.compute_log_prob()
         guide_trace.compute_log_prob()
-        return model_trace, guide_trace
+        return model_trace, guide_trace, prov
 
     def _particles(self, model, guide, args, kwargs):
-        """Yields ``(model, guide, model_trace, guide_trace)``; the fns are what was traced."""
+        """Yields ``(model_trace, guide_trace, provenance)`` per particle."""
         if self.vectorize_particles and self.num_particles > 1:
             dim = -(self._nesting(model, guide, args, kwargs) + 1)
             model, guide = self._wrap(model, dim), self._wrap(guide, dim)
             self.baselines.particle_dim, self.baselines.num_particles = dim, self.num_particles
-            yield (model, guide, *self._traces(model, guide, args, kwargs))
+            yield self._traces(model, guide, args, kwargs)
             return
         self.baselines.particle_dim, self.baselines.num_particles = None, 1
         for _ in range(self.num_particles):
-            yield (model, guide, *self._traces(model, guide, args, kwargs))
-
-    def _particle_count(self):
-        return self.num_particles
+            yield self._traces(model, guide, args, kwargs)
 
     # ------------------------------------------------------------ estimator
-    def _downstream(self, model, guide, args, kwargs, model_trace, guide_trace):
-        """Returns ``name -> (model site names, guide site names)`` credited to ``name``."""
-        model_names = frozenset(n for n, s in model_trace.nodes.items() if s.type == "sample")
-        guide_names = frozenset(
-            n for n, s in guide_trace.nodes.items() if s.type == "sample" and not s.is_observed
-        )
-        return lambda name: (model_names, guide_names)
+    @abc.abstractmethod
+    def _credit(self, model_trace, guide_trace, prov, scored):
+        """The credit rule: returns ``Cost -> frozenset`` of ``scored`` names that may change it."""
 
-    def _particle_loss(self, model, guide, args, kwargs, model_trace, guide_trace):
-        downstream = self._downstream(model, guide, args, kwargs, model_trace, guide_trace)
-        costs = SiteCosts(model_trace, guide_trace)
-        return surrogate_loss(costs, downstream, self.baselines, self._combine)
+    def _costs(self, model_trace, guide_trace):
+        """The cost terms of one particle (estimators may rewrite them)."""
+        return site_costs(model_trace, guide_trace)
+
+    def _particle_loss(self, model_trace, guide_trace, prov):
+        scored = {
+            n: s for n, s in guide_trace.nodes.items() if s.type == "sample" and is_score_site(s)
+        }
+        costs = self._costs(model_trace, guide_trace)
+        credit = self._credit(model_trace, guide_trace, prov, scored)
+        return surrogate_loss(costs, scored, credit, self.baselines, self._combine)
 
     def differentiable_loss(self, model, guide, *args, **kwargs):
-        """The loss whose value is ``-ELBO`` and whose gradient is the estimator's."""
+        """The loss whose value is ``-ELBO`` and whose derivatives are the estimator's."""
+        self.baselines.commit()
         total = 0.0
-        for particle in self._particles(model, guide, args, kwargs):
-            loss, _ = self._particle_loss(*particle[:2], args, kwargs, *particle[2:])
+        for model_trace, guide_trace, prov in self._particles(model, guide, args, kwargs):
+            loss, _ = self._particle_loss(model_trace, guide_trace, prov)
             total = total + loss
-            self.last_traces = particle[2:]
+            self.last_traces = (model_trace, guide_trace)
         return total / self.num_particles
 
     def loss(self, model, guide, *args, **kwargs):
@@ -116,10 +132,20 @@ class ELBO:
         loss = self.differentiable_loss(model, guide, *args, **kwargs)
         if isinstance(loss, torch.Tensor) and loss.requires_grad:
             loss.backward()
-        return loss.item() if isinstance(loss, torch.Tensor) else float(loss)
+        return float(loss.detach()) if isinstance(loss, torch.Tensor) else float(loss)
+
+    def reject_step(self):
+        """Forgets the baseline state the last estimate staged (its step was skipped)."""
+        self.baselines.reject()
 
     def __call__(self, model, guide, *args, **kwargs):
         return self.differentiable_loss(model, guide, *args, **kwargs)
+
+
+def _is_density_site(site):
+    # Guide sites with obs=... that still belong in a guide: deterministic
+    # records and factors (auxiliary Unit sites).
+    return site.infer.get("_deterministic") or site.infer.get("is_auxiliary")
 
 
 def check_model_guide_match(model_trace, guide_trace):
@@ -132,7 +158,9 @@ def check_model_guide_match(model_trace, guide_trace):
     model_latent = {
         n for n, s in model_trace.nodes.items() if s.type == "sample" and not s.is_observed
     }
-    guide_sites = {n: s for n, s in guide_trace.nodes.items() if s.type == "sample"}
+    guide_sites = {
+        n: s for n, s in guide_trace.nodes.items() if s.type == "sample" and not _is_density_site(s)
+    }
     for name, site in guide_sites.items():
         if site.is_observed:
             raise ValueError(
@@ -154,8 +182,7 @@ def check_model_guide_match(model_trace, guide_trace):
 
 def infer_max_plate_nesting(model, guide, args, kwargs):
     """The deepest vectorized plate nesting in one guide and model trace."""
-    guide_trace = trace(guide).get_trace(*args, **kwargs)
-    model_trace = trace(replay(model, trace=guide_trace)).get_trace(*args, **kwargs)
+    model_trace, guide_trace, _ = trace_pair(model, guide, args, kwargs)
     deepest = 0
     for tr in (model_trace, guide_trace):
         for site in tr.nodes.values():

@@ -2,23 +2,31 @@
 
 For a mean-field guide the ELBO is ``E_q[log p(x | z)] - sum_z KL(q(z) || p(z))``
 (Kingma & Welling 2014, arXiv 1312.6114, eq. 10). Where
-``distributions.kl_divergence`` has the pair, the site's Monte Carlo term
-``log p(z) - log q(z)`` is replaced by ``-KL``, which lowers the variance;
-other sites keep the Monte Carlo term.
+``distributions.kl_divergence`` has the pair, the site's two Monte Carlo costs
+``log p(z)`` and ``-log q(z)`` become one cost ``-KL`` (scaled and masked as
+the guide site), which lowers the variance; other sites, and sites whose
+model and guide terms carry different masks or scales, keep the Monte Carlo
+terms. The credit rule is ``Trace_ELBO``'s.
 """
 
-import torch
-
-import distributions
-from inference.elbo import ELBO
-from inference.surrogate import SiteCosts, surrogate_loss
+from distributions import kl_divergence
+from inference.surrogate import Cost
+from inference.trace_elbo import Trace_ELBO
+from ppl.trace_struct import scale_and_mask
 
 __all__ = ["TraceMeanField_ELBO"]
 
 
+def _same_weight(a, b):
+    # -KL replaces log p - log q only when both terms carry the same mask and scale.
+    def same(x, y):
+        return x is y or (isinstance(x, (int, float)) and isinstance(y, (int, float)) and x == y)
+
+    return same(a.mask, b.mask) and same(a.scale, b.scale)
+
+
 def _analytic_kl(guide_site, model_site):
-    kl_divergence = getattr(distributions, "kl_divergence", None)
-    if kl_divergence is None:
+    if not _same_weight(guide_site, model_site):
         return None
     try:
         return kl_divergence(guide_site.fn, model_site.fn)
@@ -26,7 +34,7 @@ def _analytic_kl(guide_site, model_site):
         return None
 
 
-class TraceMeanField_ELBO(ELBO):
+class TraceMeanField_ELBO(Trace_ELBO):
     """The ELBO with analytic ``KL(q || p)`` per latent site where registered.
 
     Example:
@@ -40,21 +48,15 @@ class TraceMeanField_ELBO(ELBO):
         0.0
     """
 
-    def _particle_loss(self, model, guide, args, kwargs, model_trace, guide_trace):
-        costs = SiteCosts(model_trace, guide_trace)
-        for name, guide_site in costs.guide_sites.items():
-            model_site = costs.model_sites[name]
-            kl = _analytic_kl(guide_site, model_site)
-            if kl is None:
+    def _costs(self, model_trace, guide_trace):
+        costs = super()._costs(model_trace, guide_trace)
+        replaced = {}
+        for name, guide_site in guide_trace.nodes.items():
+            if guide_site.type != "sample" or guide_site.is_observed:
                 continue
-            kl = _scale_and_mask(kl, guide_site)
-            costs.model[name] = -kl
-            costs.guide[name] = torch.zeros_like(kl)
-        downstream = self._downstream(model, guide, args, kwargs, model_trace, guide_trace)
-        return surrogate_loss(costs, downstream, self.baselines, self._combine)
-
-
-def _scale_and_mask(value, site):
-    if site.mask is not None:
-        value = torch.where(torch.as_tensor(site.mask), value, value.new_zeros(()))
-    return value * site.scale
+            kl = _analytic_kl(guide_site, model_trace.nodes[name])
+            if kl is not None:
+                value = -scale_and_mask(kl, guide_site.scale, guide_site.mask)
+                replaced[name] = Cost(value, guide_site, f"kl/{name}")
+        kept = [c for c in costs if c.node.partition("/")[2] not in replaced]
+        return kept + list(replaced.values())

@@ -8,18 +8,29 @@ graph. Drawn with matplotlib, no graphviz binary needed.
 
 import networkx as nx
 
-from inference.provenance import ProvenanceMessenger, sources_of, track
+from inference.provenance import ProvenanceMessenger, ProvenanceMode, track
 from inference.render import render_scg
 from ppl.handlers import trace
 
 __all__ = ["model_graph", "render_model"]
 
 
-class _ParamProvenance(ProvenanceMessenger):
-    # Also tags param values, so edges from parameters show up.
+class _RenderProvenance(ProvenanceMessenger):
+    # A picture draws data flow through deterministic nodes, so their values
+    # are tagged with their own names; params are tagged when asked.
+    def __init__(self, mode, render_params):
+        super().__init__(mode)
+        self.render_params = render_params
+
+    def _postprocess_sample(self, msg):
+        super()._postprocess_sample(msg)
+        if msg.infer.get("_deterministic"):
+            track(self.mode, msg.value, msg.name)
+
     def _postprocess_param(self, msg):
-        self.parents[msg.name] = frozenset()
-        msg.value = track(msg.value, msg.name)
+        if self.render_params:
+            self.parents[msg.name] = frozenset()
+            track(self.mode, msg.value, msg.name)
 
 
 def _kind(site):
@@ -45,8 +56,9 @@ def model_graph(model, model_args=(), model_kwargs=None, render_params=False):
         >>> sorted(model_graph(model).edges())
         [('mu', 'x')]
     """
-    tracker = _ParamProvenance() if render_params else ProvenanceMessenger()
-    with trace() as tr, tracker:
+    mode = ProvenanceMode()
+    tracker = _RenderProvenance(mode, render_params)
+    with mode, trace() as tr, tracker:
         model(*model_args, **(model_kwargs or {}))
     g = nx.DiGraph()
     for name, site in tr.trace.nodes.items():
@@ -62,8 +74,6 @@ def model_graph(model, model_args=(), model_kwargs=None, render_params=False):
     for name in list(g.nodes):
         site = tr.trace.nodes[name]
         parents = tracker.parents.get(name, frozenset())
-        if site.infer.get("_deterministic"):
-            parents = parents | sources_of(site.value) - {name}
         for parent in parents:
             if parent in g.nodes:
                 g.add_edge(parent, name)

@@ -1,21 +1,54 @@
 """The stochastic computation graph of a model/guide pair (Schulman et al. 2015).
 
 Following "Gradient Estimation Using Stochastic Computation Graphs"
-(arXiv 1506.05254), nodes are the sites of a guide trace and of the model
-trace replayed against it; edges are actual data flow: ``a -> b`` when the
-value of sample site ``a`` was used to compute the distribution (or observed
-value) of site ``b``. A non-reparameterized site is credited only with the
-costs among its descendants. The graph is a derived view of the traces
-(``networkx.DiGraph``, light node attributes, no tensors), cached by the
-traces' structure so provenance is recomputed only when the structure changes.
+(arXiv 1506.05254), nodes are the sample sites of a guide trace and of the
+model trace replayed against it; an edge ``a -> b`` means the value of site
+``a`` may have been used to compute the distribution, observed value, mask or
+scale of site ``b``. A non-reparameterized guide site is credited only with
+the costs among its descendants.
+
+The graph must over-approximate the true dependencies, never miss one. Edges
+come from the data flow that :mod:`inference.provenance` records on every
+estimate, and where that analysis lost sight of a value (it left torch: a
+``.item()``, an ``if``, a list index) the source is connected to every later
+site of both programs: the classic program-order rule, which is always sound.
+The graph is a derived view (``networkx.DiGraph``, node attributes only, no
+tensors), rebuilt whenever the recorded data flow or the structure differs
+from the last estimate's; equal records give equal graphs, so reuse is exact.
 """
+
+import warnings
 
 import networkx as nx
 
-from inference.provenance import ProvenanceMessenger
-from ppl.handlers import replay, trace
+from inference.traces import trace_pair
 
-__all__ = ["structure_key", "build_scg", "provenance_parents", "scg", "ScgCache"]
+__all__ = [
+    "ConservativeGraphWarning",
+    "GraphCache",
+    "build_scg",
+    "influencers",
+    "is_score_site",
+    "scg",
+    "structure_key",
+]
+
+
+class ConservativeGraphWarning(UserWarning):
+    """A latent's value left torch; its site is credited with every later cost."""
+
+
+def is_score_site(site):
+    """Whether a guide site needs a score-function term (a draw without ``rsample``).
+
+    Guide factors count when built with ``has_rsample=False``: their log factor
+    is the log-density of a draw the program made by other means.
+    """
+    if site.infer.get("_deterministic"):
+        return False
+    if site.is_observed:
+        return site.infer.get("is_auxiliary", False) and not site.fn.has_rsample
+    return not getattr(site.fn, "has_rsample", False)
 
 
 def _plates(site):
@@ -30,22 +63,17 @@ def structure_key(model_trace, guide_trace):
         for name, site in tr.nodes.items():
             if site.type in ("sample", "param"):
                 shape = tuple(getattr(site.value, "shape", ()))
-                rows.append((name, site.type, site.is_observed, _plates(site), shape))
+                rsample = getattr(site.fn, "has_rsample", None) if site.type == "sample" else None
+                flags = (site.is_observed, rsample, bool(site.infer.get("is_auxiliary")))
+                rows.append((name, site.type, flags, _plates(site), shape))
         return tuple(rows)
 
     return key(model_trace), key(guide_trace)
 
 
-def provenance_parents(model, guide, args, kwargs):
-    """Runs guide then replayed model with tracked values; returns (model, guide) parents."""
-    with trace() as guide_tr, ProvenanceMessenger() as guide_prov:
-        guide(*args, **kwargs)
-    with ProvenanceMessenger() as model_prov:
-        replay(model, trace=guide_tr.trace)(*args, **kwargs)
-    return model_prov.parents, guide_prov.parents
-
-
 def _kind(site, in_guide):
+    if in_guide and site.is_observed and site.infer.get("is_auxiliary"):
+        return "reparam" if site.fn.has_rsample else "nonreparam"
     if site.is_observed:
         return "observed"
     if in_guide:
@@ -53,84 +81,131 @@ def _kind(site, in_guide):
     return "latent"
 
 
-def build_scg(model_trace, guide_trace, model_parents, guide_parents):
-    """Builds the graph from traces and their provenance parents.
+def _add_nodes(g, role, tr):
+    for name, site in tr.nodes.items():
+        if site.type == "param":
+            g.add_node(f"param/{name}", site=name, role="param", kind="param", plates=())
+        if site.type != "sample":
+            continue
+        g.add_node(
+            f"{role}/{name}",
+            site=name,
+            role=role,
+            kind=_kind(site, role == "guide"),
+            plates=tuple((f.name, f.dim, f.size) for f in site.cond_indep_stack),
+            baseline=dict(site.infer.get("baseline", {})) if role == "guide" else {},
+        )
 
-    Nodes are ``"guide/<name>"`` for guide sample sites (stochastic nodes) and
+
+def _later_sites(prov, program, position):
+    """Nodes of ``program``'s sites from ``position`` on, and the model sites they reach."""
+    guide_order, model_order = prov.order["guide"], prov.order["model"]
+    model_pos = {name: i for i, name in enumerate(model_order)}
+    if program == "guide":
+        later = guide_order[position:]
+        first = min((model_pos[n] for n in later if n in model_pos), default=len(model_order))
+        nodes = [f"guide/{n}" for n in later]
+    else:
+        first, nodes = position, []
+    return nodes + [f"model/{n}" for n in model_order[first:]]
+
+
+def build_scg(model_trace, guide_trace, prov):
+    """Builds the graph from both traces and their :class:`~inference.traces.Provenance`.
+
+    Nodes are ``"guide/<name>"`` for guide sample sites (stochastic nodes),
     ``"model/<name>"`` for model sample sites (cost nodes: each carries the
-    log-density term of its site), plus ``"param/<name>"`` nodes.
+    log-density term of its site), and ``"param/<name>"``.
 
     Returns:
-        A ``networkx.DiGraph``; node attributes: ``site``, ``role`` (``"guide"``,
-        ``"model"`` or ``"param"``), ``kind``, ``plates``, ``baseline``.
+        ``(graph, leaked)``: a ``networkx.DiGraph`` with node attributes ``site``,
+        ``role``, ``kind``, ``plates``, ``baseline``, and the set of guide site
+        names whose values left torch (connected conservatively).
     """
     g = nx.DiGraph()
-    for role, tr, parents in (
-        ("guide", guide_trace, guide_parents),
-        ("model", model_trace, model_parents),
-    ):
-        for name, site in tr.nodes.items():
-            if site.type == "param":
-                g.add_node(f"param/{name}", site=name, role="param", kind="param", plates=())
-            if site.type != "sample":
-                continue
-            node = f"{role}/{name}"
-            g.add_node(
-                node,
-                site=name,
-                role=role,
-                kind=_kind(site, role == "guide"),
-                plates=tuple((f.name, f.dim, f.size) for f in site.cond_indep_stack),
-                baseline=dict(site.infer.get("baseline", {})) if role == "guide" else {},
-            )
-            for parent in parents.get(name, ()):
-                if parent in guide_trace.nodes:
-                    g.add_edge(f"guide/{parent}", node)
-            # A model site's value is the guide's draw: the cost node depends on it.
-            if role == "model" and name in guide_trace.nodes and not site.is_observed:
-                g.add_edge(f"guide/{name}", node)
-    return g
+    _add_nodes(g, "guide", guide_trace)
+    _add_nodes(g, "model", model_trace)
+    for role in ("guide", "model"):
+        for name, parents in prov.parents[role].items():
+            for parent in parents:
+                if f"guide/{parent}" in g:
+                    g.add_edge(f"guide/{parent}", f"{role}/{name}")
+            # A model site's value is the guide's draw: the cost depends on it.
+            if role == "model" and f"guide/{name}" in g and not model_trace.nodes[name].is_observed:
+                g.add_edge(f"guide/{name}", f"model/{name}")
+    leaked = set()
+    for program in ("guide", "model"):
+        for sources, position in prov.leaks[program]:
+            later = _later_sites(prov, program, position)
+            for source in sources:
+                if f"guide/{source}" not in g:
+                    continue
+                leaked.add(source)
+                g.add_edges_from((f"guide/{source}", n) for n in later if n in g)
+    return g, leaked
 
 
-class ScgCache:
-    """Caches the graph and each guide site's downstream cost sites by structure key."""
+def influencers(graph, guide_trace):
+    """For each cost node, the score-function guide sites whose draws can change it.
 
-    def __init__(self):
-        self._key = None
-        self.graph = None
-        self.downstream = {}
-
-    def get(self, model, guide, args, kwargs, model_trace, guide_trace):
-        """The graph for these traces, rebuilt only when their structure changed."""
-        key = structure_key(model_trace, guide_trace)
-        if key != self._key:
-            parents = provenance_parents(model, guide, args, kwargs)
-            self.graph = build_scg(model_trace, guide_trace, *parents)
-            self.downstream = _downstream_sites(self.graph)
-            self._key = key
-        return self.graph
-
-
-def _downstream_sites(graph):
-    # For each guide site: the model and guide sites whose cost terms it can
-    # influence (itself included), as two sets of site names.
-    out = {}
+    Returns:
+        ``node -> frozenset of guide site names``, for every ``model/...`` and
+        ``guide/...`` node. A guide factor without ``rsample`` influences every
+        cost (nothing records which draws it scores).
+    """
+    scored = {
+        n: data["site"]
+        for n, data in graph.nodes(data=True)
+        if data["role"] == "guide" and is_score_site(guide_trace.nodes[data["site"]])
+    }
+    factors = frozenset(name for name in scored.values() if guide_trace.nodes[name].is_observed)
+    table = {}
     for node, data in graph.nodes(data=True):
-        if data["role"] != "guide":
+        if data["role"] == "param":
             continue
-        reach = nx.descendants(graph, node) | {node, f"model/{data['site']}"}
-        model_sites = {
-            graph.nodes[n]["site"]
-            for n in reach
-            if n in graph and graph.nodes[n]["role"] == "model"
-        }
-        guide_sites = {
-            graph.nodes[n]["site"]
-            for n in reach
-            if n in graph and graph.nodes[n]["role"] == "guide"
-        }
-        out[data["site"]] = (frozenset(model_sites), frozenset(guide_sites))
-    return out
+        upstream = nx.ancestors(graph, node) | {node}
+        table[node] = frozenset(scored[n] for n in upstream if n in scored) | factors
+    return table
+
+
+class GraphCache:
+    """The graph of the latest estimate, rebuilt when structure or data flow changed.
+
+    Attributes:
+        graph: the last ``networkx.DiGraph``.
+        table: its :func:`influencers` table.
+    """
+
+    def __init__(self, owner):
+        self.owner = owner
+        self.graph = None
+        self.table = {}
+        self._key = None
+        self._warned = set()
+
+    def get(self, model_trace, guide_trace, prov):
+        """The influencer table for these traces (see :func:`influencers`)."""
+        key = (structure_key(model_trace, guide_trace), prov.signature())
+        if key != self._key:
+            self.graph, leaked = build_scg(model_trace, guide_trace, prov)
+            self.table = influencers(self.graph, guide_trace)
+            self._key = key
+            self._warn(leaked)
+        return self.table
+
+    def _warn(self, leaked):
+        for name in sorted(leaked - self._warned):
+            self._warned.add(name)
+            warnings.warn(
+                f"{self.owner}: the value of site '{name}' left torch (.item(), if, int(), "
+                ".tolist(), numpy, indexing a Python list, formatting ...), so its data flow "
+                "cannot be followed; it is credited with every cost after that point "
+                "(unbiased, higher variance). To keep the fine graph, compute with torch "
+                "operations on the tensor (torch.where(z > 0, a, b) instead of "
+                "`a if z else b`, index tensors with tensors).",
+                ConservativeGraphWarning,
+                stacklevel=5,
+            )
 
 
 def scg(model, guide, *args, **kwargs):
@@ -147,7 +222,5 @@ def scg(model, guide, *args, **kwargs):
         >>> sorted(scg(model, guide).edges())
         [('guide/z', 'model/x'), ('guide/z', 'model/z')]
     """
-    guide_trace = trace(guide).get_trace(*args, **kwargs)
-    model_trace = trace(replay(model, trace=guide_trace)).get_trace(*args, **kwargs)
-    parents = provenance_parents(model, guide, args, kwargs)
-    return build_scg(model_trace, guide_trace, *parents)
+    model_trace, guide_trace, prov = trace_pair(model, guide, args, kwargs, provenance=True)
+    return build_scg(model_trace, guide_trace, prov)[0]

@@ -1,40 +1,78 @@
 """The one surrogate-loss construction behind every ELBO.
 
-For a particle's model and guide traces, the ELBO is
-``sum_model log p - sum_guide log q``. Its gradient estimator (Schulman et
-al. 2015, arXiv 1506.05254) is the gradient of a surrogate:
+For a particle's model and guide traces the ELBO is ``sum_c c``, over the
+*costs* ``c``: each model site's scaled, masked ``log p`` and each guide site's
+scaled, masked ``-log q``. The gradient estimator is the derivative of a
+surrogate built with DiCE, the "infinitely differentiable Monte Carlo
+estimator" (Foerster et al. 2018, arXiv 1802.05098):
 
-* pathwise terms: the log-densities themselves, differentiable through
-  ``rsample`` for reparameterized guide sites;
-* for each non-reparameterized guide site ``z``: ``log q(z) * stop_grad(cost(z) - b)``,
-  where ``cost(z)`` sums the scaled log-density terms that ``z`` can influence
-  (chosen by the estimator) and ``b`` is a baseline (see :mod:`inference.baselines`).
-  The term ``-log q(z)`` of such a site enters the value only: its direct
-  gradient has expectation zero and is dropped.
+``L = sum_c box(W_c) * c  +  sum_w (1 - box({w})) * stop(b_w)``,
+``box(W) = exp(tau - stop(tau))``, ``tau = sum_{w in W} log q(w)``,
 
-The loss returned is ``-(elbo + surrogate - stop_grad(surrogate))``: its value
-is exactly ``-ELBO`` and its gradient the estimator's.
+where ``W_c`` are the score-function guide sites whose draws can change ``c``
+(the estimator's *credit rule*: all of them for ``Trace_ELBO``, the graph's
+ancestors for ``TraceGraph_ELBO``) and ``b_w`` is a baseline (Mao et al. 2019,
+"A Baseline for Any Order Gradient Estimation in Stochastic Computation Graphs").
+``box`` is 1 in value, so ``L`` equals the ELBO, and derivatives of every order
+of ``L`` are unbiased: Hessian-vector products of the loss are right too. At
+first order ``L`` gives the classic estimator, pathwise terms plus
+``grad log q(w) * (cost(w) - b_w)`` (Schulman et al. 2015, arXiv 1506.05254),
+with the same variance.
+
+Details that keep it so:
+
+* ``log q(w)`` in ``box`` is *unscaled and unmasked*: a masked or scaled guide
+  site still drew its value, so its score still multiplies the costs the draw
+  drives, while its own ``-log q`` cost is masked and scaled like any cost
+  (Pyro's semantics for the loss value).
+* For a score-function site the direct derivative of its own ``-log q`` cost
+  has expectation zero at first order; the term ``scale * mask * (box(w) - 1)``
+  removes it sample by sample (it is a constant baseline, so it adds nothing
+  in expectation at any order) and keeps first-order variance as before.
+* Plates Rao-Blackwellize: element ``i`` of a vectorized plate shared by ``w``
+  and ``c`` credits only element ``i`` (:func:`restrict_to_plates`).
+* Learned baselines are fitted by adding ``(cost(w) - b_w)^2`` to the loss with
+  zero value, so minimizing the loss trains them towards the cost.
+
+The loss returned is ``-(elbo + L - stop(L)) + (fit - stop(fit))``: its value
+is exactly ``-ELBO``.
 """
+
+from dataclasses import dataclass
 
 import torch
 
-__all__ = ["SiteCosts", "combine", "restrict_to_plates", "surrogate_loss"]
+from ppl.trace_struct import scale_and_mask
+
+__all__ = ["Cost", "site_costs", "combine", "restrict_to_plates", "surrogate_loss"]
 
 
-class SiteCosts:
-    """The scaled log-density terms of one particle, by role and site name."""
+@dataclass(eq=False)
+class Cost:
+    """One cost term: ``value`` (scaled, masked), its ``site`` and graph ``node``."""
 
-    def __init__(self, model_trace, guide_trace):
-        self.model = {n: s.log_prob for n, s in model_trace.nodes.items() if s.type == "sample"}
-        self.guide = {
-            n: s.log_prob
-            for n, s in guide_trace.nodes.items()
-            if s.type == "sample" and not s.is_observed
-        }
-        self.model_sites = {n: s for n, s in model_trace.nodes.items() if s.type == "sample"}
-        self.guide_sites = {
-            n: s for n, s in guide_trace.nodes.items() if s.type == "sample" and not s.is_observed
-        }
+    value: torch.Tensor
+    site: object
+    node: str
+
+
+def site_costs(model_trace, guide_trace):
+    """The cost terms of one particle: ``+log p`` per model site, ``-log q`` per guide site.
+
+    Guide ``deterministic`` sites have no density; guide factors add their log
+    factor to the guide's log density.
+    """
+    costs = [
+        Cost(s.log_prob, s, f"model/{n}")
+        for n, s in model_trace.nodes.items()
+        if s.type == "sample" and not s.infer.get("_deterministic")
+    ]
+    costs += [
+        Cost(-s.log_prob, s, f"guide/{n}")
+        for n, s in guide_trace.nodes.items()
+        if s.type == "sample" and not s.infer.get("_deterministic")
+    ]
+    return costs
 
 
 def _vectorized_dims(site):
@@ -45,13 +83,26 @@ def restrict_to_plates(cost, cost_site, target_site, target_shape):
     """Sums ``cost`` over every dim that is not a vectorized plate shared with the target.
 
     The result broadcasts against ``target_shape`` (the target site's
-    log-prob shape): element ``i`` of a shared plate credits only element
-    ``i`` of the target, which is the Rao-Blackwellization plates allow.
+    log-prob shape): element ``i`` of a shared plate meets only element ``i``
+    of the target, which is the Rao-Blackwellization plates allow.
+
+    Example:
+        >>> import torch, ppl
+        >>> from ppl.handlers import trace
+        >>> from distributions import Normal
+        >>> def model():
+        ...     with ppl.plate("p", 3):
+        ...         ppl.sample("a", Normal(0.0, 1.0))
+        ...     ppl.sample("b", Normal(0.0, 1.0))
+        >>> tr = trace(model).get_trace()
+        >>> restrict_to_plates(torch.ones(3), tr.nodes["a"], tr.nodes["b"], ()).item()
+        3.0
     """
     if not isinstance(cost, torch.Tensor) or cost.dim() == 0:
         return cost
-    shared = _vectorized_dims(cost_site).keys() & _vectorized_dims(target_site).keys()
-    keep = {_vectorized_dims(cost_site)[name] for name in shared}
+    cost_dims = _vectorized_dims(cost_site)
+    shared = cost_dims.keys() & _vectorized_dims(target_site).keys()
+    keep = {cost_dims[name] for name in shared}
     n = len(target_shape)
     reduce_dims = [d for d in range(-cost.dim(), 0) if d not in keep or -d > n]
     if reduce_dims:
@@ -62,64 +113,91 @@ def restrict_to_plates(cost, cost_site, target_site, target_shape):
     return cost
 
 
-def surrogate_loss(costs, downstream, baselines, combine=None):
-    """Builds ``-(elbo + surrogate - stop_grad(surrogate))`` for one particle.
-
-    Args:
-        costs: a :class:`SiteCosts`.
-        downstream: ``name -> (model site names, guide site names)`` whose
-            costs a non-reparameterized guide site ``name`` may influence.
-        baselines: a callable ``(name, site, cost) -> (baseline, extra_loss)``.
-        combine: the tensor arithmetic of the last step (:func:`combine`, or a
-            compiled version of it).
-
-    Returns:
-        ``(loss, elbo)``: the loss to differentiate and the detached ELBO.
-    """
-    model_terms = list(costs.model.values())
-    reparam, other, scores = [], [], []
-    for name, site in costs.guide_sites.items():
-        if getattr(site.fn, "has_rsample", False):
-            reparam.append(costs.guide[name])
-        else:
-            other.append(costs.guide[name])
-            scores.append(_score_term(name, site, costs, downstream, baselines))
-    return (combine or globals()["combine"])(model_terms, reparam, other, scores)
-
-
-def combine(model_terms, reparam_terms, other_terms, score_terms):
-    """The loss from its parts: log p terms, reparameterized and other log q terms, scores.
-
-    Returns:
-        ``(loss, elbo)`` where ``loss = -(elbo + surrogate - stop_grad(surrogate))``.
-    """
-    model_sum = sum((t.sum() for t in model_terms), torch.zeros(()))
-    reparam_sum = sum((t.sum() for t in reparam_terms), torch.zeros(()))
-    other_sum = sum((t.sum() for t in other_terms), torch.zeros(()))
-    surrogate = model_sum - reparam_sum + sum(score_terms, torch.zeros(()))
-    elbo = model_sum - reparam_sum - other_sum
-    loss = -(elbo.detach() + surrogate - surrogate.detach())
-    return loss, elbo.detach()
-
-
 def _detach(x):
     return x.detach() if isinstance(x, torch.Tensor) else x
 
 
-def _score_term(name, site, costs, downstream, baselines):
-    log_q = site.unscaled_log_prob
-    if site.mask is not None:
-        log_q = torch.where(torch.as_tensor(site.mask), log_q, log_q.new_zeros(()))
-    model_names, guide_names = downstream(name)
-    shape = log_q.shape
-    cost = 0.0
-    for m in model_names:
-        if m in costs.model:
-            cost = cost + restrict_to_plates(costs.model[m], costs.model_sites[m], site, shape)
-    for g in guide_names:
-        if g in costs.guide:
-            cost = cost - restrict_to_plates(costs.guide[g], costs.guide_sites[g], site, shape)
-    cost = _detach(cost)
-    baseline, extra = baselines(name, site, cost)
-    term = (log_q * (cost - _detach(baseline))).sum()
-    return term + extra
+def _score_log_q(site):
+    # The draw's own log-density: unscaled and unmasked (see the module docstring).
+    return site.unscaled_log_prob
+
+
+def surrogate_loss(costs, scored, credit, baselines, combine_fn=None):
+    """Builds the loss of one particle.
+
+    Args:
+        costs: the :class:`Cost` terms (:func:`site_costs`, possibly rewritten).
+        scored: ``name -> guide site`` of the score-function sites.
+        credit: ``Cost -> frozenset of scored names`` whose draws can change it.
+        baselines: a callable ``(name, site, cost) -> (baseline, fit_loss)``.
+        combine_fn: the tensor arithmetic of the last step (default :func:`combine`).
+
+    Returns:
+        ``(loss, elbo)``: the loss to differentiate and the detached ELBO.
+    """
+    log_q = {name: _score_log_q(site) for name, site in scored.items()}
+    credited = [credit(c) for c in costs]
+    terms = [(c.value, _tau(c, names, scored, log_q)) for c, names in zip(costs, credited)]
+    own = {c.node for c in costs}
+    cancel = [(log_q[n], s.scale, s.mask) for n, s in scored.items() if f"guide/{n}" in own]
+    based, fits = _baseline_parts(costs, credited, scored, log_q, baselines)
+    return (combine_fn or combine)(terms, cancel, based, fits)
+
+
+def _tau(cost, names, scored, log_q):
+    tau = None
+    shape = cost.value.shape
+    for name in names:
+        part = restrict_to_plates(log_q[name], scored[name], cost.site, shape)
+        tau = part if tau is None else tau + part
+    return tau
+
+
+def _baseline_parts(costs, credited, scored, log_q, baselines):
+    based, fits = [], []
+    for name, site in scored.items():
+        if not site.infer.get("baseline"):
+            continue
+        shape = log_q[name].shape
+        cost = sum(
+            (
+                restrict_to_plates(c.value.detach(), c.site, site, shape)
+                for c, names in zip(costs, credited)
+                if name in names
+            ),
+            torch.zeros(()),
+        )
+        baseline, fit = baselines(name, site, cost)
+        based.append((log_q[name], _detach(baseline)))
+        fits.append(fit)
+    return based, fits
+
+
+def _box(log_q):
+    return torch.exp(log_q - log_q.detach())
+
+
+def combine(terms, cancel, based, fits):
+    """The loss from its parts (pure tensor arithmetic, so it can be compiled).
+
+    Args:
+        terms: ``(cost, tau)`` pairs; ``tau`` is ``None`` for a cost no draw changes.
+        cancel: ``(log_q, scale, mask)`` of each score-function site.
+        based: ``(log_q, baseline)`` of each site with a baseline.
+        fits: the fitting losses of learned baselines.
+
+    Returns:
+        ``(loss, elbo)``.
+    """
+    elbo = torch.zeros(())
+    surrogate = torch.zeros(())
+    for cost, tau in terms:
+        elbo = elbo + cost.detach().sum()
+        surrogate = surrogate + (cost if tau is None else _box(tau) * cost).sum()
+    for log_q, scale, mask in cancel:
+        surrogate = surrogate + scale_and_mask(_box(log_q) - 1.0, scale, mask).sum()
+    for log_q, baseline in based:
+        surrogate = surrogate + ((1.0 - _box(log_q)) * baseline).sum()
+    fit = sum(fits, torch.zeros(()))
+    loss = -(elbo + surrogate - surrogate.detach()) + (fit - _detach(fit))
+    return loss, elbo

@@ -65,7 +65,7 @@ class SVI:
         loss = self.loss(self.model, self.guide, *args, **kwargs)
         if loss.requires_grad:
             loss.backward()
-        return float(loss)
+        return float(loss.detach())
 
     def step(self, *args, **kwargs):
         """Takes one gradient step; returns the loss (``-ELBO`` estimate) as a float.
@@ -75,6 +75,9 @@ class SVI:
                 ``skip_nonfinite``), naming the sites with non-finite terms.
         """
         kwargs = {**self.static_kwargs, **kwargs}
+        # A step interrupted earlier (an exception, KeyboardInterrupt) may have
+        # left gradients behind; they must not add to this step's.
+        _clear_store_grads()
         with trace(param_only=True) as capture:
             loss = self._loss_and_grads(*args, **kwargs)
         params = _captured_params(capture.trace)
@@ -83,6 +86,9 @@ class SVI:
         ]
         if not math.isfinite(loss) or bad:
             _zero_grads(params)
+            reject = getattr(self.loss, "reject_step", None)
+            if reject is not None:
+                reject()
             self._nonfinite(loss, bad)
             return loss
         self.optim(params)
@@ -132,10 +138,10 @@ def _captured_params(param_trace):
     }
 
 
-def _grads_finite(params):
-    # One concatenation and one check instead of two ops per parameter.
-    grads = [p.grad.reshape(-1) for p in params.values() if p.grad is not None]
-    return not grads or bool(torch.cat(grads).isfinite().all())
+def _clear_store_grads():
+    store = get_param_store()
+    for name in store.keys():
+        store.get_unconstrained(name).grad = None
 
 
 def _zero_grads(params):

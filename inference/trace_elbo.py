@@ -1,25 +1,31 @@
-"""``Trace_ELBO`` and ``TraceGraph_ELBO``: two choices of credited costs.
+"""``Trace_ELBO`` and ``TraceGraph_ELBO``: two credit rules.
 
 Both estimate the gradient of the ELBO with pathwise terms for
 reparameterized sites and score-function terms for the rest (Ranganath et al.
 2014, "Black Box Variational Inference", arXiv 1401.0118; Schulman et al. 2015,
-arXiv 1506.05254). They differ only in which costs a non-reparameterized site
-``z`` is credited with, i.e. in how much they Rao-Blackwellize:
+arXiv 1506.05254), through the DiCE surrogate of :mod:`inference.surrogate`.
+They differ only in which costs a score-function site ``z`` is credited with,
+i.e. in how much they Rao-Blackwellize:
 
 * ``Trace_ELBO``: every cost, restricted to ``z``'s own element of each
   vectorized plate it shares with the cost;
 * ``TraceGraph_ELBO``: only costs downstream of ``z`` in the stochastic
-  computation graph (data flow), with the same plate restriction.
+  computation graph (data flow, :mod:`inference.stochastic_graph`), with the
+  same plate restriction.
 """
 
 from inference.elbo import ELBO
-from inference.stochastic_graph import ScgCache
+from inference.stochastic_graph import GraphCache
 
 __all__ = ["Trace_ELBO", "TraceGraph_ELBO"]
 
 
 class Trace_ELBO(ELBO):
     """The ELBO with plate-wise Rao-Blackwellized score-function terms.
+
+    Every score-function site is credited with every cost (restricted to the
+    vectorized plates they share): no dependency is assumed away but the
+    conditional independence that plates declare.
 
     Example:
         >>> import torch, ppl
@@ -33,13 +39,25 @@ class Trace_ELBO(ELBO):
         True
     """
 
+    def _credit(self, model_trace, guide_trace, prov, scored):
+        everything = frozenset(scored)
+        return lambda cost: everything
+
 
 class TraceGraph_ELBO(ELBO):
     """The ELBO whose score-function terms see only costs downstream in the graph.
 
-    The graph (:mod:`inference.scg`) is cached while the traces' structure
-    (site names, plates, shapes) stays the same. Baselines per site come from
-    ``infer={"baseline": {...}}`` (:mod:`inference.baselines`).
+    What it guarantees: the gradient (of every order) is unbiased for every
+    program whose plates declare true conditional independence. The graph is
+    derived from the data flow of each estimate, so it cannot go stale when
+    the data flow changes with the arguments or with the drawn values. Where a
+    latent's value leaves torch (``.item()``, ``if z:``, ``int(z)``,
+    ``.tolist()``, numpy, list indexing) its site falls back to the classic
+    rule -- every later cost of both programs -- with one
+    :class:`~inference.stochastic_graph.ConservativeGraphWarning` per site.
+    Guide factors without ``rsample`` are credited with every cost.
+    Baselines per site come from ``infer={"baseline": {...}}``
+    (:mod:`inference.baselines`).
 
     Example:
         >>> import torch, ppl
@@ -52,20 +70,21 @@ class TraceGraph_ELBO(ELBO):
         ...     ppl.sample("a", Bernoulli(p))
         >>> elbo = TraceGraph_ELBO()
         >>> loss = elbo.differentiable_loss(model, guide)
-        >>> elbo.graph.has_edge("guide/a", "model/a")
-        True
+        >>> elbo.graph.has_edge("guide/a", "model/a"), elbo.graph.has_edge("guide/a", "model/x")
+        (True, False)
     """
+
+    needs_provenance = True
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._cache = ScgCache()
+        self._cache = GraphCache(type(self).__name__)
 
     @property
     def graph(self):
         """The stochastic computation graph of the last estimate."""
         return self._cache.graph
 
-    def _downstream(self, model, guide, args, kwargs, model_trace, guide_trace):
-        self._cache.get(model, guide, args, kwargs, model_trace, guide_trace)
-        table = self._cache.downstream
-        return lambda name: table[name]
+    def _credit(self, model_trace, guide_trace, prov, scored):
+        table = self._cache.get(model_trace, guide_trace, prov)
+        return lambda cost: table.get(cost.node, frozenset(scored))
