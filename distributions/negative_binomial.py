@@ -8,13 +8,16 @@ import torch.nn.functional as F
 
 from distributions import constraints
 from distributions.binary_params import BinaryParams
-from distributions.counts import count_entropy, count_icdf
+from distributions.counts import count_entropy, count_icdf, edgeworth_entropy, near_normal
 from distributions.distribution import Distribution
 from distributions.poisson import Poisson
 from distributions.special import betainc, log_beta, log_standard_gamma
 from distributions.utils import broadcast_all, probs_or_logits
 
 __all__ = ["NegativeBinomial"]
+
+# Beyond this many terms the entropy's sum is refused rather than run.
+_MAX_ENTROPY_TERMS = 2**20
 
 
 class NegativeBinomial(BinaryParams, Distribution):
@@ -129,20 +132,51 @@ class NegativeBinomial(BinaryParams, Distribution):
         return log_powers + _log_coefficient(r, value)
 
     def entropy(self):
-        """``-sum_k pmf(k) log pmf(k)`` (torch has none), summed until the tail is negligible.
+        """``-sum_k pmf(k) log pmf(k)`` (torch has none), in time bounded per element.
 
-        The pmf ratio past the mode is ``p (k + r) / (k + 1)``; the cost grows
-        like the spread ``sqrt(r p) / (1 - p)`` plus ``1 / (1 - p)`` terms.
+        Where the law is wide and nearly normal (variance at least 1e4, squared
+        skewness ``(1 + p)^2 / (r p)`` at most 1e-4) the Edgeworth expansion
+        answers (see :func:`distributions.counts.edgeworth_entropy`); elsewhere
+        the sum runs until its tail is negligible (the pmf ratio past the mode is
+        ``p (k + r) / (k + 1)``).
+
+        Raises:
+            NotImplementedError: where neither applies: a sum of more than 2^20
+                terms (``p`` within about ``4e-5`` of 1 with ``r p`` below about
+                4e4), whose tail decays too slowly to sum and is too skewed for
+                the expansion.
 
         Example:
             >>> round(NegativeBinomial(3.0, probs=torch.tensor(0.4)).entropy().item(), 4)
             1.8473
+            >>> round(NegativeBinomial(1e10, logits=torch.tensor(0.0)).entropy().item(), 4)
+            13.2784
         """
-        r = self.total_count.double().expand(self.batch_shape)
-        param = {"probs": self.probs} if self._from_probs else {"logits": self.logits}
-        d = NegativeBinomial(r, **{k: v.double() for k, v in param.items()}, validate_args=False)
-        p = d.probs.expand(self.batch_shape)
-        h = count_entropy(d.log_prob, lambda k: p * (k + r) / (k + 1), d.mode, self.batch_shape)
+        shape = self.batch_shape
+        r = self.total_count.double().expand(shape)
+        p = torch.sigmoid(self.logits.double()) if not self._from_probs else self.probs.double()
+        p = p.expand(shape)
+        rp, q = r * p, 1 - p
+        var = rp / q.pow(2)
+        wide = near_normal(var, (1 + p) / rp.sqrt())
+        # The sum covers the mode, 40 sd and 40 decay lengths 1 / -log p of the tail.
+        terms = var * q + 40 * var.sqrt() + 40 / -torch.log(p)
+        long = ~wide & (terms > _MAX_ENTROPY_TERMS)
+        if bool(long.any()):
+            raise NotImplementedError(
+                f"NegativeBinomial.entropy: total_count={r[long][0].item():.6g} with "
+                f"probs={p[long][0].item():.17g} needs a sum of about {terms[long][0].item():.3g} "
+                "terms (p too close to 1 for the sum, r p too small for the normal expansion)"
+            )
+        r_s, p_s = torch.where(wide, 1.0, r), torch.where(wide, 0.5, p)
+        d = NegativeBinomial(r_s, probs=p_s, validate_args=False)
+        ratio = lambda k: p_s * (k + r_s) / (k + 1)  # noqa: E731
+        h = count_entropy(d.log_prob, ratio, d.mode, shape)
+        if bool(wide.any()):
+            v, rp_w = torch.where(wide, var, 1e4), torch.where(wide, rp, 1e4)
+            p_w = torch.where(wide, p, 0.5)
+            skew, kurt = (1 + p_w) / rp_w.sqrt(), (1 + 4 * p_w + p_w.pow(2)) / rp_w
+            h = torch.where(wide, edgeworth_entropy(v, skew, kurt), h)
         return h.to(self._param.dtype)
 
     def cdf(self, value):

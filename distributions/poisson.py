@@ -5,9 +5,9 @@ import math
 import torch
 
 from distributions import constraints
-from distributions.counts import count_entropy, count_icdf
+from distributions.counts import count_entropy, count_icdf, edgeworth_entropy, near_normal
 from distributions.exp_family import ExponentialFamily
-from distributions.utils import broadcast_all
+from distributions.utils import broadcast_all, promote_float
 
 __all__ = ["Poisson"]
 
@@ -31,7 +31,8 @@ class Poisson(ExponentialFamily):
     support = constraints.nonnegative_integer
 
     def __init__(self, rate, validate_args=None):
-        (self.rate,) = broadcast_all(rate)
+        # Integer rates are promoted to the default float dtype, as every statistic is real.
+        (self.rate,) = broadcast_all(promote_float(rate))
         super().__init__(self.rate.shape, validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
@@ -88,17 +89,27 @@ class Poisson(ExponentialFamily):
         return (k >= 0) & (self._cdf64(k).to(q.dtype) >= q)
 
     def entropy(self):
-        """``-sum_k pmf(k) log pmf(k)`` (torch has none), summed until the tail is negligible.
+        """``-sum_k pmf(k) log pmf(k)`` (torch has none), in time that does not grow with the rate.
 
-        The pmf ratio is ``rate / (k + 1)``; about ``rate + 40 sqrt(rate)`` terms.
+        Below a rate of 1e4 the sum runs until its tail is negligible (the pmf
+        ratio is ``rate / (k + 1)``; about ``rate + 40 sqrt(rate)`` terms); from
+        1e4 on the Edgeworth expansion answers (error below 1e-12, see
+        :func:`distributions.counts.edgeworth_entropy`).
 
         Example:
             >>> round(Poisson(torch.tensor(2.0)).entropy().item(), 4)
             1.7049
+            >>> round(Poisson(torch.tensor(7e28)).entropy().item(), 4)
+            34.6281
         """
         rate = self.rate.double()
-        lam = Poisson(rate, validate_args=False)
-        h = count_entropy(lam.log_prob, lambda k: rate / (k + 1), lam.mode, self.batch_shape)
+        wide = near_normal(rate, rate.rsqrt())
+        short = torch.where(wide, 1.0, rate)  # the sum never sees a wide element
+        lam = Poisson(short, validate_args=False)
+        h = count_entropy(lam.log_prob, lambda k: short / (k + 1), lam.mode, self.batch_shape)
+        if bool(wide.any()):
+            big = torch.where(wide, rate, 1e4)
+            h = torch.where(wide, edgeworth_entropy(big, big.rsqrt(), 1 / big), h)
         return h.to(self.rate.dtype)
 
     @property
