@@ -49,3 +49,13 @@ from inference.distributed import DistributedPredictive, DistributedSVI  # noqa:
 
 __all__ += ["distributed", "DistributedPredictive", "DistributedSVI"]
 # --- end of issue 15 block -----------------------------------------------------
+
+
+# --- enumeration and multi-sample bounds (issue 18) ----------------------------
+from inference.enum import TraceEnum_ELBO, infer_discrete  # noqa: E402
+from inference.renyi_elbo import RenyiELBO  # noqa: E402
+from inference.vimco import VIMCO  # noqa: E402
+from ppl.handlers import config_enumerate  # noqa: E402
+
+__all__ += ["RenyiELBO", "TraceEnum_ELBO", "VIMCO", "config_enumerate", "infer_discrete"]
+# --- end of issue 18 block -----------------------------------------------------

@@ -6,6 +6,7 @@ machinery (``Factor``, ``eliminate``, ``contract_plated``) is reusable.
 """
 
 from inference.enum.contract import Factor, eliminate, multiply, sum_out
+from inference.enum.infer_discrete import infer_discrete
 from inference.enum.plated import PlatedFactor, contract_plated
 from inference.enum.trace_enum_elbo import TraceEnum_ELBO, enumerated_elbo
 
@@ -16,6 +17,7 @@ __all__ = [
     "contract_plated",
     "eliminate",
     "enumerated_elbo",
+    "infer_discrete",
     "multiply",
     "sum_out",
 ]

@@ -33,6 +33,7 @@ from inference.enum.expectation import GuideMarginals, expect
 from inference.enum.factors import enumerated_variables, plate_scales, site_factor
 from inference.enum.plated import contract_plated, reduce_plates
 from inference.enum.runs import enum_traces
+from inference.objective import Objective
 
 __all__ = ["TraceEnum_ELBO", "enumerated_elbo"]
 
@@ -117,7 +118,7 @@ def enumerated_elbo(model_trace, guide_trace):
     return elbo, surrogate
 
 
-class TraceEnum_ELBO:
+class TraceEnum_ELBO(Objective):
     """The ELBO with enumerated discrete sites summed exactly, in model and guide.
 
     Args:
@@ -209,18 +210,3 @@ class TraceEnum_ELBO:
         for m, g in programs:
             total = total + self._particle_loss(m, g, args, kwargs, first_dim)
         return total / self.num_particles
-
-    def loss(self, model, guide, *args, **kwargs):
-        """The ``-ELBO`` estimate as a float, without gradients."""
-        with torch.no_grad():
-            return float(self.differentiable_loss(model, guide, *args, **kwargs))
-
-    def loss_and_grads(self, model, guide, *args, **kwargs):
-        """Computes the loss, backpropagates into the parameters, returns the loss as a float."""
-        loss = self.differentiable_loss(model, guide, *args, **kwargs)
-        if loss.requires_grad:
-            loss.backward()
-        return float(loss.detach())
-
-    def __call__(self, model, guide, *args, **kwargs):
-        return self.differentiable_loss(model, guide, *args, **kwargs)
