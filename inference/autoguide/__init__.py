@@ -18,6 +18,7 @@ Example:
 from inference.autoguide.continuous import AutoContinuous, AutoDiagonalNormal
 from inference.autoguide.delta import AutoDelta
 from inference.autoguide.guide import AutoGuide, LatentSite
+from inference.autoguide.guide_list import AutoCallable, AutoGuideList
 from inference.autoguide.initialization import (
     InitMessenger,
     init_to_feasible,
@@ -33,10 +34,12 @@ from inference.autoguide.multivariate import (
 from inference.autoguide.normal import AutoNormal
 
 __all__ = [
+    "AutoCallable",
     "AutoContinuous",
     "AutoDelta",
     "AutoDiagonalNormal",
     "AutoGuide",
+    "AutoGuideList",
     "AutoLowRankMultivariateNormal",
     "AutoMultivariateNormal",
     "AutoNormal",
