@@ -1,7 +1,8 @@
 """Bayesian modules: ``torch.nn.Module`` attributes as param and sample sites.
 
 ``Module`` (Pyro's ``PyroModule``), ``Param`` (``PyroParam``), ``Sample``
-(``PyroSample``) and ``method`` (``pyro_method``).
+(``PyroSample``), ``method`` (``pyro_method``) and ``to_bayesian_``
+(``to_pyro_module_``).
 
 Example:
     >>> import torch, ppl
@@ -12,7 +13,7 @@ Example:
     ['_RETURN', 'bias', 'weight']
 """
 
-from ppl.nn.module import Module, method
+from ppl.nn.module import Module, method, to_bayesian_
 from ppl.nn.sites import Param, Sample, is_distribution
 
-__all__ = ["Module", "Param", "Sample", "is_distribution", "method"]
+__all__ = ["Module", "Param", "Sample", "is_distribution", "method", "to_bayesian_"]

@@ -28,10 +28,11 @@ from ppl import primitives
 from ppl.nn.sites import Param, Sample
 from ppl.param_store import get_param_store
 
-__all__ = ["Module", "method"]
+__all__ = ["Module", "method", "to_bayesian_"]
 
-# (Module subclass, torch module class) -> the mixed class, built once.
+# (Module subclass, torch module class) -> the mixed class, built once, and back.
 _MIXED_CLASSES = {}
+_MIXED_KEYS = {}
 
 
 class _CallScope:
@@ -85,6 +86,9 @@ class Module(torch.nn.Module):
 
     def __init__(self, name=""):
         super().__init__()
+        self._init_sites(name)
+
+    def _init_sites(self, name):
         object.__setattr__(self, "_ppl_prefix", name)
         object.__setattr__(self, "_ppl_scope", _CallScope())
         object.__setattr__(self, "_ppl_params", {})
@@ -108,8 +112,18 @@ class Module(torch.nn.Module):
             # The torch class comes first, so its __init__ runs and its own
             # super().__init__() reaches Module.__init__ through the MRO.
             name = f"Bayesian{torch_class.__name__}"
-            _MIXED_CLASSES[key] = type(name, (torch_class, cls), {"__module__": __name__})
+            mixed = type(name, (torch_class, cls), {"__module__": __name__})
+            _MIXED_CLASSES[key] = mixed
+            _MIXED_KEYS[mixed] = key
         return _MIXED_CLASSES[key]
+
+    def __reduce_ex__(self, protocol):
+        # A mixed class is not importable by name: pickle (torch.save, deepcopy)
+        # records the two classes it is made of and rebuilds it on loading.
+        key = _MIXED_KEYS.get(type(self))
+        if key is None:
+            return super().__reduce_ex__(protocol)
+        return _new_mixed, key, self.__getstate__()
 
     # ------------------------------------------------------------ calling
     def __call__(self, *args, **kwargs):
@@ -202,6 +216,11 @@ class Module(torch.nn.Module):
         return ", ".join(part for part in [own, *sites] if part)
 
 
+def _new_mixed(cls, torch_class):
+    mixed = cls[torch_class]
+    return mixed.__new__(mixed)
+
+
 def _adopt(parent, name, child):
     # Give every ppl module inside `child` its dotted path and the parent's
     # call scope, so site names and the one-draw-per-call cache follow the tree.
@@ -231,6 +250,40 @@ def _share_with_store(full_name, tensor):
     with torch.no_grad():
         tensor.copy_(store[full_name])
     del store[full_name]
+
+
+def to_bayesian_(module, name=""):
+    """Turns an existing torch module and all its submodules into ``ppl.nn`` modules, in place.
+
+    Pyro's ``to_pyro_module_``: each submodule's class becomes
+    ``Module[its class]``, so its parameters become param sites named by their
+    dotted paths and any attribute may then be given a ``Sample`` prior.
+
+    Args:
+        module: a ``torch.nn.Module``.
+        name: the prefix of the site names (``""``: bare dotted paths).
+
+    Returns:
+        ``module``, converted.
+
+    Example:
+        >>> import torch, ppl
+        >>> from distributions import Normal
+        >>> net = to_bayesian_(torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Tanh()))
+        >>> net[0].bias = ppl.nn.Sample(Normal(0.0, 1.0).expand([2]).to_event(1))
+        >>> sorted(ppl.handlers.trace(net).get_trace(torch.ones(2)).nodes)
+        ['0.bias', '0.weight', '_RETURN']
+    """
+    if not isinstance(module, torch.nn.Module):
+        raise TypeError(f"to_bayesian_: expected a torch.nn.Module, got {type(module).__name__}")
+    for submodule in module.modules():
+        if not isinstance(submodule, Module):
+            submodule.__class__ = Module[type(submodule)]
+            submodule._init_sites("")
+    object.__setattr__(module, "_ppl_prefix", name)
+    for child_name, child in module.named_children():
+        _adopt(module, child_name, child)
+    return module
 
 
 def method(fn):

@@ -1,6 +1,7 @@
 """Bayesian modules: ``ppl.nn.Module``, ``Param``, ``Sample`` against closed forms and handlers."""
 
 import copy
+import io
 
 import pytest
 import torch
@@ -92,6 +93,30 @@ def test_mixed_class_is_built_once_and_behaves_like_both():
     # deepcopy keeps the class and makes an independent module.
     twin = copy.deepcopy(layer)
     assert type(twin) is cls and twin.weight is not layer.weight
+
+
+def test_modules_with_mixed_classes_survive_torch_save():
+    model = Regression(2)
+    model.linear.noise = ppl.nn.Param(torch.tensor(0.5), constraint=constraints.positive)
+    buffer = io.BytesIO()
+    torch.save(model, buffer)
+    buffer.seek(0)
+    loaded = torch.load(buffer, weights_only=False)
+    assert type(loaded.linear) is ppl.nn.Module[nn.Linear]
+    tr = trace(loaded).get_trace(torch.ones(3, 2))
+    assert _sites(tr) == ["sigma", "linear.weight", "linear.bias", "obs"]
+    assert loaded.linear.noise.item() == pytest.approx(0.5)
+
+
+def test_existing_torch_modules_convert_in_place():
+    net = nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 1))
+    assert ppl.nn.to_bayesian_(net, name="net") is net
+    assert type(net[0]) is ppl.nn.Module[nn.Linear] and isinstance(net, ppl.nn.Module)
+    net[2].weight = ppl.nn.Sample(dist.Normal(0.0, 1.0).expand([1, 3]).to_event(2))
+    tr = trace(net).get_trace(torch.ones(4, 2))
+    assert _sites(tr) == ["net.0.weight", "net.0.bias", "net.2.weight", "net.2.bias"]
+    with pytest.raises(TypeError, match=r"to_bayesian_: expected a torch.nn.Module, got int"):
+        ppl.nn.to_bayesian_(3)
 
 
 def test_mixing_a_non_module_is_refused():
