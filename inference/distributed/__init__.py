@@ -24,7 +24,7 @@ from inference.distributed.context import (
     seed_rank,
 )
 from inference.distributed.predictive import DistributedPredictive, split_counts
-from inference.distributed.shard import shard_plates
+from inference.distributed.shard import distinct_indices, shard_plates
 from inference.distributed.svi import DistributedSVI
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "broadcast_from_rank0",
     "comm_device",
     "default_backend",
+    "distinct_indices",
     "get_rank",
     "get_world_size",
     "init_distributed",

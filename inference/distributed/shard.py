@@ -38,7 +38,33 @@ import torch
 from inference.distributed.context import get_rank, get_world_size, rank_seed
 from ppl.runtime import Messenger
 
-__all__ = ["shard_plates"]
+__all__ = ["shard_plates", "distinct_indices"]
+
+
+def distinct_indices(size, count, generator):
+    """``count`` distinct indices from ``range(size)``, a uniformly random ordered draw.
+
+    For small ``count`` this costs ``O(count log count)``, not the ``O(size)``
+    of a full permutation (200 ms a step for ``size = 1e7``): it keeps the
+    first occurrences in a stream of uniform integers, which is sampling
+    without replacement one index at a time.
+
+    Example:
+        >>> g = torch.Generator().manual_seed(0)
+        >>> len(set(distinct_indices(10**9, 1000, g).tolist()))
+        1000
+    """
+    if 4 * count > size:
+        return torch.randperm(size, generator=generator)[:count]
+    chosen = torch.empty(0, dtype=torch.long)
+    while chosen.numel() < count:
+        stream = torch.cat([chosen, torch.randint(size, (2 * count,), generator=generator)])
+        values, inverse = torch.unique(stream, return_inverse=True)
+        first = torch.full_like(values, stream.numel()).scatter_reduce_(
+            0, inverse, torch.arange(stream.numel()), "amin"
+        )
+        chosen = stream[first.sort().values]
+    return chosen[:count]
 
 
 class shard_plates(Messenger):
@@ -116,9 +142,8 @@ class shard_plates(Messenger):
             )
         shared = rank_seed(self.seed, 0, self.epoch, self.stream + name)  # alike on all ranks
         generator = torch.Generator().manual_seed(shared)
-        permutation = torch.randperm(size, generator=generator)
         start = self.rank * subsample_size
-        return permutation[start : start + subsample_size]
+        return distinct_indices(size, needed, generator)[start : start + subsample_size]
 
     def _block(self, name, size):
         if size < self.world_size:
