@@ -6,41 +6,80 @@ does the plain thing directly (draw, return the data, read the store), which
 keeps models cheap to run outside inference.
 """
 
+import warnings
+
 import torch
 
 from distributions import Delta, Unit, constraints
 from ppl.param_store import get_param_store
-from ppl.runtime import _STACK, Message, apply_stack
+from ppl.runtime import _STACK, Message, apply_stack, draw
 
 __all__ = ["sample", "observe", "param", "factor", "deterministic", "module"]
 
 
-def sample(name, fn, obs=None, *, infer=None, sample_shape=()):
+def sample(name, fn, obs=None, *, obs_mask=None, infer=None, sample_shape=()):
     """Draws a value of the random variable ``name`` from ``fn`` (or observes ``obs``).
+
+    With ``obs_mask``, the site is observed only where the mask is ``True``
+    and latent elsewhere, as in Pyro: it becomes an observed site
+    ``f"{name}_observed"`` (``obs``, masked by ``obs_mask``), a latent site
+    ``f"{name}_unobserved"`` (a full-shape draw, masked by ``~obs_mask``) that
+    a guide samples to impute the missing entries, and a deterministic site
+    ``name`` holding the two merged.
+
+    Outside any handler an observed site cannot be scored, so ``sample`` then
+    warns (a ``RuntimeWarning``, as Pyro does) and returns ``obs``.
 
     Args:
         name: the site name, unique within one model run.
         fn: the distribution.
         obs: observed data; the site then returns ``obs`` and is scored, not sampled.
+        obs_mask: a bool tensor broadcastable to the site's batch shape:
+            ``True`` where ``obs`` is observed. Entries of ``obs`` where it
+            is ``False`` are ignored but must still be valid values (not NaN).
         infer: inference hints, passed through untouched (e.g.
             ``{"enumerate": "parallel"}``).
         sample_shape: extra leading dims of i.i.d. draws.
 
     Returns:
-        The value: a reparameterized draw when ``fn.has_rsample``, ``obs`` when given.
+        The value: a reparameterized draw when ``fn.has_rsample``, ``obs`` when
+        given; with ``obs_mask``, ``obs`` where observed and the draw elsewhere.
+
+    Raises:
+        ValueError: when ``obs_mask`` comes without ``obs`` or its shape does
+            not broadcast to the batch shape.
+        TypeError: when ``obs_mask`` is not a bool tensor.
 
     Example:
+        >>> import torch
         >>> from distributions import Normal
         >>> sample("x", Normal(0.0, 1.0), sample_shape=(3,)).shape
         torch.Size([3])
+        >>> mask = torch.tensor([True, False])
+        >>> y = sample("y", Normal(torch.zeros(2), 1.0), obs=torch.ones(2), obs_mask=mask)
+        >>> y[0].item()
+        1.0
     """
+    if obs_mask is not None:
+        return _masked_sample(name, fn, obs, obs_mask, infer, sample_shape)
     if not _STACK:
         # Fast path: no handler can observe this site.
         if obs is not None:
+            warnings.warn(
+                f"trying to observe a value outside of inference at {name}: no handler is "
+                "active, so the value is returned unscored (run the model under an "
+                "inference algorithm or a handler such as ppl.handlers.trace)",
+                RuntimeWarning,
+                stacklevel=2,
+            )
             return obs
         if fn.has_rsample:
             return fn.rsample(sample_shape)
         return fn.sample(sample_shape)
+    return _sample_message(name, fn, obs, infer, sample_shape)
+
+
+def _sample_message(name, fn, obs, infer, sample_shape, mask=None):
     msg = Message(
         type="sample",
         name=name,
@@ -49,9 +88,53 @@ def sample(name, fn, obs=None, *, infer=None, sample_shape=()):
         value=obs,
         is_observed=obs is not None,
         infer={} if infer is None else dict(infer),
+        mask=mask,
     )
     apply_stack(msg)
     return msg.value
+
+
+def _masked_sample(name, fn, obs, obs_mask, infer, sample_shape):
+    # Pyro's split of a partially observed site (see `sample`), so guides
+    # written for Pyro name the imputed part the same way.
+    obs_mask = _check_obs_mask(name, obs, obs_mask)
+    if not _STACK:
+        observed, unobserved = obs, draw(fn, sample_shape)
+    else:
+        observed = _sample_message(f"{name}_observed", fn, obs, infer, sample_shape, obs_mask)
+        unobserved = _sample_message(f"{name}_unobserved", fn, None, infer, sample_shape, ~obs_mask)
+    event_dim = len(fn.event_shape)
+    try:
+        value = torch.where(
+            obs_mask.reshape(obs_mask.shape + (1,) * event_dim), observed, unobserved
+        )
+    except RuntimeError:
+        shape = unobserved.shape
+        raise ValueError(
+            f"sample site '{name}': obs_mask of shape {tuple(obs_mask.shape)} does not broadcast "
+            f"to the batch shape {tuple(shape[: len(shape) - event_dim])} of the site (its "
+            f"value has shape {tuple(shape)}, event dims {event_dim}); give the mask the "
+            "batch shape, without event dims"
+        ) from None
+    return deterministic(name, value, event_dim=event_dim)
+
+
+def _check_obs_mask(name, obs, obs_mask):
+    if obs is None:
+        raise ValueError(
+            f"sample site '{name}': obs_mask needs obs (the data, with any valid filler "
+            "value where the mask is False)"
+        )
+    if isinstance(obs_mask, bool):
+        return torch.tensor(obs_mask)
+    if not isinstance(obs_mask, torch.Tensor) or obs_mask.dtype != torch.bool:
+        described = obs_mask.dtype if isinstance(obs_mask, torch.Tensor) else type(obs_mask)
+        raise TypeError(
+            f"sample site '{name}': obs_mask must be a bool tensor (True where observed), "
+            f"got {described}; convert it with mask.bool() or a comparison such as "
+            "~torch.isnan(data)"
+        )
+    return obs_mask
 
 
 def observe(name, fn, value):
@@ -60,7 +143,8 @@ def observe(name, fn, value):
     Example:
         >>> import torch
         >>> from distributions import Normal
-        >>> observe("y", Normal(0.0, 1.0), torch.tensor(0.5)).item()
+        >>> import ppl
+        >>> ppl.handlers.trace(observe)("y", Normal(0.0, 1.0), torch.tensor(0.5)).item()
         0.5
     """
     if value is None:
