@@ -112,19 +112,22 @@ def draws(spec, estimator, baseline="none", repeats=REPEATS):
     program = spec.build(baseline)
     elbo = make_elbo(estimator, program)
     rows = {arg: [] for arg in program.args}
+    names = {}
+    for arg in program.args:
+        program.guide(arg)
+        names[arg] = guide_param_names(program.guide, arg)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         for _ in range(repeats):
             for arg in program.args:
-                rows[arg].append(_one_draw(elbo, program, arg))
+                rows[arg].append(_one_draw(elbo, program, arg, names[arg]))
     _check_warnings(caught, program)
     ppl.clear_param_store()
     return {arg: torch.stack(r) for arg, r in rows.items()}
 
 
-def _one_draw(elbo, program, arg):
+def _one_draw(elbo, program, arg, names):
     loss = elbo.differentiable_loss(program.model, program.guide, arg)
-    names = guide_param_names(program.guide, arg)
     leaves = param_leaves(names)
     grads = torch.autograd.grad(loss, leaves, allow_unused=True)
     flat = [
