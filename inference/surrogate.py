@@ -42,6 +42,9 @@ from dataclasses import dataclass
 
 import torch
 
+from distributions import Independent
+from distributions.expanded import ExpandedDistribution
+from distributions.masked import MaskedDistribution
 from ppl.trace_struct import scale_and_mask
 
 __all__ = ["Cost", "site_costs", "combine", "restrict_to_plates", "surrogate_loss"]
@@ -118,8 +121,30 @@ def _detach(x):
 
 
 def _score_log_q(site):
-    # The draw's own log-density: unscaled and unmasked (see the module docstring).
-    return site.unscaled_log_prob
+    # The draw's own log-density: unscaled and unmasked (see the module docstring),
+    # so `.mask()` layers of the distribution are looked through as well.
+    if not _has_mask(site.fn):
+        return site.unscaled_log_prob
+    log_q = _unmasked_log_prob(site.fn, site.value)
+    return log_q.expand(site.unscaled_log_prob.shape)
+
+
+def _has_mask(fn):
+    while isinstance(fn, (Independent, ExpandedDistribution, MaskedDistribution)):
+        if isinstance(fn, MaskedDistribution):
+            return True
+        fn = fn.base_dist
+    return False
+
+
+def _unmasked_log_prob(fn, value):
+    if isinstance(fn, MaskedDistribution | ExpandedDistribution):
+        return _unmasked_log_prob(fn.base_dist, value)
+    if isinstance(fn, Independent):
+        log_q = _unmasked_log_prob(fn.base_dist, value)
+        n = fn.reinterpreted_batch_ndims
+        return log_q.sum(list(range(-n, 0))) if n else log_q
+    return fn.log_prob(value)
 
 
 def surrogate_loss(costs, scored, credit, baselines, combine_fn=None):
