@@ -112,7 +112,13 @@ class Module(torch.nn.Module):
             # The torch class comes first, so its __init__ runs and its own
             # super().__init__() reaches Module.__init__ through the MRO.
             name = f"Bayesian{torch_class.__name__}"
-            mixed = type(name, (torch_class, cls), {"__module__": __name__})
+
+            # The torch class's extra_repr comes first in the MRO: extend it.
+            def extra_repr(self):
+                return _with_sites(self, torch_class.extra_repr(self))
+
+            namespace = {"__module__": __name__, "extra_repr": extra_repr}
+            mixed = type(name, (torch_class, cls), namespace)
             _MIXED_CLASSES[key] = mixed
             _MIXED_KEYS[mixed] = key
         return _MIXED_CLASSES[key]
@@ -211,9 +217,14 @@ class Module(torch.nn.Module):
 
     def extra_repr(self):
         """Lists the ``Param`` and ``Sample`` attributes after torch's own description."""
-        own = super().extra_repr()
-        sites = [f"{n}={spec!r}" for n, spec in {**self._ppl_params, **self._ppl_samples}.items()]
-        return ", ".join(part for part in [own, *sites] if part)
+        return _with_sites(self, super().extra_repr())
+
+
+def _with_sites(module, description):
+    specs = {**module._ppl_params, **module._ppl_samples}
+    return ", ".join(
+        part for part in [description, *(f"{n}={v!r}" for n, v in specs.items())] if part
+    )
 
 
 def _new_mixed(cls, torch_class):

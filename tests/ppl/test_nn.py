@@ -119,6 +119,12 @@ def test_existing_torch_modules_convert_in_place():
         ppl.nn.to_bayesian_(3)
 
 
+def test_repr_lists_the_site_attributes():
+    text = repr(Regression(2))
+    assert "BayesianLinear(in_features=2, out_features=1, bias=True, weight=Sample(" in text
+    assert "Param(constraint=" in repr(Hierarchy())
+
+
 def test_mixing_a_non_module_is_refused():
     with pytest.raises(TypeError, match=r"expected a torch.nn.Module class such as"):
         ppl.nn.Module[int]
@@ -253,6 +259,15 @@ def test_block_seed_and_replay():
     replayed = trace(replay(model, trace=guide_trace)).get_trace()
     for name in ("loc", "x"):
         assert torch.equal(replayed.nodes[name]["value"], guide_trace.nodes[name]["value"])
+
+
+def test_autoguide_built_on_the_module_covers_its_sample_attributes():
+    model = Regression(2)
+    guide = AutoNormal(model)
+    draws = guide(torch.randn(4, 2), torch.randn(4))
+    assert sorted(draws) == ["linear.bias", "linear.weight", "sigma"]
+    assert draws["linear.weight"].shape == (1, 2)
+    assert "AutoNormal.locs.linear.weight" in ppl.get_param_store()
 
 
 def _layer_model():
