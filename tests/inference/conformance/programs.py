@@ -3,7 +3,8 @@
 Every ``(kind, variant)`` of :mod:`.blocks` and :mod:`.flow_blocks` appears
 once as a program of its own; then ``random.Random(SEED)`` draws programs of
 two or three vectorizable blocks (cross-block credit is what distinguishes
-the estimators). A :class:`ProgramSpec` is only a recipe (a name and the
+the estimators), and a few that put a control-flow block (run with a particle
+loop) next to another block. A :class:`ProgramSpec` is only a recipe (a name and the
 blocks' seeds); :meth:`ProgramSpec.build` creates fresh functions, nn
 baselines and parameter initial values, so every test starts from the same
 state whatever ran before it.
@@ -27,6 +28,7 @@ __all__ = ["BASELINES", "PROGRAMS", "Program", "ProgramSpec", "SEED"]
 
 SEED = 13
 NUM_COMBINED = 14
+NUM_LOOPED = 3
 ALL_BUILDERS = {**BUILDERS, **FLOW_BUILDERS}
 BASELINES = ("none", "decaying_avg", "value", "nn", "loo")
 
@@ -150,7 +152,8 @@ def _vectorizable_kinds():
 
 
 def make_programs():
-    """Every single-block program, then ``NUM_COMBINED`` seeded combinations."""
+    """Every single-block program, then ``NUM_COMBINED`` seeded combinations of
+    vectorizable blocks and ``NUM_LOOPED`` of a control-flow block with another."""
     specs = [
         ProgramSpec(((kind, variant),), seed)
         for seed, (kind, variant) in enumerate(
@@ -164,6 +167,13 @@ def make_programs():
         parts = tuple(rng.sample(pool, rng.choice([2, 2, 3])))
         if len({k for k, _ in parts}) == len(parts):
             specs.append(ProgramSpec(parts, len(specs)))
+    # Control flow next to other blocks: the conservative fallback must credit
+    # the escaping site with the later costs of other blocks correctly.
+    loops = [("control_flow", v) for v in ALL_BUILDERS["control_flow"][1]]
+    for _ in range(NUM_LOOPED):
+        parts = [rng.choice(loops), rng.choice(pool)]
+        rng.shuffle(parts)
+        specs.append(ProgramSpec(tuple(parts), len(specs)))
     return specs
 
 
