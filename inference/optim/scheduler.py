@@ -1,5 +1,7 @@
 """``LRScheduler``: a learning-rate schedule over the one store-wide optimizer."""
 
+import torch
+
 from inference.optim.wrapper import Optimizer
 
 __all__ = ["LRScheduler", "make_scheduler"]
@@ -56,10 +58,12 @@ class LRScheduler(Optimizer):
         new = self.optimizer.param_groups[-1]
         new.setdefault("initial_lr", new["lr"])
         # Lists with one entry per group (base_lrs, min_lrs, lr_lambdas, ...)
-        # grow with the new group, copying the last group's entry.
+        # grow with the new group, copying the last group's entry; lists of
+        # other things (a SequentialLR's schedulers) are left alone.
         for value in vars(self.scheduler).values():
-            if isinstance(value, list) and len(value) == before and before:
-                value.append(value[-1])
+            if isinstance(value, list) and before and len(value) == before:
+                if _per_group_entry(value[-1]):
+                    value.append(value[-1])
         # ...except the rates, which are the new group's own.
         for key, value in (("base_lrs", new["initial_lr"]), ("_last_lr", new["lr"])):
             if isinstance(getattr(self.scheduler, key, None), list):
@@ -114,6 +118,13 @@ class LRScheduler(Optimizer):
         """Advances the schedule by one epoch (the same as :meth:`step`)."""
         if self.scheduler is not None:
             self.scheduler.step(*args, **kwargs)
+
+
+def _per_group_entry(value):
+    # Rates are numbers (or 0-dim tensors); lr_lambdas entries are functions.
+    return isinstance(value, (int, float, torch.Tensor)) or (
+        callable(value) and not hasattr(value, "step")
+    )
 
 
 def make_scheduler(scheduler_cls):

@@ -279,3 +279,40 @@ def test_scheduler_takes_late_parameters_with_per_parameter_args():
 def test_scheduler_needs_the_optimizer_key():
     with pytest.raises(ValueError, match="ExponentialLR: args needs the key 'optimizer'"):
         optim.ExponentialLR({"optim_args": {"lr": 0.1}, "gamma": 0.5})
+
+
+def test_lambda_lr_schedules_late_parameters_too():
+    scheduler = optim.LambdaLR(
+        {
+            "optimizer": torch.optim.SGD,
+            "optim_args": lambda name: {"lr": 1.0},
+            "lr_lambda": lambda epoch: 0.5**epoch,
+        }
+    )
+    a, b = torch.zeros(1, requires_grad=True), torch.zeros(1, requires_grad=True)
+    a.grad = torch.ones(1)
+    scheduler({"a": a})
+    b.grad = torch.ones(1)
+    scheduler({"a": a, "b": b})
+    scheduler.step()
+    # Without a schedule entry for b's group, torch would leave its rate at 1.
+    assert scheduler.get_lr() == {"a": 0.5, "b": 0.5}
+
+
+def test_scheduler_state_through_a_file(tmp_path):
+    def make():
+        return optim.StepLR(
+            {"optimizer": torch.optim.Adam, "optim_args": {"lr": 0.1}, "step_size": 1, "gamma": 0.1}
+        )
+
+    scheduler = make()
+    svi = SVI(linear_model, empty_guide, scheduler, Trace_ELBO())
+    svi.step()
+    scheduler.step()
+    scheduler.save(tmp_path / "sched.pt")
+    fresh = make()
+    fresh.load(tmp_path / "sched.pt")
+    SVI(linear_model, empty_guide, fresh, Trace_ELBO()).step()
+    fresh.step()
+    assert fresh.get_lr()["w"] == pytest.approx(0.001)
+    assert fresh.get_state()["w"]["optimizer"]["state"][0]["step"].item() == 2.0
