@@ -35,7 +35,7 @@ def test_comparisons_stay_within_the_false_alarm_budget():
     sizes = {spec: _components(spec) for spec in PROGRAMS}
     unbiased = sum(sizes[spec] for spec, _, _ in UNBIASED_CASES)
     hessian = 0
-    for name, _ in HESSIAN_CASES:
+    for name, _, _ in HESSIAN_CASES:
         spec = next(s for s in PROGRAMS if s.name == name)
         hessian += (sizes[spec] - 1) ** 2
     variance = sum(len(spec.build().args) for spec in VARIANCE_CASES)
