@@ -7,9 +7,11 @@ reparameterization of constrained optimization (Kucukelbir et al. 2017,
 
 Stores are scoped: :func:`get_param_store` returns the innermost store made
 current by :func:`param_store_scope`, so two models in one process can keep
-separate parameters.
+separate parameters. Scopes are per thread (and per :mod:`contextvars`
+context): two threads, each in its own scope, train independently.
 """
 
+import contextvars
 import os
 import tempfile
 from contextlib import contextmanager
@@ -17,6 +19,7 @@ from contextlib import contextmanager
 import torch
 
 from distributions import constraints, transform_to
+from distributions.torch_constraints import as_constraint
 from ppl import validation
 from ppl.param_serialization import decode_state, encode_state, read_payload
 
@@ -146,6 +149,8 @@ class ParamStore:
         self._event_dims.clear()
 
     def _store(self, name, value, constraint, event_dim):
+        # torch's constraint objects (Pyro code) are kept as ours: saved, compared, shown alike.
+        constraint = as_constraint(constraint, name=f"param '{name}'")
         value = _as_tensor(name, value)
         value = _checked_init(name, value, constraint)
         if constraint is constraints.real and value.is_leaf and value.requires_grad:
@@ -248,18 +253,27 @@ def _checked_init(name, value, constraint):
     return value
 
 
-# The stack of current stores; the innermost scope's store is in use.
-_STORES = [ParamStore()]
+# The process-wide default store: what every thread uses outside any scope.
+_DEFAULT_STORE = ParamStore()
+
+# The stack of scoped stores of the current thread/context, innermost last;
+# like the handler stack it is replaced, never mutated, so threads (and
+# copied contexts) each see only their own scopes.
+_SCOPES = contextvars.ContextVar("ppl_param_store_scopes", default=())
 
 
 def get_param_store():
     """Returns the current parameter store (the innermost ``param_store_scope``'s).
 
+    Scopes belong to the thread that entered them: a thread outside any
+    scope uses the process-wide default store.
+
     Example:
         >>> isinstance(get_param_store(), ParamStore)
         True
     """
-    return _STORES[-1]
+    scopes = _SCOPES.get()
+    return scopes[-1] if scopes else _DEFAULT_STORE
 
 
 def clear_param_store():
@@ -269,7 +283,7 @@ def clear_param_store():
         >>> clear_param_store(); len(get_param_store())
         0
     """
-    _STORES[-1].clear()
+    get_param_store().clear()
 
 
 @contextmanager
@@ -292,12 +306,13 @@ def param_store_scope(store=None):
     store = ParamStore() if store is None else store
     if not isinstance(store, ParamStore):
         raise TypeError(f"param_store_scope expects a ParamStore, got {type(store).__name__}")
-    _STORES.append(store)
+    _SCOPES.set((*_SCOPES.get(), store))
     try:
         yield store
     finally:
-        # Remove this scope's entry even if an inner scope leaked.
-        for i in range(len(_STORES) - 1, 0, -1):
-            if _STORES[i] is store:
-                del _STORES[i]
+        # Remove this scope's entry (and any inner scope that leaked above it).
+        scopes = _SCOPES.get()
+        for i in range(len(scopes) - 1, -1, -1):
+            if scopes[i] is store:
+                _SCOPES.set(scopes[:i])
                 break

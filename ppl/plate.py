@@ -14,6 +14,7 @@ which is how inference code learns the plates of a site.
 
 import contextlib
 import numbers
+import threading
 from dataclasses import dataclass
 
 import torch
@@ -67,11 +68,18 @@ class CondIndepStackFrame:
         return self.size / self.subsample_size
 
 
-# Dims held by the vectorized plates currently entered: dim -> plate name.
-_ACTIVE_DIMS = {}
+class _ActiveDims(threading.local):
+    # Dims held by the vectorized plates currently entered, per thread (like
+    # the handler stack): dim -> plate name.
+    def __init__(self):
+        self.dims = {}
+
+
+_ACTIVE = _ActiveDims()
 
 
 def _allocate_dim(name, dim):
+    _ACTIVE_DIMS = _ACTIVE.dims
     if name in _ACTIVE_DIMS.values():
         other = next(d for d, n in _ACTIVE_DIMS.items() if n == name)
         raise ValueError(
@@ -261,7 +269,7 @@ class plate(_PlateFrameMessenger):
 
     def __exit__(self, exc_type, exc_value, traceback):
         super().__exit__(exc_type, exc_value, traceback)
-        _ACTIVE_DIMS.pop(self.frame.dim, None)
+        _ACTIVE.dims.pop(self.frame.dim, None)
 
     def __iter__(self):
         for counter, index in enumerate(self.indices.tolist()):

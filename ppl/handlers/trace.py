@@ -56,11 +56,9 @@ class trace(Messenger):
                 raise annotated from None
         return None
 
-    def __call__(self, *args, **kwargs):
-        if self.fn is None:
-            return super().__call__(*args, **kwargs)
+    def _run(self, fn, args, kwargs):
         with self:
-            value = self.fn(*args, **kwargs)
+            value = fn(*args, **kwargs)
             if not self.param_only:
                 self.trace.add_node(
                     "_RETURN", Message(type="return", name="_RETURN", value=value, done=True)
