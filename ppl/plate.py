@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import torch
 
 from ppl import validation
+from ppl.plate_checks import check_local_param
 from ppl.runtime import Message, Messenger, apply_stack, get_stack
 
 __all__ = [
@@ -285,6 +286,8 @@ class plate(_PlateFrameMessenger):
     def _postprocess_param(self, msg):
         # A local parameter (event_dim given) spans the full plate; the run
         # uses only its subsample, so index it along the plate's dim.
+        if validation.is_validation_enabled():
+            check_local_param(msg, self.frame)
         event_dim = msg.kwargs.get("event_dim")
         if event_dim is None or self.subsample_size == self.size or self.frame.dim is None:
             return

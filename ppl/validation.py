@@ -86,6 +86,8 @@ def check_message(msg):
     Sample sites must carry a distribution, and observed values must be
     scoreable by it (see :func:`check_observation`). Sites whose log-probability
     is masked out entirely (``deterministic``) are not scored and not checked.
+    Whether every batch dim is a plate's is checked where model and guide are
+    scored (:func:`ppl.plate_checks.check_trace_plates`), as in Pyro.
 
     Raises:
         TypeError: when a sample site's ``fn`` is not a distribution.
