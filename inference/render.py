@@ -1,7 +1,5 @@
 """Drawing stochastic computation graphs with matplotlib (no graphviz needed)."""
 
-import matplotlib.pyplot as plt
-from matplotlib.patches import FancyBboxPatch
 
 __all__ = ["render_scg", "layered_layout"]
 
@@ -42,6 +40,8 @@ def _draw_plates(ax, graph, pos):
     for i, (name, points) in enumerate(sorted(plates.items())):
         xs, ys = [p[0] for p in points], [p[1] for p in points]
         pad = 0.5 + 0.15 * i
+        from matplotlib.patches import FancyBboxPatch
+
         box = FancyBboxPatch(
             (min(xs) - pad, min(ys) - pad),
             max(xs) - min(xs) + 2 * pad,
@@ -78,6 +78,10 @@ def render_scg(graph, filename=None, ax=None, title="stochastic computation grap
         >>> render_scg(g).axes[0].get_title()
         'stochastic computation graph'
     """
+    # matplotlib loads only when something is drawn: `import inference` stays
+    # cheap and needs no display backend.
+    import matplotlib.pyplot as plt
+
     pos = layered_layout(graph)
     if ax is None:
         width = 3 + 1.8 * max((x for x, _ in pos.values()), default=0) / 2.2
