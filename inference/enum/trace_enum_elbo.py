@@ -31,6 +31,7 @@ from inference.elbo import infer_max_plate_nesting
 from inference.enum.contract import multiply
 from inference.enum.expectation import GuideMarginals, expect
 from inference.enum.factors import enumerated_variables, plate_scales, site_factor
+from inference.enum.marginals import compute_marginals
 from inference.enum.plated import contract_plated, reduce_plates
 from inference.enum.runs import enum_traces
 from inference.objective import Objective
@@ -210,3 +211,14 @@ class TraceEnum_ELBO(Objective):
         for m, g in programs:
             total = total + self._particle_loss(m, g, args, kwargs, first_dim)
         return total / self.num_particles
+
+    def compute_marginals(self, model, guide, *args, **kwargs):
+        """Posterior marginals of the model-enumerated sites given one guide draw.
+
+        Returns:
+            ``site name -> Categorical`` over the positions of each site's
+            support, batched over its plates (see
+            :func:`~inference.enum.marginals.compute_marginals`).
+        """
+        first_dim = self._first_dim(model, guide, args, kwargs)
+        return compute_marginals(model, guide, args, kwargs, first_dim)

@@ -7,6 +7,7 @@ import torch
 
 import ppl
 from distributions import Bernoulli, Categorical, Normal
+from inference.enum import TraceEnum_ELBO
 from inference.enum.infer_discrete import infer_discrete
 from ppl.handlers import config_enumerate, markov, trace
 
@@ -114,3 +115,26 @@ def test_decorator_form_and_errors():
         infer_discrete(chain)
     with pytest.raises(ValueError, match="temperature must be 0 \\(MAP\\) or 1"):
         infer_discrete(chain, first_available_dim=-1, temperature=0.5)
+
+
+def test_compute_marginals_of_a_chain_equal_brute_force():
+    marginals = TraceEnum_ELBO(max_plate_nesting=0).compute_marginals(chain, lambda ys: None, YS)
+    combos = list(itertools.product(range(3), repeat=len(YS)))
+    log_joint = torch.tensor([_chain_log_joint(states, YS) for states in combos])
+    post = (log_joint - log_joint.logsumexp(0)).exp()
+    for t in range(len(YS)):
+        exact = torch.stack([post[[c[t] == k for c in combos]].sum() for k in range(3)])
+        assert torch.allclose(marginals[f"x_{t}"].probs, exact.float(), atol=1e-5)
+
+
+def test_compute_marginals_in_a_plate_equal_brute_force():
+    marginals = TraceEnum_ELBO(max_plate_nesting=1).compute_marginals(
+        config_enumerate(_switches), lambda x: None, X3
+    )
+    posterior = _switches_posterior(X3)
+    p_a1 = sum(torch.tensor(v).exp() for k, v in posterior.items() if k[0] == 1.0)
+    assert marginals["a"].probs[1].item() == pytest.approx(float(p_a1), abs=1e-5)
+    assert marginals["b"].probs.shape == (3, 2)
+    for i in range(3):
+        p_b1 = sum(torch.tensor(v).exp() for k, v in posterior.items() if k[1 + i] == 1.0)
+        assert marginals["b"].probs[i, 1].item() == pytest.approx(float(p_b1), abs=1e-5)
