@@ -191,7 +191,9 @@ class plate(_PlateFrameMessenger):
             form; pass ``size`` to scale a minibatch up to the full data).
         subsample_size: how many of them to use in this run (all by
             default; ``len(subsample)`` when ``subsample`` is given).
-        subsample: explicit indices to use instead of drawing them.
+        subsample: explicit indices to use instead of drawing them. Under
+            ``replay`` (as in an ELBO) the guide's indices for the plate win,
+            so give an autoguide this plate through ``create_plates``.
         dim: the batch dim to use (negative); ``None`` picks the rightmost
             dim no enclosing plate holds.
         use_cuda: Pyro's older spelling of ``device``: ``True`` draws the
