@@ -267,10 +267,20 @@ class Messenger:
     on the way up the stack) and ``_postprocess_<type>`` (on the way down),
     e.g. ``_process_sample(self, msg)``. Types without a method pass through.
 
+    As a decorator (``@scale(scale=2.0)`` over a ``def``) a handler returns a
+    new function wrapping the decorated one (``functools.wraps``), so it binds
+    as a method and one handler instance may decorate several functions. A
+    handler built with its function (``block(model)``) and stored on a class
+    binds as a method too.
+
     Args:
         fn: the function to run under this handler when the handler is called.
             ``None`` leaves the handler usable as a context manager or a
             decorator.
+
+    Raises:
+        HandlerArgumentError: (a ``TypeError`` and a ``ValueError``) when
+            ``fn``, or the function decorated, is not callable.
 
     Example:
         >>> class shout(Messenger):
