@@ -191,6 +191,16 @@ def test_obs_mask_without_handlers_merges_data_and_draws():
     assert torch.equal(value, torch.where(MASK, DATA, draw))
 
 
+def test_obs_mask_may_be_a_plain_bool():
+    def model():
+        with ppl.plate("data", 4):
+            return ppl.sample("x", Normal(0.0, 1.0), obs=DATA, obs_mask=True)
+
+    tr = trace(model).get_trace()
+    assert torch.equal(tr.nodes["x"]["value"], DATA)
+    assert tr.nodes["x_unobserved"]["mask"].item() is False
+
+
 def test_obs_mask_errors():
     d = Normal(torch.zeros(4), 1.0)
     with pytest.raises(ValueError, match="sample site 'x': obs_mask needs obs"):
