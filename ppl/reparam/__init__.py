@@ -18,7 +18,7 @@ Example:
 from ppl.reparam.loc_scale import LocScaleReparam
 from ppl.reparam.reparam import Reparam, as_deterministic, unwrap, wrap
 from ppl.reparam.student_t import StudentTReparam
-from ppl.reparam.transform import TransformReparam
+from ppl.reparam.transform import TransformReparam, register_transformed_view
 
 __all__ = [
     "LocScaleReparam",
@@ -26,6 +26,7 @@ __all__ = [
     "StudentTReparam",
     "TransformReparam",
     "as_deterministic",
+    "register_transformed_view",
     "unwrap",
     "wrap",
 ]

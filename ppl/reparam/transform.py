@@ -8,18 +8,49 @@ works in the space of ``x``, where a complicated ``y`` (a flow's output, a
 skewed positive variable) is often simple.
 """
 
-from distributions import TransformedDistribution
+from distributions import LogNormal, Normal, TransformedDistribution
+from distributions.transforms import ExpTransform
 from ppl import primitives
 from ppl.reparam.reparam import Reparam, as_deterministic, unwrap, wrap
 
-__all__ = ["TransformReparam"]
+__all__ = ["TransformReparam", "register_transformed_view"]
+
+# Families that are transformed distributions in law but not in class (torch
+# builds them as TransformedDistribution subclasses; ours have their own
+# samplers): their class -> a function giving the equal TransformedDistribution.
+_VIEWS = {}
+
+
+def register_transformed_view(cls):
+    """Registers ``view(fn) -> TransformedDistribution`` equal in law to ``fn`` of class ``cls``.
+
+    ``TransformReparam`` then accepts sites of that family.
+
+    Example:
+        >>> from distributions import LogNormal
+        >>> LogNormal in _VIEWS
+        True
+    """
+
+    def register(view):
+        _VIEWS[cls] = view
+        return view
+
+    return register
+
+
+@register_transformed_view(LogNormal)
+def _log_normal_view(fn):
+    return TransformedDistribution(Normal(fn.loc, fn.scale), [ExpTransform()])
 
 
 class TransformReparam(Reparam):
     """Replaces a ``TransformedDistribution`` latent by its base draw ``{name}_base``.
 
-    The site may be wrapped in ``.to_event()``. Observed sites are left as
-    they are (the data are not re-expressed).
+    The site may be wrapped in ``.to_event()``; ``LogNormal`` sites are
+    treated as ``exp`` of a ``Normal`` (see :func:`register_transformed_view`
+    for other families). Observed sites are left as they are (the data are
+    not re-expressed).
 
     Raises:
         TypeError: at the site, when its distribution is not a
@@ -42,6 +73,8 @@ class TransformReparam(Reparam):
         if msg["is_observed"]:
             return {"fn": fn, "value": msg["value"], "is_observed": True}
         inner, event_dim = unwrap(fn)
+        if type(inner) in _VIEWS:
+            inner = _VIEWS[type(inner)](inner)
         if not isinstance(inner, TransformedDistribution):
             raise TypeError(
                 f"TransformReparam at site '{name}': expected a TransformedDistribution, got "

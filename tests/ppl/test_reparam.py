@@ -139,6 +139,20 @@ def test_transform_reparam_log_joint_is_the_change_of_variables():
     assert torch.allclose(tr.log_prob_sum(), fn.log_prob(y) + log_det, atol=1e-5)
 
 
+def test_transform_reparam_sees_a_log_normal_as_exp_of_a_normal():
+    fn = dist.LogNormal(torch.tensor([0.5, -1.0]), torch.tensor([2.0, 0.3]))
+
+    def model():
+        with ppl.plate("p", 2):
+            return ppl.sample("y", fn)
+
+    tr = trace(reparam(model, config={"y": TransformReparam()})).get_trace()
+    x, y = tr.nodes["y_base"]["value"], tr.nodes["y"]["value"]
+    assert type(tr.nodes["y_base"]["fn"]).__name__ == "Normal"
+    # log p_Normal(x) = log p_LogNormal(exp x) + x.
+    assert torch.allclose(tr.log_prob_sum(), (fn.log_prob(y) + x).sum(), atol=1e-5)
+
+
 def test_transform_reparam_refuses_other_distributions():
     def model():
         ppl.sample("y", dist.Normal(0.0, 1.0))
