@@ -120,7 +120,7 @@ class enum(Messenger):
         if scope:
             for name, count in scope.items():
                 if name in self._dims and self._depths[name] == count:
-                    visible[self._dims[name]] = name
+                    _claim(visible, self._dims[name], name, msg.name)
         return visible
 
     def _process_sample(self, msg):
@@ -170,6 +170,19 @@ class enum(Messenger):
         self._dims[name] = dim
         self._depths[name] = msg.infer.get("_markov_depth", 0)
         if self._depths[name] == 0:
-            self._global[dim] = name
+            _claim(self._global, dim, name, name)
         msg.infer["_enum_dims"] = {**msg.infer["_enum_dims"], dim: name}
         self.dims_used.add(dim)
+
+
+def _claim(dims, dim, name, site):
+    # Two variables in view at one dim can only come from a guide whose markov
+    # context recycled a dim the model still sees: their tensors would mix.
+    other = dims.get(dim)
+    if other is not None and other != name:
+        raise ValueError(
+            f"enum: at site '{site}', enumerated sites '{other}' and '{name}' are both in view "
+            f"but share dim {dim} (recycled by a markov context in the guide); give the model "
+            "the same markov structure as the guide, or enumerate these sites in the model"
+        )
+    dims[dim] = name

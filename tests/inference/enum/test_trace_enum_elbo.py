@@ -13,7 +13,7 @@ import torch
 import ppl
 from distributions import Bernoulli, Categorical, Normal
 from inference.enum import TraceEnum_ELBO
-from ppl.handlers import config_enumerate, substitute
+from ppl.handlers import config_enumerate, markov, substitute
 
 PAR = {"enumerate": "parallel"}
 X3 = torch.tensor([0.3, -1.0, 2.0])
@@ -456,3 +456,20 @@ def test_vectorized_particles_with_a_score_function_site_are_unbiased():
     theta_ = theta.detach().requires_grad_()
     (exact,) = torch.autograd.grad(_mixed_exact(theta_), [theta_])
     assert torch.allclose(mean, exact, atol=1e-5)
+
+
+def test_guide_recycled_dims_seen_together_by_the_model_are_refused():
+    def model():
+        a = ppl.sample("a", Bernoulli(0.5))
+        b = ppl.sample("b", Bernoulli(0.5))
+        ppl.sample("c", Bernoulli(0.5))
+        ppl.sample("x", Normal(a + b, 1.0), obs=torch.tensor(0.0))
+
+    def guide():
+        for name in markov(["a", "b", "c"], history=0):
+            ppl.sample(name, Bernoulli(0.5), infer=PAR)
+
+    with pytest.raises(
+        ValueError, match="sites 'a' and 'b' are both in view but share dim -1 \\(recycled"
+    ):
+        _elbo(model, guide, 0)
