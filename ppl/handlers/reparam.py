@@ -20,7 +20,9 @@ class reparam(Messenger):
     already gave a value (``condition``, ``substitute``) is left alone; to fix
     a reparameterized site from outside, name its auxiliary sites (such as
     ``"theta_decentered"``). The auxiliary sites this handler creates are not
-    reparameterized again by it (a callable config may match everything).
+    reparameterized again by it (a callable config may match everything), nor
+    are deterministic sites (``ppl.deterministic``, or sites an inner
+    ``reparam`` already rewrote).
 
     Args:
         fn: the model.
@@ -55,7 +57,9 @@ class reparam(Messenger):
         return self.config(msg)
 
     def _process_sample(self, msg):
-        if self._applying or (msg.value is not None and not msg.is_observed):
+        if self._applying or msg.infer.get("_deterministic"):
+            return  # our own auxiliary sites, and recorded values (nothing to rewrite)
+        if msg.value is not None and not msg.is_observed:
             return
         reparameterizer = self._lookup(msg)
         if reparameterizer is None:

@@ -207,6 +207,22 @@ def test_callable_config_does_not_reparameterize_its_own_auxiliary_sites():
     assert tr.stochastic_nodes == ["x_decentered"]
 
 
+def test_nested_handlers_chain_and_skip_deterministic_sites():
+    def model():
+        x = ppl.sample("x", dist.StudentT(4.0, 1.0, 2.0))
+        return ppl.deterministic("twice", 2 * x)
+
+    # The inner handler rewrites x; the outer one sees only the auxiliary site and
+    # the deterministic sites, and reparameterizes the auxiliary site further.
+    inner = reparam(model, config={"x": LocScaleReparam(0, shape_params=("df",))})
+    outer = reparam(inner, config={"x": StudentTReparam(), "x_decentered": StudentTReparam()})
+    outer = reparam(outer, config={"twice": LocScaleReparam(0)})
+    tr = trace(outer).get_trace()
+    assert tr.stochastic_nodes == ["x_decentered_gamma", "x_decentered"]
+    assert type(tr.nodes["x_decentered"]["fn"]).__name__ == "Normal"
+    assert torch.equal(tr.nodes["twice"]["value"], 2 * tr.nodes["x"]["value"])
+
+
 def test_config_errors():
     with pytest.raises(TypeError, match=r"config= must be a dict of site name to reparameterizer"):
         reparam(_loc_scale_model(), config=3)
