@@ -133,6 +133,7 @@ class DistributedSVI(SVI):
         bucket = all_reduce_sum(bucket, what=f"gradient all-reduce of step {self.num_steps}")
         header = _Header(bucket, self.world_size, len(layout))
         if header.errors:
+            _zero_grads(params)
             self._stop(error, header.errors)
         if header.changed:
             _zero_grads(params)
@@ -154,6 +155,7 @@ class DistributedSVI(SVI):
                 with trace(param_only=True) as capture:
                     loss = self._local_loss_and_grads(args, kwargs)
         except Exception as error:  # every rank must still join the all-reduce
+            _zero_grads(dict(get_param_store().named_parameters()))  # a partial backward
             return error, math.nan, {}
         store = get_param_store()
         params = {
@@ -210,7 +212,8 @@ class DistributedSVI(SVI):
         if not self.skip_nonfinite:
             raise NonFiniteLossError(message)
         self.num_skipped += 1
-        warnings.warn(message, NonFiniteStepWarning, stacklevel=4)
+        if self.rank == 0:  # logs from rank 0 only; every rank skipped alike
+            warnings.warn(message, NonFiniteStepWarning, stacklevel=4)
 
     # ------------------------------------------------------ other entries
     def evaluate_loss(self, *args, **kwargs):

@@ -72,7 +72,7 @@ def scenario_gradient():
     save("gradient", {"grads": optim.grads[0], "loss": loss})
 
 
-def scenario_unbiased(num_draws=800):
+def scenario_unbiased(num_draws=400):
     ppl.clear_param_store()
     svi = DistributedSVI(
         models.conjugate_model, models.conjugate_guide, lambda p: None, Trace_ELBO(), seed=5
