@@ -1,5 +1,7 @@
 """``reparam``: rewrites chosen sample sites with reparameterizers (:mod:`ppl.reparam`)."""
 
+from collections.abc import Callable
+
 from ppl.runtime import Messenger
 
 __all__ = ["reparam"]
@@ -45,7 +47,7 @@ class reparam(Messenger):
         True
     """
 
-    def __init__(self, fn=None, config=None):
+    def __init__(self, fn: Callable | None = None, config: dict | Callable | None = None) -> None:
         super().__init__(fn)
         _check_config(config)
         self.config = config

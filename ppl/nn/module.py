@@ -21,6 +21,7 @@ cache and ``__class_getitem__`` are all it takes, no metaclass.
 """
 
 import functools
+from collections.abc import Callable
 
 import torch
 
@@ -84,7 +85,7 @@ class Module(torch.nn.Module):
         'BayesianLinear'
     """
 
-    def __init__(self, name=""):
+    def __init__(self, name: str = "") -> None:
         super().__init__()
         self._init_sites(name)
 
@@ -94,7 +95,7 @@ class Module(torch.nn.Module):
         object.__setattr__(self, "_ppl_params", {})
         object.__setattr__(self, "_ppl_samples", {})
 
-    def __class_getitem__(cls, torch_class):
+    def __class_getitem__(cls, torch_class: type) -> type:
         """The subclass of ``torch_class`` and this class (built once, then cached).
 
         Raises:
@@ -136,7 +137,7 @@ class Module(torch.nn.Module):
         with self._ppl_scope:
             return super().__call__(*args, **kwargs)
 
-    def site_name(self, attribute):
+    def site_name(self, attribute: str) -> str:
         """The site name of ``attribute``: its dotted path from the outermost module.
 
         Example:
@@ -215,7 +216,7 @@ class Module(torch.nn.Module):
         self._ppl_params.pop(name, None)
         self._ppl_samples.pop(name, None)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         """Lists the ``Param`` and ``Sample`` attributes after torch's own description."""
         return _with_sites(self, super().extra_repr())
 
@@ -263,7 +264,7 @@ def _share_with_store(full_name, tensor):
     del store[full_name]
 
 
-def to_bayesian_(module, name=""):
+def to_bayesian_(module: torch.nn.Module, name: str = "") -> torch.nn.Module:
     """Turns an existing torch module and all its submodules into ``ppl.nn`` modules, in place.
 
     Pyro's ``to_pyro_module_``: each submodule's class becomes
@@ -297,7 +298,7 @@ def to_bayesian_(module, name=""):
     return module
 
 
-def method(fn):
+def method(fn: Callable) -> Callable:
     """Makes a method other than ``forward`` run as one module call (one draw per site).
 
     Pyro's ``pyro_method``: inside the decorated method, each sample attribute

@@ -7,6 +7,9 @@ module call. They are plain records; :mod:`ppl.nn.module` gives them their
 meaning (Pyro calls them ``PyroParam`` and ``PyroSample``).
 """
 
+from collections.abc import Callable
+from typing import Any
+
 import torch
 
 from distributions import constraints
@@ -14,7 +17,7 @@ from distributions import constraints
 __all__ = ["Param", "Sample", "is_distribution"]
 
 
-def is_distribution(obj):
+def is_distribution(obj: Any) -> bool:
     """Whether ``obj`` behaves like a distribution (it can sample and score).
 
     Example:
@@ -57,7 +60,12 @@ class Param:
 
     __slots__ = ("init_value", "constraint", "event_dim")
 
-    def __init__(self, init_value, constraint=constraints.real, event_dim=None):
+    def __init__(
+        self,
+        init_value: torch.Tensor | float | Callable[[], torch.Tensor],
+        constraint: Any = constraints.real,
+        event_dim: int | None = None,
+    ) -> None:
         if not (isinstance(init_value, (torch.Tensor, int, float)) or callable(init_value)):
             raise TypeError(
                 f"Param: init_value must be a tensor, a number or a function returning one, "
@@ -103,7 +111,7 @@ class Sample:
 
     __slots__ = ("prior",)
 
-    def __init__(self, prior):
+    def __init__(self, prior: Any) -> None:
         if not (is_distribution(prior) or callable(prior)):
             raise TypeError(
                 f"Sample: prior must be a distribution or a function of the module returning "
@@ -111,7 +119,7 @@ class Sample:
             )
         self.prior = prior
 
-    def distribution(self, module, full_name):
+    def distribution(self, module: torch.nn.Module, full_name: str) -> Any:
         """The prior for ``module``: ``prior`` itself, or ``prior(module)`` checked.
 
         Raises:

@@ -81,7 +81,9 @@ class LocScaleReparam(Reparam):
         (['tau', 'theta_decentered'], True)
     """
 
-    def __init__(self, centered=None, shape_params=()):
+    def __init__(
+        self, centered: float | torch.Tensor | None = None, shape_params: tuple = ()
+    ) -> None:
         self.centered = _check_centered(centered)
         if isinstance(shape_params, str) or not all(isinstance(p, str) for p in shape_params):
             raise TypeError(
@@ -90,7 +92,7 @@ class LocScaleReparam(Reparam):
             )
         self.shape_params = tuple(shape_params)
 
-    def apply(self, msg):
+    def apply(self, msg: dict) -> dict:
         name, fn = msg["name"], msg["fn"]
         unchanged = {"fn": fn, "value": msg["value"], "is_observed": msg["is_observed"]}
         if msg["is_observed"] or (isinstance(self.centered, float) and self.centered == 1.0):

@@ -11,12 +11,14 @@ reparameterizer written for Pyro's ``apply(msg)`` ports unchanged.
 
 import abc
 
-from distributions import Delta, Independent
+import torch
+
+from distributions import Delta, Distribution, Independent
 
 __all__ = ["Reparam", "as_deterministic", "unwrap", "wrap"]
 
 
-def unwrap(fn):
+def unwrap(fn: Distribution) -> tuple[Distribution, int]:
     """Peels ``Independent`` wrappers off ``fn``; returns ``(inner, event_dim of fn)``.
 
     Example:
@@ -32,7 +34,7 @@ def unwrap(fn):
     return fn, event_dim
 
 
-def wrap(fn, event_dim):
+def wrap(fn: Distribution, event_dim: int) -> Distribution:
     """Moves batch dims of ``fn`` into its event until it has ``event_dim`` event dims.
 
     Example:
@@ -45,7 +47,7 @@ def wrap(fn, event_dim):
     return fn.to_event(missing) if missing > 0 else fn
 
 
-def as_deterministic(value, event_dim):
+def as_deterministic(value: torch.Tensor, event_dim: int) -> dict:
     """The new site of a reparameterized variable: ``value`` recorded, never scored.
 
     Like :func:`ppl.deterministic`: an observed point mass, fully masked (its
@@ -75,7 +77,7 @@ class Reparam(abc.ABC):
     """
 
     @abc.abstractmethod
-    def apply(self, msg):
+    def apply(self, msg: dict) -> dict:
         """Reparameterizes one site.
 
         Args:

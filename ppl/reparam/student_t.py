@@ -35,7 +35,7 @@ class StudentTReparam(Reparam):
         (['y_gamma'], 'Normal')
     """
 
-    def apply(self, msg):
+    def apply(self, msg: dict) -> dict:
         name, fn = msg["name"], msg["fn"]
         inner, event_dim = unwrap(fn)
         if not isinstance(inner, StudentT):

@@ -8,6 +8,8 @@ works in the space of ``x``, where a complicated ``y`` (a flow's output, a
 skewed positive variable) is often simple.
 """
 
+from collections.abc import Callable
+
 from distributions import LogNormal, Normal, TransformedDistribution
 from distributions.transforms import ExpTransform
 from ppl import primitives
@@ -21,7 +23,7 @@ __all__ = ["TransformReparam", "register_transformed_view"]
 _VIEWS = {}
 
 
-def register_transformed_view(cls):
+def register_transformed_view(cls: type) -> Callable[[Callable], Callable]:
     """Registers ``view(fn) -> TransformedDistribution`` equal in law to ``fn`` of class ``cls``.
 
     ``TransformReparam`` then accepts sites of that family.
@@ -68,7 +70,7 @@ class TransformReparam(Reparam):
         True
     """
 
-    def apply(self, msg):
+    def apply(self, msg: dict) -> dict:
         name, fn = msg["name"], msg["fn"]
         if msg["is_observed"]:
             return {"fn": fn, "value": msg["value"], "is_observed": True}
