@@ -18,13 +18,18 @@ class reparam(Messenger):
     ``Predictive``. Build guides on the reparameterized model
     (``AutoNormal(reparam(model, config))``): they see the auxiliary sites.
 
+    The auxiliary sites pass through ``config`` too, as in Pyro, so one
+    handler can chain reparameterizers (``{"y": TransformReparam(), "y_base":
+    LocScaleReparam(0)}``); a reparameterizer is never applied to the
+    auxiliary sites of its own kind of rewrite in progress, so a catch-all
+    ``config`` function cannot recurse forever. Deterministic sites
+    (``ppl.deterministic``, or sites an inner ``reparam`` already rewrote) are
+    left alone.
+
     Handlers inside this one (closer to the model) act first: a site they
     already gave a value (``condition``, ``substitute``) is left alone; to fix
     a reparameterized site from outside, name its auxiliary sites (such as
-    ``"theta_decentered"``). The auxiliary sites this handler creates are not
-    reparameterized again by it (a callable config may match everything), nor
-    are deterministic sites (``ppl.deterministic``, or sites an inner
-    ``reparam`` already rewrote).
+    ``"theta_decentered"``).
 
     Args:
         fn: the model.
@@ -51,7 +56,8 @@ class reparam(Messenger):
         super().__init__(fn)
         _check_config(config)
         self.config = config
-        self._applying = False
+        # The kinds of reparameterizer being applied right now, innermost last.
+        self._applying = []
 
     def _lookup(self, msg):
         if isinstance(self.config, dict):
@@ -59,19 +65,19 @@ class reparam(Messenger):
         return self.config(msg)
 
     def _process_sample(self, msg):
-        if self._applying or msg.infer.get("_deterministic"):
-            return  # our own auxiliary sites, and recorded values (nothing to rewrite)
+        if msg.infer.get("_deterministic"):
+            return  # a recorded value: nothing to rewrite
         if msg.value is not None and not msg.is_observed:
             return
         reparameterizer = self._lookup(msg)
-        if reparameterizer is None:
+        if reparameterizer is None or type(reparameterizer) in self._applying:
             return
         site = {"name": msg.name, "fn": msg.fn, "value": msg.value, "is_observed": msg.is_observed}
-        self._applying = True
+        self._applying.append(type(reparameterizer))
         try:
             new = reparameterizer.apply(site)
         finally:
-            self._applying = False
+            self._applying.pop()
         msg.fn, msg.value, msg.is_observed = new["fn"], new["value"], new["is_observed"]
         if new.get("deterministic"):
             msg.mask = False

@@ -207,6 +207,19 @@ def test_callable_config_does_not_reparameterize_its_own_auxiliary_sites():
     assert tr.stochastic_nodes == ["x_decentered"]
 
 
+def test_one_handler_chains_reparameterizers_on_auxiliary_sites():
+    fn = dist.TransformedDistribution(dist.Normal(LOC, SCALE), [ExpTransform()])
+
+    def model():
+        return ppl.sample("y", fn)
+
+    config = {"y": TransformReparam(), "y_base": LocScaleReparam(0)}
+    tr = trace(reparam(model, config=config)).get_trace()
+    assert tr.stochastic_nodes == ["y_base_decentered"]
+    d = tr.nodes["y_base_decentered"]["value"]
+    assert torch.allclose(tr.nodes["y"]["value"], (LOC + SCALE * d).exp())
+
+
 def test_nested_handlers_chain_and_skip_deterministic_sites():
     def model():
         x = ppl.sample("x", dist.StudentT(4.0, 1.0, 2.0))
