@@ -113,7 +113,16 @@ def _trace_pair(model, guide, args, kwargs, first_dim, fixed):
     replayed = model_enum(replay(model, trace=replayable(guide_trace)))
     model_trace = _run(model_enum, replayed, args, kwargs, first_dim)
     _check_model_sequential(model_trace, guide_trace)
-    check_model_guide_match(_without_model_enumerated(model_trace, guide_trace), guide_trace)
+    try:
+        check_model_guide_match(_without_model_enumerated(model_trace, guide_trace), guide_trace)
+    except ValueError as e:
+        if "not sampled by the guide" not in str(e):
+            raise
+        raise ValueError(
+            f"{e}; or, for a discrete site, sum it out: mark it "
+            "infer={'enumerate': 'parallel'} in the model (or wrap the model in "
+            "config_enumerate)"
+        ) from None
     model_trace.compute_log_prob()
     guide_trace.compute_log_prob()
     return model_trace, guide_trace, None

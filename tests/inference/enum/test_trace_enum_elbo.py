@@ -473,3 +473,11 @@ def test_guide_recycled_dims_seen_together_by_the_model_are_refused():
         ValueError, match="sites 'a' and 'b' are both in view but share dim -1 \\(recycled"
     ):
         _elbo(model, guide, 0)
+
+
+def test_an_unenumerated_discrete_model_site_without_guide_site_suggests_enumeration():
+    def model():
+        ppl.sample("k", Bernoulli(0.5))
+
+    with pytest.raises(ValueError, match=r"(?s)'k'.*config_enumerate"):
+        _elbo(model, _no_guide, 0)
