@@ -33,8 +33,8 @@ class reparam(Messenger):
 
     Args:
         fn: the model.
-        config: a dict of site name to reparameterizer, or a function of the
-            sample message returning a reparameterizer or ``None``.
+        config: a dict of site name to reparameterizer (or ``None``: leave the
+            site), or a function of the sample message returning one or ``None``.
 
     Raises:
         TypeError: when ``config`` is neither, or a dict value is not a
@@ -88,7 +88,7 @@ class reparam(Messenger):
 def _check_config(config):
     if isinstance(config, dict):
         for name, value in config.items():
-            if not callable(getattr(value, "apply", None)):
+            if value is not None and not callable(getattr(value, "apply", None)):
                 raise TypeError(
                     f"reparam: config['{name}'] must be a reparameterizer such as "
                     f"LocScaleReparam(0) (with an apply(msg) method), got {type(value).__name__}"

@@ -2,8 +2,9 @@
 
 ``LocScaleReparam`` (centered to non-centered, or a learned centeredness),
 ``TransformReparam`` (sample the base of a ``TransformedDistribution``) and
-``StudentTReparam`` (a Student-t as a Gaussian scale mixture); ``Reparam``
-is the base class for writing more.
+``StudentTReparam`` (a Student-t as a Gaussian scale mixture), the
+``AutoReparam`` strategy choosing among them per site; ``Reparam`` is the
+base class for writing more.
 
 Example:
     >>> import ppl
@@ -17,15 +18,18 @@ Example:
 
 from ppl.reparam.loc_scale import LocScaleReparam
 from ppl.reparam.reparam import Reparam, as_deterministic, unwrap, wrap
+from ppl.reparam.strategies import AutoReparam
 from ppl.reparam.student_t import StudentTReparam
-from ppl.reparam.transform import TransformReparam, register_transformed_view
+from ppl.reparam.transform import TransformReparam, is_transformed, register_transformed_view
 
 __all__ = [
+    "AutoReparam",
     "LocScaleReparam",
     "Reparam",
     "StudentTReparam",
     "TransformReparam",
     "as_deterministic",
+    "is_transformed",
     "register_transformed_view",
     "unwrap",
     "wrap",

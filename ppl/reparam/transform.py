@@ -15,7 +15,7 @@ from distributions.transforms import ExpTransform
 from ppl import primitives
 from ppl.reparam.reparam import Reparam, as_deterministic, unwrap, wrap
 
-__all__ = ["TransformReparam", "register_transformed_view"]
+__all__ = ["TransformReparam", "is_transformed", "register_transformed_view"]
 
 # Families that are transformed distributions in law but not in class (torch
 # builds them as TransformedDistribution subclasses; ours have their own
@@ -39,6 +39,17 @@ def register_transformed_view(cls: type) -> Callable[[Callable], Callable]:
         return view
 
     return register
+
+
+def is_transformed(fn) -> bool:
+    """Whether ``TransformReparam`` applies to ``fn`` (once ``Independent`` is peeled off).
+
+    Example:
+        >>> from distributions import LogNormal, Normal
+        >>> is_transformed(LogNormal(0.0, 1.0)), is_transformed(Normal(0.0, 1.0))
+        (True, False)
+    """
+    return isinstance(fn, TransformedDistribution) or type(fn) in _VIEWS
 
 
 @register_transformed_view(LogNormal)

@@ -15,7 +15,7 @@ from inference import SVI, Predictive, Trace_ELBO
 from inference.autoguide import AutoNormal
 from inference.optim import Adam
 from ppl.handlers import reparam, substitute, trace
-from ppl.reparam import LocScaleReparam, StudentTReparam, TransformReparam
+from ppl.reparam import AutoReparam, LocScaleReparam, StudentTReparam, TransformReparam
 
 LOC, SCALE = torch.tensor([1.0, -2.0, 0.5]), torch.tensor([0.5, 2.0, 3.0])
 
@@ -234,6 +234,37 @@ def test_nested_handlers_chain_and_skip_deterministic_sites():
     assert tr.stochastic_nodes == ["x_decentered_gamma", "x_decentered"]
     assert type(tr.nodes["x_decentered"]["fn"]).__name__ == "Normal"
     assert torch.equal(tr.nodes["twice"]["value"], 2 * tr.nodes["x"]["value"])
+
+
+def test_auto_reparam_picks_per_site_and_remembers():
+    def model():
+        mu = ppl.sample("mu", dist.Normal(0.0, 5.0))
+        tau = ppl.sample("tau", dist.HalfCauchy(5.0))
+        scale = ppl.sample("scale", dist.LogNormal(0.0, 1.0))
+        with ppl.plate("schools", 3):
+            theta = ppl.sample("theta", dist.StudentT(4.0, mu, tau))
+            ppl.sample("obs", dist.Normal(theta, scale), obs=torch.zeros(3))
+
+    strategy = AutoReparam()
+    tr = trace(strategy(model)).get_trace()
+    assert tr.stochastic_nodes == [
+        "mu_decentered",
+        "tau",
+        "scale_base_decentered",
+        "theta_decentered",
+    ]
+    chosen = {name: type(r).__name__ for name, r in strategy.config.items() if r is not None}
+    assert chosen == {
+        "mu": "LocScaleReparam",
+        "scale": "TransformReparam",
+        "scale_base": "LocScaleReparam",
+        "theta": "LocScaleReparam",
+    }
+    assert strategy.config["theta"].shape_params == ("df",)
+    assert {"mu_centered", "theta_centered", "scale_base_centered"} <= set(ppl.get_param_store())
+    # The chosen config is a plain dict config: the same rewrite, run again.
+    again = trace(reparam(model, config=strategy.config)).get_trace()
+    assert again.stochastic_nodes == tr.stochastic_nodes
 
 
 def test_config_errors():
