@@ -192,9 +192,12 @@ class Module(torch.nn.Module):
         if "_ppl_params" not in state:
             return super().__setattr__(name, value)
         if isinstance(value, (Param, Sample)):
+            # Whatever held the name before (a parameter, buffer, submodule or plain
+            # attribute) would shadow the site: remove it.
             self._forget(name)
-            if name in state["_parameters"]:
-                del state["_parameters"][name]
+            for table in ("_parameters", "_buffers", "_modules"):
+                state[table].pop(name, None)
+            state.pop(name, None)
             table = state["_ppl_params"] if isinstance(value, Param) else state["_ppl_samples"]
             table[name] = value
             return None

@@ -352,7 +352,12 @@ def test_reassigning_and_deleting_attributes():
     assert "weight" not in dict(layer.named_parameters())
     layer.weight = nn.Parameter(torch.zeros(1, 2))
     assert _sites(trace(layer).get_trace(torch.ones(1, 2))) == ["weight", "bias"]
-    layer.extra = ppl.nn.Sample(dist.Normal(0.0, 1.0))
+    layer.extra = 3.0
+    layer.extra = ppl.nn.Sample(dist.Normal(0.0, 1.0))  # replaces the plain attribute
+    assert isinstance(layer.extra, torch.Tensor)
+    layer.register_buffer("stat", torch.zeros(2))
+    layer.stat = ppl.nn.Sample(dist.Normal(0.0, 1.0))
+    assert "stat" not in layer.state_dict()
     del layer.extra
     with pytest.raises(AttributeError):
         layer.extra
