@@ -13,7 +13,7 @@ from distributions import constraints
 from inference import SVI, JitTrace_ELBO, Predictive, Trace_ELBO, TraceMeanField_ELBO
 from inference.autoguide import AutoNormal
 from inference.optim import SGD, Adam, ClippedAdam
-from ppl.handlers import block, condition, replay, seed, substitute, trace
+from ppl.handlers import block, condition, lift, replay, seed, substitute, trace
 
 
 class Regression(ppl.nn.Module):
@@ -297,6 +297,13 @@ def test_compiled_elbo_and_predictive_run_module_models():
     assert torch.allclose(losses["Trace_ELBO"], losses["JitTrace_ELBO"], rtol=1e-5)
     samples = Predictive(model, guide=guide, num_samples=7)(x)
     assert samples["weight"].shape == (7, 1, 2) and samples["y"].shape == (7, 10)
+
+
+def test_lift_turns_param_attributes_into_random_variables():
+    model = Hierarchy()
+    tr = trace(lift(model, prior={"scale": dist.LogNormal(0.0, 0.1)})).get_trace()
+    assert tr.nodes["scale"]["type"] == "sample"
+    assert torch.equal(tr.nodes["x"]["fn"].scale, tr.nodes["scale"]["value"])
 
 
 # ----------------------------------------------------- acceptance: conjugate posterior
