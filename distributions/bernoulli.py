@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from distributions import constraints
 from distributions.binary_params import BinaryParams
 from distributions.exp_family import ExponentialFamily
-from distributions.utils import broadcast_all, probs_or_logits
+from distributions.utils import broadcast_all, probs_or_logits, safe_xlogy
 
 __all__ = ["Bernoulli"]
 
@@ -84,7 +84,7 @@ class Bernoulli(BinaryParams, ExponentialFamily):
             self._validate_sample(value)
         if "probs" in self.__dict__ and "logits" not in self.__dict__:
             p = self.probs
-            return torch.xlogy(value, p) + torch.xlogy(1 - value, 1 - p)
+            return safe_xlogy(value, p) + safe_xlogy(1 - value, 1 - p)
         logits, value = self.logits, value.to(self.logits.dtype)
         if logits.shape != value.shape:
             logits, value = torch.broadcast_tensors(logits, value)

@@ -10,7 +10,7 @@ from distributions.binary_params import BinaryParams
 from distributions.counts import count_entropy, count_icdf, edgeworth_entropy, near_normal
 from distributions.distribution import Distribution
 from distributions.special import betainc
-from distributions.utils import broadcast_all, probs_or_logits
+from distributions.utils import broadcast_all, probs_or_logits, safe_xlogy
 
 __all__ = ["Binomial"]
 
@@ -100,7 +100,7 @@ class Binomial(BinaryParams, Distribution):
         log_coef = self._log_binomial_coefficient(value)
         if "probs" in self.__dict__ and "logits" not in self.__dict__:
             p = self.probs
-            return log_coef + torch.xlogy(value, p) + torch.xlogy(self.total_count - value, 1 - p)
+            return log_coef + safe_xlogy(value, p) + safe_xlogy(self.total_count - value, 1 - p)
         # x * logits - n * log(1 + e^logits), written with softplus for stability.
         return log_coef + value * self.logits - self.total_count * F.softplus(self.logits)
 
@@ -199,8 +199,8 @@ class Binomial(BinaryParams, Distribution):
         log_coef = self._log_binomial_coefficient(safe)
         lp = (
             log_coef
-            + torch.xlogy(safe, self.probs)
-            + torch.xlogy(self.total_count - safe, 1 - self.probs)
+            + safe_xlogy(safe, self.probs)
+            + safe_xlogy(self.total_count - safe, 1 - self.probs)
         )
         return lp.masked_fill(~inside, -math.inf)
 

@@ -45,6 +45,12 @@ def _poly(z, coefficients):
     return result
 
 
+def _near_zero(eta, small):
+    """``eta`` where ``small``, else 0: the series branch then never sees a huge ``eta``,
+    whose ``inf - inf`` would turn the (unselected) branch's gradient into NaN."""
+    return torch.where(small, eta, torch.zeros_like(eta))
+
+
 def _moment_cutoff(dtype):
     # The closed-form mean and variance cancel terms of size 1/|eta| and 1/eta^2;
     # below this |eta| the (truncated) series is the more accurate of the two.
@@ -146,9 +152,13 @@ class ContinuousBernoulli(BinaryParams, ExponentialFamily):
     def mean(self):
         eta = self._eta
         small = eta.abs() < _moment_cutoff(eta.dtype)
-        safe = torch.where(small, torch.ones_like(eta), eta)
-        exact = -1 / torch.expm1(-safe) - 1 / safe
-        return torch.where(small, 0.5 + eta * _poly(eta * eta, _MEAN_SERIES), exact)
+        # With t = |eta|, the mean at -t is 1/t - e^-t / (1 - e^-t) and at +t one
+        # minus that: written so no exponential overflows (nor its gradient).
+        t = torch.where(small, torch.ones_like(eta), eta.abs())
+        low = 1 / t - torch.exp(-t) / -torch.expm1(-t)
+        exact = torch.where(eta < 0, low, 1 - low)
+        tiny = _near_zero(eta, small)
+        return torch.where(small, 0.5 + tiny * _poly(tiny * tiny, _MEAN_SERIES), exact)
 
     @property
     def mode(self):
@@ -161,14 +171,33 @@ class ContinuousBernoulli(BinaryParams, ExponentialFamily):
     def variance(self):
         eta = self._eta
         small = eta.abs() < _moment_cutoff(eta.dtype)
-        safe = torch.where(small, torch.ones_like(eta), eta)
-        # A''(eta) = 1/eta^2 - 1/(4 sinh^2(eta/2)); sinh overflows harmlessly to inf.
-        exact = safe.pow(-2) - 0.25 * torch.sinh(0.5 * safe).pow(-2)
-        return torch.where(small, _poly(eta * eta, _VAR_SERIES), exact)
+        t = torch.where(small, torch.ones_like(eta), eta.abs())
+        # A''(eta) = 1/t^2 - 1/(4 sinh^2(t/2)) = 1/t^2 - e^-t / (1 - e^-t)^2, t = |eta|:
+        # the second form keeps the gradient finite where sinh would overflow.
+        exact = t.pow(-2) - torch.exp(-t) / torch.expm1(-t).pow(2)
+        tiny = _near_zero(eta, small)
+        return torch.where(small, _poly(tiny * tiny, _VAR_SERIES), exact)
 
     def entropy(self):
+        """``A(eta) - eta mean``; away from ``eta = 0`` in a form free of cancellation.
+
+        ``A`` and ``eta mean`` both grow like ``|eta|``: at ``logits = 1e38`` their
+        float32 difference is 0 where the entropy is ``1 - log(1e38) = -86.5``.
+        The entropy is even in ``eta`` (``X -> 1 - X``), and for ``t = |eta|``
+        equals ``1 - log t + log(1 - e^-t) - t e^-t / (1 - e^-t)``.
+
+        Example:
+            >>> round(ContinuousBernoulli(logits=torch.tensor(1e38)).entropy().item(), 2)
+            -86.5
+        """
         eta = self._eta
-        return self._log_normalizer(eta) - eta * self.mean
+        small = eta.abs() < _moment_cutoff(eta.dtype)
+        t = torch.where(small, torch.ones_like(eta), eta.abs())
+        one_minus = -torch.expm1(-t)
+        exact = 1 - torch.log(t) + torch.log(one_minus) - t * torch.exp(-t) / one_minus
+        tiny = _near_zero(eta, small)
+        series = self._log_normalizer(tiny) - tiny * (0.5 + tiny * _poly(tiny * tiny, _MEAN_SERIES))
+        return torch.where(small, series, exact)
 
     # ---------------------------------------------------------- sample / score
     def rsample(self, sample_shape=torch.Size()):
@@ -193,6 +222,7 @@ class ContinuousBernoulli(BinaryParams, ExponentialFamily):
         neg = -safe.abs()
         exact = torch.exp(-safe.clamp(min=0) * (1 - x)) * torch.expm1(neg * x) / torch.expm1(neg)
         w = x * (x - 1)
+        eta = _near_zero(eta, small)
         series = x + eta * (w / 2 + eta * (w * (2 * x - 1) / 12 + eta * w * w / 24))
         return torch.where(small, series, exact)
 
@@ -208,6 +238,7 @@ class ContinuousBernoulli(BinaryParams, ExponentialFamily):
         y = torch.log1p(v * torch.expm1(s)) / s
         exact = torch.where(big, 1 - y, y).clamp(0, 1)
         w = u * (1 - u)
+        eta = _near_zero(eta, small)
         series = u + eta * (w / 2 + eta * (-w * (2 * u - 1) / 6 + eta * w * (1 - 6 * w) / 24))
         return torch.where(small, series, exact)
 
@@ -223,4 +254,5 @@ class ContinuousBernoulli(BinaryParams, ExponentialFamily):
         safe = torch.where(inside, torch.ones_like(eta), eta)
         # log|e^eta - 1| = max(eta, 0) + log(1 - e^(-|eta|)), free of overflow.
         exact = safe.clamp(min=0) + torch.log(-torch.expm1(-safe.abs())) - safe.abs().log()
-        return torch.where(inside, eta / 2 + _poly(eta * eta, _LOG_NORM_SERIES), exact)
+        near = _near_zero(eta, inside)
+        return torch.where(inside, near / 2 + _poly(near * near, _LOG_NORM_SERIES), exact)

@@ -7,8 +7,9 @@ import torch.nn.functional as F
 
 from distributions import constraints
 from distributions.binary_params import BinaryParams
+from distributions.counts import integer_quantile
 from distributions.distribution import Distribution
-from distributions.utils import broadcast_all, probs_or_logits, uniform_draws
+from distributions.utils import broadcast_all, probs_or_logits, safe_xlogy, uniform_draws
 
 __all__ = ["Geometric"]
 
@@ -73,9 +74,11 @@ class Geometric(BinaryParams, Distribution):
         if self._validate_args:
             self._validate_sample(value)
         if "probs" in self.__dict__ and "logits" not in self.__dict__:
-            # xlogy: k = 0 failures at p = 1 scores log 1 = 0, not nan.
-            return torch.xlogy(value, 1 - self.probs) + self.probs.log()
-        return -value * F.softplus(self.logits) - F.softplus(-self.logits)
+            # k = 0 failures at p = 1 scores log 1 = 0, not nan, with a finite gradient.
+            return safe_xlogy(value, 1 - self.probs) + self.probs.log()
+        # -k log(1 - p) with k = 0 is 0 even at logits = +inf (0 * inf would be NaN).
+        failures = torch.where(value == 0, 0.0, value * F.softplus(self.logits))
+        return -failures - F.softplus(-self.logits)
 
     def entropy(self):
         return (
@@ -90,6 +93,29 @@ class Geometric(BinaryParams, Distribution):
         return out.masked_fill(k < 0, 0.0)
 
     def icdf(self, value):
-        """The smallest ``k`` with ``cdf(k) >= value``."""
-        k = torch.ceil(torch.log1p(-value) / torch.log1p(-self.probs) - 1)
-        return k.clamp(min=0).masked_fill(value >= 1, math.inf)
+        """The smallest ``k`` with ``cdf(k) >= value``, checked against :meth:`cdf` itself.
+
+        The closed form ``ceil(log(1 - u) / log(1 - p) - 1)`` (in float64) can
+        land a step or, where float32 rounds the cdf flat, a few steps away from
+        that ``k`` where ``u`` is exactly a value of the cdf; it is the start of
+        an integer search on the cdf as returned (see
+        :mod:`distributions.counts`), so ``icdf(cdf(k)) == k``.
+
+        Example:
+            >>> d = Geometric(torch.tensor(0.3))
+            >>> k = torch.tensor([0.0, 1.0, 2.0, 5.0])
+            >>> torch.equal(d.icdf(d.cdf(k)), k)
+            True
+        """
+        dtype = self.probs.dtype
+        q = torch.as_tensor(value, dtype=dtype, device=self.probs.device)
+        q = q.expand(torch.broadcast_shapes(q.shape, self.batch_shape))
+        inner = torch.where((q <= 0) | (q >= 1), 0.5, q)
+        ratio = torch.log1p(-inner.double()) / torch.log1p(-self.probs.double())
+        guess = torch.ceil(ratio - 1).clamp(min=0).nan_to_num(0.0, 0.0, 0.0).expand(q.shape)
+        k = integer_quantile(self._reaches, inner, guess, torch.ones_like(guess)).to(dtype)
+        k = k.masked_fill(q <= 0, 0.0)
+        return k.masked_fill(q >= 1, math.inf)
+
+    def _reaches(self, k, q):
+        return (k >= 0) & (self.cdf(k.to(q.dtype)) >= q)

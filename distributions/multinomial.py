@@ -7,7 +7,7 @@ from distributions import constraints
 from distributions.binomial import Binomial
 from distributions.categorical import Categorical
 from distributions.distribution import Distribution
-from distributions.utils import lazy_property, probs_or_logits
+from distributions.utils import lazy_property, probs_or_logits, safe_xlogy
 
 __all__ = ["Multinomial"]
 
@@ -210,7 +210,7 @@ class Multinomial(Distribution):
         if self._validate_args:
             self._validate_sample(value)
         if self._from_probs:
-            log_powers = torch.xlogy(value, self.probs).sum(-1)
+            log_powers = safe_xlogy(value, self.probs).sum(-1)
         else:
             # A zero count at a category of logit -inf contributes 0, not nan.
             log_powers = (self.logits * value).masked_fill(value == 0, 0.0).sum(-1)

@@ -12,7 +12,7 @@ from distributions.counts import count_entropy, count_icdf, edgeworth_entropy, n
 from distributions.distribution import Distribution
 from distributions.poisson import Poisson
 from distributions.special import betainc, log_beta, log_standard_gamma
-from distributions.utils import broadcast_all, probs_or_logits
+from distributions.utils import broadcast_all, probs_or_logits, safe_xlogy
 
 __all__ = ["NegativeBinomial"]
 
@@ -125,8 +125,8 @@ class NegativeBinomial(BinaryParams, Distribution):
             self._validate_sample(value)
         r = self.total_count
         if self._from_probs:
-            # xlogy: k = 0 successes at p = 0 scores 0, k > 0 scores -inf exactly.
-            log_powers = torch.xlogy(value, self.probs) + r * torch.log1p(-self.probs)
+            # safe_xlogy: k = 0 successes at p = 0 scores 0, k > 0 scores -inf exactly.
+            log_powers = safe_xlogy(value, self.probs) + r * torch.log1p(-self.probs)
         else:
             log_powers = value * F.logsigmoid(self.logits) + r * F.logsigmoid(-self.logits)
         return log_powers + _log_coefficient(r, value)

@@ -7,7 +7,7 @@ import torch
 from distributions import constraints
 from distributions.counts import count_entropy, count_icdf, edgeworth_entropy, near_normal
 from distributions.exp_family import ExponentialFamily
-from distributions.utils import broadcast_all, promote_float
+from distributions.utils import broadcast_all, promote_float, safe_xlogy
 
 __all__ = ["Poisson"]
 
@@ -58,7 +58,7 @@ class Poisson(ExponentialFamily):
     def log_prob(self, value):
         if self._validate_args:
             self._validate_sample(value)
-        return torch.xlogy(value, self.rate) - self.rate - torch.lgamma(value + 1)
+        return safe_xlogy(value, self.rate) - self.rate - torch.lgamma(value + 1)
 
     def cdf(self, value):
         """``P(X <= value)`` through the regularized upper incomplete gamma function."""

@@ -53,6 +53,12 @@ class TransformedDistribution(Distribution):
         if domain_dim > base_event_dim:
             self.base_dist = Independent(base_distribution, domain_dim - base_event_dim)
         shape = chain.forward_shape(base_shape)
+        # Transforms with batched parameters widen the batch (torch's rule): the base
+        # is expanded to match, so its draws are independent across the new dims.
+        widened = chain.inverse_shape(shape)
+        if widened != base_shape:
+            base_event = len(self.base_dist.event_shape)
+            self.base_dist = self.base_dist.expand(widened[: len(widened) - base_event])
         event_dim = chain.codomain.event_dim + max(base_event_dim - domain_dim, 0)
         split = len(shape) - event_dim
         super().__init__(shape[:split], shape[split:], validate_args=validate_args)

@@ -23,6 +23,7 @@ __all__ = [
     "normal_draws",
     "probs_or_logits",
     "promote_float",
+    "safe_xlogy",
     "sum_rightmost",
 ]
 
@@ -45,6 +46,27 @@ def promote_float(value, like=None):
     if like is not None and like.is_floating_point():
         return torch.tensor(value, dtype=like.dtype, device=like.device)
     return torch.tensor(value, dtype=torch.get_default_dtype())
+
+
+def safe_xlogy(x, y):
+    """``x * log(y)``, 0 where ``x == 0``, with a gradient of 0 there too.
+
+    ``torch.xlogy`` has the right value at ``x = 0`` but differentiates ``y``
+    as ``x / y``, which is ``0 / 0 = NaN`` at ``y = 0``: a Bernoulli built from
+    ``probs = 0`` then scores the certain outcome with a NaN gradient. Here the
+    term is a constant 0 wherever its weight ``x`` is 0, so it contributes no
+    gradient in ``y``; elsewhere it is ``x * log(y)`` (``-inf`` at ``y = 0``, as
+    it should be). NaN in ``y`` still propagates, as in ``torch.xlogy``.
+
+    Example:
+        >>> p = torch.tensor(0.0, requires_grad=True)
+        >>> safe_xlogy(torch.tensor(0.0), p).backward()
+        >>> p.grad.item()
+        0.0
+    """
+    unweighted = (x == 0) & ~torch.isnan(y)
+    log_y = torch.log(torch.where(unweighted, torch.ones_like(y), y))
+    return torch.where(unweighted, torch.zeros_like(log_y), x * log_y)
 
 
 def broadcast_all(*values):
