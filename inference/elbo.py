@@ -7,11 +7,13 @@ surrogate (:mod:`inference.surrogate`), baselines -- is here once.
 """
 
 import abc
+import math
 
 import torch
 
 import ppl
 from inference.baselines import Baselines
+from inference.guide_checks import check_model_guide
 from inference.stochastic_graph import is_score_site
 from inference.surrogate import combine, site_costs, surrogate_loss
 from inference.traces import trace_pair
@@ -75,6 +77,8 @@ class ELBO(abc.ABC):
             model, guide, args, kwargs, provenance=self.needs_provenance
         )
         check_model_guide_match(model_trace, guide_trace)
+        nesting = math.inf if self.max_plate_nesting is None else self.max_plate_nesting
+        check_model_guide(model_trace, guide_trace, nesting)
         model_trace.compute_log_prob()
         guide_trace.compute_log_prob()
         return model_trace, guide_trace, prov
