@@ -12,6 +12,7 @@ drawn one run at a time, or all in one run inside a plate at dim
 import torch
 
 import ppl
+from inference.dreg import dreg_log_densities
 from inference.elbo import check_model_guide_match, infer_max_plate_nesting
 from ppl.handlers import replay, trace
 
@@ -30,14 +31,19 @@ class ParticleWeights:
             particle's non-reparameterized guide sites, shape ``(K,)``: what a
             score-function term multiplies.
         has_score: whether any guide site is non-reparameterized.
+        log_p: ``log p(x, z_k)`` alone (filled when ``dreg`` was asked for).
+        dreg: ``(log_q_fixed, log_p_detached)`` of
+            :func:`~inference.dreg.dreg_log_densities`, or ``None``.
     """
 
-    __slots__ = ("log_w", "log_q_score", "has_score")
+    __slots__ = ("log_w", "log_q_score", "has_score", "log_p", "dreg")
 
-    def __init__(self, log_w, log_q_score, has_score):
+    def __init__(self, log_w, log_q_score, has_score, log_p=None, dreg=None):
         self.log_w = log_w
         self.log_q_score = log_q_score
         self.has_score = has_score
+        self.log_p = log_p
+        self.dreg = dreg
 
 
 def _per_particle(tensor, dim, num):
@@ -65,6 +71,7 @@ def _weights_of(model_trace, guide_trace, dim, num):
     for site in model_trace.nodes.values():
         if site.type == "sample":
             log_w = log_w + _per_particle(site.log_prob, dim, num)
+    log_p = log_w
     for site in guide_trace.nodes.values():
         if site.type != "sample" or site.is_observed:
             continue
@@ -72,19 +79,31 @@ def _weights_of(model_trace, guide_trace, dim, num):
         if not getattr(site.fn, "has_rsample", False):
             has_score = True
             log_q_score = log_q_score + _per_particle(_masked_unscaled(site), dim, num)
-    return log_w, log_q_score, has_score
+    return log_w, log_q_score, has_score, log_p
 
 
-def _one_run(model, guide, args, kwargs, dim, num):
+def _one_run(model, guide, args, kwargs, dim, num, dreg):
     guide_trace = trace(guide).get_trace(*args, **kwargs)
     model_trace = trace(replay(model, trace=guide_trace)).get_trace(*args, **kwargs)
     check_model_guide_match(model_trace, guide_trace)
     model_trace.compute_log_prob()
     guide_trace.compute_log_prob()
-    return _weights_of(model_trace, guide_trace, dim, num)
+    parts = _weights_of(model_trace, guide_trace, dim, num)
+    extra = None
+    if dreg:
+        extra = dreg_log_densities(
+            model, guide, args, kwargs, guide_trace, lambda t: _per_particle(t, dim, num)
+        )
+    return (*parts, extra)
 
 
-def particle_weights(model, guide, args, kwargs, num_particles, vectorize, max_plate_nesting):
+def _cat(runs, i):
+    return torch.cat([r[i] for r in runs])
+
+
+def particle_weights(
+    model, guide, args, kwargs, num_particles, vectorize, max_plate_nesting, dreg=False
+):
     """Draws ``num_particles`` guide samples and returns their :class:`ParticleWeights`.
 
     Args:
@@ -94,15 +113,18 @@ def particle_weights(model, guide, args, kwargs, num_particles, vectorize, max_p
         vectorize: draw the particles in one run, in a plate.
         max_plate_nesting: the model's plate depth (``None``: inferred), used
             to place the particle plate when vectorized.
+        dreg: also compute the densities of doubly reparameterized gradients.
 
     Returns:
         A :class:`ParticleWeights`.
     """
     if not vectorize or num_particles == 1:
-        runs = [_one_run(model, guide, args, kwargs, None, 1) for _ in range(num_particles)]
-        log_w = torch.cat([r[0] for r in runs])
-        log_q = torch.cat([r[1] for r in runs])
-        return ParticleWeights(log_w, log_q, any(r[2] for r in runs))
+        runs = [_one_run(model, guide, args, kwargs, None, 1, dreg) for _ in range(num_particles)]
+        extra = None
+        if dreg:
+            extra = tuple(torch.cat([r[4][i] for r in runs]) for i in range(2))
+        has_score = any(r[2] for r in runs)
+        return ParticleWeights(_cat(runs, 0), _cat(runs, 1), has_score, _cat(runs, 3), extra)
     if max_plate_nesting is None:
         max_plate_nesting = infer_max_plate_nesting(model, guide, args, kwargs)
     dim = -(max_plate_nesting + 1)
@@ -114,4 +136,5 @@ def particle_weights(model, guide, args, kwargs, num_particles, vectorize, max_p
 
         return vectorized
 
-    return ParticleWeights(*_one_run(wrap(model), wrap(guide), args, kwargs, dim, num_particles))
+    run = _one_run(wrap(model), wrap(guide), args, kwargs, dim, num_particles, dreg)
+    return ParticleWeights(*run)

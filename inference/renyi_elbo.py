@@ -14,7 +14,9 @@ Gradients: pathwise through reparameterized draws; a non-reparameterized
 guide site adds the score-function term ``sum_k log q(z_k) * stop_grad(L)``,
 which makes the estimate unbiased for the gradient of ``E[L]`` (the bound
 itself) but noisy: :class:`~inference.vimco.VIMCO` gives such sites per-sample
-control variates.
+control variates. With ``dreg=True`` (``alpha = 0``, reparameterized guides)
+the guide gradient is the doubly reparameterized one of Tucker et al. 2018
+(:mod:`inference.dreg`), whose noise does not grow with ``K``.
 """
 
 import math
@@ -51,11 +53,14 @@ class RenyiELBO(Objective):
         max_plate_nesting: the model's plate depth (needed only with
             ``vectorize_particles``; inferred when ``None``).
         vectorize_particles: draw the ``K`` samples in one run, in a plate.
+        dreg: use doubly reparameterized gradients for the guide (only at
+            ``alpha = 0``; every guide site must have ``rsample``).
         **kwargs: accepted for compatibility with Pyro
             (``strict_enumeration_warning``).
 
     Raises:
-        ValueError: for ``alpha == 1`` or ``num_particles < 1``.
+        ValueError: for ``alpha == 1``, ``num_particles < 1``, or ``dreg`` at
+            another ``alpha``.
 
     Example:
         >>> import torch, ppl
@@ -76,6 +81,7 @@ class RenyiELBO(Objective):
         num_particles=2,
         max_plate_nesting=None,
         vectorize_particles=False,
+        dreg=False,
         **kwargs,
     ):
         if alpha == 1:
@@ -85,6 +91,11 @@ class RenyiELBO(Objective):
             )
         if not isinstance(num_particles, int) or num_particles < 1:
             raise ValueError(f"RenyiELBO: num_particles must be an int >= 1, got {num_particles!r}")
+        if dreg and alpha != 0:
+            raise ValueError(
+                f"RenyiELBO: dreg=True is derived for the IWAE bound, alpha=0; got alpha={alpha}"
+            )
+        self.dreg = dreg
         self.alpha = float(alpha)
         self.num_particles = num_particles
         self.max_plate_nesting = max_plate_nesting
@@ -101,10 +112,23 @@ class RenyiELBO(Objective):
             self.num_particles,
             self.vectorize_particles,
             self.max_plate_nesting,
+            dreg=self.dreg,
         )
         bound = renyi_bound(weights.log_w, self.alpha)
+        if self.dreg:
+            return -_dreg_loss(bound, weights)
         surrogate = bound
         if weights.has_score:
             score = (weights.log_q_score * bound.detach()).sum()
             surrogate = surrogate + score - score.detach()
         return -surrogate
+
+
+def _dreg_loss(bound, weights):
+    # Tucker et al. 2018: squared normalized weights on the twice-reparameterized
+    # guide term, the IWAE weights on the model's own parameters.
+    log_q_fixed, log_p_detached = weights.dreg
+    w = torch.softmax(weights.log_w.detach(), 0)
+    surrogate = (w**2 * (weights.log_p - log_q_fixed)).sum()
+    surrogate = surrogate + ((w - w**2) * log_p_detached).sum()
+    return bound.detach() + surrogate - surrogate.detach()
