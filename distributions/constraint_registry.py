@@ -28,6 +28,7 @@ from distributions.torch_constraints import (
     as_constraint,
     is_torch_constraint,
     is_torch_constraint_class,
+    our_constraint_class,
 )
 from distributions.transforms import (
     AffineTransform,
@@ -88,6 +89,9 @@ class ConstraintRegistry:
             return lambda factory: self.register(constraint, factory)
         if isinstance(constraint, constraints.Constraint) or is_torch_constraint(constraint):
             constraint = type(constraint)
+        if isinstance(constraint, type):
+            # torch's built-in classes are looked up as ours: register there.
+            constraint = our_constraint_class(constraint)
         if not (isinstance(constraint, type) and _is_constraint_class(constraint)):
             raise TypeError(
                 f"{self.name}.register: expected a Constraint subclass or instance, got "

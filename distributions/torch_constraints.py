@@ -34,6 +34,7 @@ __all__ = [
     "as_constraint",
     "is_torch_constraint",
     "is_torch_constraint_class",
+    "our_constraint_class",
     "register_torch_constraint",
 ]
 
@@ -84,6 +85,24 @@ def is_torch_constraint_class(cls):
         False
     """
     return any(c.__module__ == _TORCH_MODULE and c.__name__ == "Constraint" for c in cls.__mro__)
+
+
+def our_constraint_class(cls):
+    """Our class equal to torch's built-in constraint class ``cls`` (``cls`` itself otherwise).
+
+    Lets ``biject_to.register(torch_constraints.positive, ...)`` register for
+    the class torch's ``positive`` is looked up as.
+
+    Example:
+        >>> import torch
+        >>> our_constraint_class(type(torch.distributions.constraints.positive)).__module__
+        'distributions.constraints'
+    """
+    if cls.__module__ == _TORCH_MODULE:
+        ours = getattr(constraints, cls.__name__, None)
+        if isinstance(ours, type) and issubclass(ours, constraints.Constraint):
+            return ours
+    return cls
 
 
 def as_constraint(obj, *, name="constraint"):

@@ -161,6 +161,16 @@ def test_a_users_torch_constraint_keeps_its_check_and_can_get_a_transform():
     assert isinstance(registry(Above()), td.transforms.ExpTransform)
 
 
+def test_registering_for_a_torch_constraint_as_pyro_code_does():
+    # Pyro code registers transforms for torch's constraints, e.g. softplus for positive.
+    registry = type(biject_to)("my_registry")
+    registry.register(tc.positive, lambda c: td.transforms.SoftplusTransform())
+    assert isinstance(registry(tc.positive), td.transforms.SoftplusTransform)
+    assert isinstance(registry(constraints.greater_than(2.0)), td.transforms.SoftplusTransform)
+    registry.register(tc._Interval, lambda c: td.transforms.SigmoidTransform())
+    assert isinstance(registry(constraints.unit_interval), td.transforms.SigmoidTransform)
+
+
 def test_not_a_constraint_names_the_argument_and_the_fix():
     with pytest.raises(TypeError, match=r"transform_to: expected a constraint .* got float"):
         transform_to(1.0)
