@@ -100,6 +100,20 @@ def site_factor(site, role="model", scaled=True):
     Raises:
         ValueError: when a dim of size > 1 is neither a plate of the site nor
             an enumerated variable in view, naming the site and the dim.
+
+    Example:
+        >>> import torch, ppl
+        >>> from distributions import Bernoulli, Normal
+        >>> from ppl.handlers import enum, trace
+        >>> def model():
+        ...     z = ppl.sample("z", Bernoulli(0.5), infer={"enumerate": "parallel"})
+        ...     with ppl.plate("data", 3):
+        ...         ppl.sample("x", Normal(z, 1.0), obs=torch.zeros(3))
+        >>> tr = trace(enum(model, first_available_dim=-2)).get_trace()
+        >>> tr.compute_log_prob()
+        >>> pf = site_factor(tr.nodes["x"])
+        >>> pf.factor.dims, sorted(pf.ordinal)
+        (('z', 'data'), ['data'])
     """
     log_prob = _masked(site, scaled)
     plates = {f.dim: f for f in _frames(site)}

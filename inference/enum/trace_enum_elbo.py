@@ -103,6 +103,17 @@ def enumerated_elbo(model_trace, guide_trace):
         ``(elbo, surrogate)``: the ELBO (differentiable through enumerated and
         reparameterized sites) and the sum of score terms
         ``log q(z) * stop_grad(credit)`` of the other sampled sites.
+
+    Example:
+        >>> import torch, ppl
+        >>> from distributions import Bernoulli
+        >>> from inference.enum.runs import enum_traces
+        >>> def model():
+        ...     ppl.sample("z", Bernoulli(0.5), infer={"enumerate": "parallel"})
+        >>> (model_trace, guide_trace, _), = enum_traces(model, lambda: None, (), {}, -1)
+        >>> elbo, surrogate = enumerated_elbo(model_trace, guide_trace)
+        >>> round(float(elbo), 6), float(surrogate)  # log(0.5 + 0.5); nothing sampled
+        (0.0, 0.0)
     """
     scales = plate_scales(model_trace, guide_trace)
     expected, guide_vars = _costs(model_trace, guide_trace, scales)
