@@ -107,7 +107,10 @@ class LocScaleReparam(Reparam):
                 constraint=constraints.unit_interval,
             )
         params = {key: getattr(inner, key) for key in self.shape_params}
-        decentered_fn = type(inner)(loc=loc * centered, scale=scale**centered, **params)
+        # The parameters derive from the site's own, already checked: skip the checks.
+        decentered_fn = type(inner)(
+            loc=loc * centered, scale=scale**centered, validate_args=False, **params
+        )
         decentered = primitives.sample(f"{name}_decentered", wrap(decentered_fn, event_dim))
         value = loc + scale ** (1 - centered) * (decentered - centered * loc)
         return as_deterministic(value, event_dim)

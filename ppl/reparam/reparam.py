@@ -60,7 +60,7 @@ def as_deterministic(value: torch.Tensor, event_dim: int) -> dict:
         (True, True, torch.Size([2]))
     """
     return {
-        "fn": Delta(value, event_dim=event_dim),
+        "fn": Delta(value, event_dim=event_dim, validate_args=False),
         "value": value,
         "is_observed": True,
         "deterministic": True,

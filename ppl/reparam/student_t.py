@@ -44,6 +44,9 @@ class StudentTReparam(Reparam):
                 f"{type(inner).__name__}; remove '{name}' from the config"
             )
         half_df = inner.df * 0.5
-        gamma = primitives.sample(f"{name}_gamma", wrap(Gamma(half_df, half_df), event_dim))
+        # Derived from the site's own checked parameters: skip the mixing draw's checks.
+        # The new Normal keeps them, so an observed value is still checked at the site.
+        mixing = Gamma(half_df, half_df, validate_args=False)
+        gamma = primitives.sample(f"{name}_gamma", wrap(mixing, event_dim))
         new_fn = wrap(Normal(inner.loc, inner.scale * gamma.rsqrt()), event_dim)
         return {"fn": new_fn, "value": msg["value"], "is_observed": msg["is_observed"]}

@@ -190,6 +190,14 @@ def test_student_t_reparam_keeps_observations():
 
     tr = trace(reparam(model, config={"y": StudentTReparam()})).get_trace()
     assert tr.nodes["y"]["is_observed"] and tr.nodes["y"]["value"].item() == 0.5
+
+    def bad_data():
+        with ppl.plate("data", 3):
+            ppl.sample("y", dist.StudentT(3.0, 0.0, 1.0), obs=torch.zeros(2))
+
+    # The observation is still checked at the site, against the new Normal.
+    with pytest.raises(ValueError, match=r"sample site 'y'"):
+        trace(reparam(bad_data, config={"y": StudentTReparam()})).get_trace()
     with pytest.raises(TypeError, match=r"StudentTReparam at site 'z': expected a StudentT"):
 
         def other():
