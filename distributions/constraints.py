@@ -442,7 +442,7 @@ class _IntegerInterval(Constraint):
         return f"integer x with {_fmt(self.lower_bound)} <= x <= {_fmt(self.upper_bound)}"
 
     def _params(self):
-        return f"lower_bound={self.lower_bound}, upper_bound={self.upper_bound}"
+        return f"lower_bound={_fmt(self.lower_bound)}, upper_bound={_fmt(self.upper_bound)}"
 
 
 class _IntegerLessThan(Constraint):
@@ -461,7 +461,7 @@ class _IntegerLessThan(Constraint):
         return f"integer x <= {_fmt(self.upper_bound)}"
 
     def _params(self):
-        return f"upper_bound={self.upper_bound}"
+        return f"upper_bound={_fmt(self.upper_bound)}"
 
 
 class _IntegerGreaterThan(Constraint):
@@ -480,7 +480,7 @@ class _IntegerGreaterThan(Constraint):
         return f"integer x >= {_fmt(self.lower_bound)}"
 
     def _params(self):
-        return f"lower_bound={self.lower_bound}"
+        return f"lower_bound={_fmt(self.lower_bound)}"
 
 
 class _Multinomial(Constraint):
@@ -503,7 +503,7 @@ class _Multinomial(Constraint):
         return f"nonnegative counts along the last dim with total <= {_fmt(self.upper_bound)}"
 
     def _params(self):
-        return f"upper_bound={self.upper_bound}"
+        return f"upper_bound={_fmt(self.upper_bound)}"
 
 
 # ----------------------------------------------------------------- real lines
@@ -532,7 +532,7 @@ class _GreaterThan(Constraint):
         return f"x > {_fmt(self.lower_bound)}"
 
     def _params(self):
-        return f"lower_bound={self.lower_bound}"
+        return f"lower_bound={_fmt(self.lower_bound)}"
 
 
 class _GreaterThanEq(Constraint):
@@ -549,7 +549,7 @@ class _GreaterThanEq(Constraint):
         return f"x >= {_fmt(self.lower_bound)}"
 
     def _params(self):
-        return f"lower_bound={self.lower_bound}"
+        return f"lower_bound={_fmt(self.lower_bound)}"
 
 
 class _LessThan(Constraint):
@@ -566,7 +566,7 @@ class _LessThan(Constraint):
         return f"x < {_fmt(self.upper_bound)}"
 
     def _params(self):
-        return f"upper_bound={self.upper_bound}"
+        return f"upper_bound={_fmt(self.upper_bound)}"
 
 
 class _Interval(Constraint):
@@ -584,7 +584,7 @@ class _Interval(Constraint):
         return f"{_fmt(self.lower_bound)} <= x <= {_fmt(self.upper_bound)}"
 
     def _params(self):
-        return f"lower_bound={self.lower_bound}, upper_bound={self.upper_bound}"
+        return f"lower_bound={_fmt(self.lower_bound)}, upper_bound={_fmt(self.upper_bound)}"
 
 
 class _HalfOpenInterval(Constraint):
@@ -602,7 +602,7 @@ class _HalfOpenInterval(Constraint):
         return f"{_fmt(self.lower_bound)} <= x < {_fmt(self.upper_bound)}"
 
     def _params(self):
-        return f"lower_bound={self.lower_bound}, upper_bound={self.upper_bound}"
+        return f"lower_bound={_fmt(self.lower_bound)}, upper_bound={_fmt(self.upper_bound)}"
 
 
 class _Simplex(Constraint):

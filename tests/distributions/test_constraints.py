@@ -211,3 +211,11 @@ def test_check_costs_one_op_for_simple_bounds():
         c.positive.check(value)
     names = [e.name for e in prof.function_events if e.cpu_parent is None]
     assert names == ["aten::gt"], names
+
+
+def test_reprs_do_not_print_whole_tensor_bounds():
+    # Support reprs appear in obs and param messages: a 784-pixel bound stays one token.
+    wide = c.interval(torch.zeros(784), 1.0)
+    assert repr(wide) == "Interval(lower_bound=<tensor of shape (784,)>, upper_bound=1.0)"
+    assert repr(c.greater_than(torch.tensor(2.0))) == "GreaterThan(lower_bound=2.0)"
+    assert repr(c.integer_interval(0, 3)) == "IntegerInterval(lower_bound=0, upper_bound=3)"
