@@ -3,6 +3,8 @@
 import importlib.util
 import pathlib
 
+import pytest
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
@@ -13,6 +15,7 @@ def _load_hmm():
     return module
 
 
+@pytest.mark.slow
 def test_hmm_example_recovers_levels_and_decodes_the_states(tmp_path):
     hmm = _load_hmm()
     args = ["--num-sweeps", "4", "--length", "25", "--num-steps", "10", "--lr", "0.1"]
