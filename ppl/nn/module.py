@@ -21,6 +21,7 @@ cache and ``__class_getitem__`` are all it takes, no metaclass.
 """
 
 import functools
+import threading
 from collections.abc import Callable
 
 import torch
@@ -37,26 +38,34 @@ _MIXED_KEYS = {}
 
 
 class _CallScope:
-    """How deeply the module tree is being called, and the site values of the current call.
+    """Per thread: how deeply the module tree is being called, and the current call's values.
 
-    Shared by an outermost module and all its submodules; the values are
-    forgotten when the outermost call returns.
+    Shared by an outermost module and all its submodules; a thread's values
+    are forgotten when its outermost call returns. Threads running the same
+    module at once (the handler stack is per thread) each draw their own.
     """
 
-    __slots__ = ("depth", "values")
+    __slots__ = ("_calls",)
 
     def __init__(self):
-        self.depth = 0
-        self.values = {}
+        self._calls = {}  # thread id -> [depth, {site name: value}]
+
+    @property
+    def active(self):
+        """Whether the calling thread is inside a call of the module tree."""
+        return threading.get_ident() in self._calls
 
     def __enter__(self):
-        self.depth += 1
-        return self
+        call = self._calls.setdefault(threading.get_ident(), [0, {}])
+        call[0] += 1
+        return call[1]
 
     def __exit__(self, exc_type, exc_value, traceback):
-        self.depth -= 1
-        if self.depth == 0:
-            self.values.clear()
+        ident = threading.get_ident()
+        call = self._calls[ident]
+        call[0] -= 1
+        if call[0] == 0:
+            del self._calls[ident]
 
 
 class Module(torch.nn.Module):
@@ -160,18 +169,17 @@ class Module(torch.nn.Module):
                 return self._read(name, self._read_sample, samples[name])
             tensor = state["_parameters"].get(name)
             # A frozen tensor (requires_grad=False) is left to torch: it is not learned.
-            if tensor is not None and tensor.requires_grad and state["_ppl_scope"].depth > 0:
+            if tensor is not None and tensor.requires_grad and state["_ppl_scope"].active:
                 return self._read(name, self._read_torch_param, tensor)
         return super().__getattr__(name)
 
     def _read(self, name, reader, spec):
         # One value per site and call; outside a call each read is its own call.
         full_name = self.site_name(name)
-        scope = self._ppl_scope
-        with scope:
-            if full_name not in scope.values:
-                scope.values[full_name] = reader(full_name, spec)
-            return scope.values[full_name]
+        with self._ppl_scope as values:
+            if full_name not in values:
+                values[full_name] = reader(full_name, spec)
+            return values[full_name]
 
     @staticmethod
     def _read_param(full_name, spec):

@@ -2,6 +2,7 @@
 
 import copy
 import io
+import threading
 
 import pytest
 import torch
@@ -151,6 +152,38 @@ def test_prior_function_sees_the_modules_other_sites():
     fn = tr.nodes["x"]["fn"]
     assert torch.equal(fn.loc, tr.nodes["loc"]["value"])
     assert fn.scale.item() == pytest.approx(2.0)
+
+
+def test_threads_calling_one_module_each_draw_their_own():
+    # Both threads are inside the same module's forward at once (the barrier);
+    # each must record its own draw of z, read twice, in its own trace.
+    barrier = threading.Barrier(2, timeout=60)
+
+    class M(ppl.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.z = ppl.nn.Sample(dist.Normal(0.0, 1.0))
+
+        def forward(self):
+            first = self.z
+            barrier.wait()
+            return first, self.z
+
+    module, traces = M(), [None, None]
+
+    def run(i):
+        traces[i] = trace(seed(module, rng_seed=i)).get_trace()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    for tr in traces:
+        first, second = tr.nodes["_RETURN"]["value"]
+        assert _sites(tr) == ["z"] and torch.equal(first, tr.nodes["z"]["value"])
+        assert torch.equal(first, second)
+    assert not torch.equal(traces[0].nodes["z"]["value"], traces[1].nodes["z"]["value"])
 
 
 def test_method_decorator_shares_one_draw():
