@@ -83,13 +83,13 @@ def _credit(expected, site, scales):
     own = {f.name for f in site.cond_indep_stack if f.dim is not None}
     parts = []
     for f in expected:
-        parts.append(reduce_plates(f, [d for d in f.dims if d not in own], scales))
-    credit = multiply(parts)
-    tensor = credit.tensor
-    for d in credit.dims:
-        if scales.get(d, 1.0) != 1.0:
-            tensor = tensor * scales[d]
-    return type(credit)(tensor, credit.dims)
+        part = reduce_plates(f, [d for d in f.dims if d not in own], scales)
+        tensor = part.tensor
+        for d in part.dims:  # a kept plate's elements still carry its subsampling scale
+            if scales.get(d, 1.0) != 1.0:
+                tensor = tensor * scales[d]
+        parts.append(type(part)(tensor, part.dims))
+    return multiply(parts)
 
 
 def enumerated_elbo(model_trace, guide_trace):

@@ -481,3 +481,48 @@ def test_an_unenumerated_discrete_model_site_without_guide_site_suggests_enumera
 
     with pytest.raises(ValueError, match=r"(?s)'k'.*config_enumerate"):
         _elbo(model, _no_guide, 0)
+
+
+def test_score_sites_in_a_subsampled_plate_are_unbiased_for_the_scaled_bound():
+    # A global model-enumerated w ties the subsampled elements together: b_i's credit
+    # is the global term plus its own element's terms, each scaled like the bound.
+    subsample = torch.tensor([0, 2])
+    data = torch.tensor([0.4, -0.7, 1.5, 0.2])[subsample]
+
+    def model():
+        w = ppl.sample("w", Bernoulli(0.4), infer=PAR)
+        with ppl.plate("data", 4, subsample=subsample):
+            b = ppl.sample("b", Bernoulli(0.3))
+            ppl.sample("x", Normal(w + b, 1.0), obs=data)
+
+    def guide():
+        theta = ppl.param("theta3", torch.tensor([0.3, -0.2]))
+        with ppl.plate("data", 4, subsample=subsample):
+            ppl.sample("b", Bernoulli(torch.sigmoid(theta)))
+
+    _elbo(model, guide, 1)
+    theta = ppl.get_param_store()["theta3"]
+    q = torch.sigmoid(theta).detach()
+    mean = 0.0
+    for combo in itertools.product([0.0, 1.0], repeat=2):
+        b = torch.tensor(combo)
+        (grad,) = torch.autograd.grad(_elbo(model, substitute(guide, data={"b": b}), 1), [theta])
+        mean = mean + torch.where(b > 0, q, 1 - q).prod() * grad
+
+    theta_ = theta.detach().requires_grad_()
+    q_ = torch.sigmoid(theta_)
+    exact = 0.0
+    for combo in itertools.product([0.0, 1.0], repeat=2):
+        b = torch.tensor(combo)
+        log_q = Bernoulli(q_).log_prob(b)
+        marginal = torch.stack(
+            [
+                Bernoulli(0.4).log_prob(torch.tensor(w))
+                + 2.0 * Normal(w + b, 1.0).log_prob(data).sum()
+                for w in (0.0, 1.0)
+            ]
+        ).logsumexp(0)
+        local = 2.0 * (Bernoulli(0.3).log_prob(b) - log_q).sum()
+        exact = exact + log_q.sum().exp() * (marginal + local)
+    (expected,) = torch.autograd.grad(exact, [theta_])
+    assert torch.allclose(mean, expected, atol=1e-5)
