@@ -12,17 +12,18 @@ Gorinova, "Effect Handling for Composable Program Transformations in Edward2"
 With no handler active the primitives skip all of this (see
 :func:`ppl.primitives.sample`): they test the current stack first.
 
-The stack belongs to the running thread (and to the running
-:mod:`contextvars` context, so asyncio tasks are isolated too): a handler
-entered in one thread is invisible to every other thread. It is held in a
-:class:`contextvars.ContextVar` as a stack that is never mutated, only
-replaced (a tuple), so contexts that share one (a copied context, a thread
-that inherits its parent's) cannot disturb each other.
+The stack belongs to the running thread: a handler entered in one thread is
+invisible to every other thread. It is held in a :class:`threading.local` as
+a stack that is never mutated, only replaced (a tuple). A ``threading.local``
+rather than a :class:`contextvars.ContextVar` because ``torch.compile``
+(dynamo) traces attribute reads of a ``threading.local`` into one graph but
+breaks the graph at every ``ContextVar.get`` (issue 14): the compiled SVI step
+runs the handlers inside the compiled region.
 """
 
-import contextvars
 import functools
 import inspect
+import threading
 import types
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -39,14 +40,20 @@ __all__ = [
     "draw",
 ]
 
-# The handler stack of the current thread/context, a tuple: index 0 is the
-# outermost handler, the end the innermost. Entering or exiting a handler sets
-# a new tuple, so a context never sees another context's changes.
-_HANDLERS = contextvars.ContextVar("ppl_handler_stack", default=())
 
-# The hot-path accessor the primitives test before building a message: a bound
-# C method, about 7 ns dearer than testing a module-global list (measured).
-_current_stack = _HANDLERS.get
+class _ThreadState(threading.local):
+    # The handler stack of the current thread, a tuple: index 0 is the
+    # outermost handler, the end the innermost. Entering or exiting a handler
+    # sets a new tuple; the class attribute is every new thread's empty stack.
+    stack = ()
+
+
+_STATE = _ThreadState()
+
+
+def _current_stack():
+    # The hot-path accessor the primitives test before building a message.
+    return _STATE.stack
 
 
 def get_stack():
@@ -61,7 +68,7 @@ def get_stack():
         ...     get_stack() == [handler]
         True
     """
-    return list(_HANDLERS.get())
+    return list(_STATE.stack)
 
 
 # Fields that exist only once a trace computed them; `in` reports them absent before.
@@ -312,7 +319,7 @@ class Messenger:
         return types.MethodType(self, instance)
 
     def __enter__(self):
-        _HANDLERS.set((*_current_stack(), self))
+        _STATE.stack = (*_STATE.stack, self)
         return self
 
     def __exit__(self, exc_type, exc_value, traceback):
@@ -321,7 +328,7 @@ class Messenger:
         stack = _current_stack()
         for i in range(len(stack) - 1, -1, -1):
             if stack[i] is self:
-                _HANDLERS.set(stack[:i])
+                _STATE.stack = stack[:i]
                 break
         return None
 
