@@ -7,13 +7,14 @@ reparameterization of constrained optimization (Kucukelbir et al. 2017,
 
 Stores are scoped: :func:`get_param_store` returns the innermost store made
 current by :func:`param_store_scope`, so two models in one process can keep
-separate parameters. Scopes are per thread (and per :mod:`contextvars`
-context): two threads, each in its own scope, train independently.
+separate parameters. Scopes are per thread (a :class:`threading.local`, which
+``torch.compile`` can trace, unlike a ``ContextVar``): two threads, each in its
+own scope, train independently.
 """
 
-import contextvars
 import os
 import tempfile
+import threading
 from contextlib import contextmanager
 
 import torch
@@ -256,10 +257,15 @@ def _checked_init(name, value, constraint):
 # The process-wide default store: what every thread uses outside any scope.
 _DEFAULT_STORE = ParamStore()
 
-# The stack of scoped stores of the current thread/context, innermost last;
-# like the handler stack it is replaced, never mutated, so threads (and
-# copied contexts) each see only their own scopes.
-_SCOPES = contextvars.ContextVar("ppl_param_store_scopes", default=())
+
+class _ThreadScopes(threading.local):
+    # The stack of scoped stores of the current thread, innermost last; like
+    # the handler stack it is replaced, never mutated, and each thread sees
+    # only its own scopes (the class attribute is a new thread's empty stack).
+    scopes = ()
+
+
+_SCOPES = _ThreadScopes()
 
 
 def get_param_store():
@@ -272,7 +278,7 @@ def get_param_store():
         >>> isinstance(get_param_store(), ParamStore)
         True
     """
-    scopes = _SCOPES.get()
+    scopes = _SCOPES.scopes
     return scopes[-1] if scopes else _DEFAULT_STORE
 
 
@@ -306,13 +312,13 @@ def param_store_scope(store=None):
     store = ParamStore() if store is None else store
     if not isinstance(store, ParamStore):
         raise TypeError(f"param_store_scope expects a ParamStore, got {type(store).__name__}")
-    _SCOPES.set((*_SCOPES.get(), store))
+    _SCOPES.scopes = (*_SCOPES.scopes, store)
     try:
         yield store
     finally:
         # Remove this scope's entry (and any inner scope that leaked above it).
-        scopes = _SCOPES.get()
+        scopes = _SCOPES.scopes
         for i in range(len(scopes) - 1, -1, -1):
             if scopes[i] is store:
-                _SCOPES.set(scopes[:i])
+                _SCOPES.scopes = scopes[:i]
                 break
