@@ -60,9 +60,9 @@ def _extra_scale(site):
     return scale / plate_scale
 
 
-def _masked(site, scaled):
+def _masked(site, scaled, masked=True):
     log_prob = site.unscaled_log_prob
-    if site.mask is not None and site.mask is not True:
+    if masked and site.mask is not None and site.mask is not True:
         mask = torch.as_tensor(site.mask, device=log_prob.device)
         log_prob = torch.where(mask, log_prob, log_prob.new_zeros(()))
     if not scaled:
@@ -85,7 +85,7 @@ def _label_error(site, dim, size, role):
     )
 
 
-def site_factor(site, role="model", scaled=True):
+def site_factor(site, role="model", scaled=True, masked=True):
     """The labelled log-factor of a sample site whose ``log_prob`` is computed.
 
     Args:
@@ -93,6 +93,8 @@ def site_factor(site, role="model", scaled=True):
         role: ``"model"`` or ``"guide"``, for error messages.
         scaled: include the site's scale other than plate subsampling
             (``False``: the masked, unscaled log-density, for score terms).
+        masked: apply the site's mask (``False``: the density itself, e.g. a
+            guide's probabilities used as weights).
 
     Returns:
         A :class:`~inference.enum.plated.PlatedFactor`.
@@ -115,7 +117,7 @@ def site_factor(site, role="model", scaled=True):
         >>> pf.factor.dims, sorted(pf.ordinal)
         (('z', 'data'), ['data'])
     """
-    log_prob = _masked(site, scaled)
+    log_prob = _masked(site, scaled, masked)
     plates = {f.dim: f for f in _frames(site)}
     enum_dims = dict(site.infer.get("_enum_dims", {}))
     leftmost = min([-log_prob.dim(), *plates])

@@ -59,7 +59,8 @@ def _costs(model_trace, guide_trace, scales):
     for site in _sample_sites(guide_trace, latent_only=True):
         pf = site_factor(site, "guide")
         if site.name in guide_vars:
-            log_q[site.name] = pf.factor
+            # The weights are the guide's probabilities, whatever masks its cost.
+            log_q[site.name] = site_factor(site, "guide", scaled=False, masked=False).factor
         pf.factor = type(pf.factor)(-pf.factor.tensor, pf.factor.dims)
         costs.append(pf)
     marginals = GuideMarginals(log_q)

@@ -526,3 +526,22 @@ def test_score_sites_in_a_subsampled_plate_are_unbiased_for_the_scaled_bound():
         exact = exact + log_q.sum().exp() * (marginal + local)
     (expected,) = torch.autograd.grad(exact, [theta_])
     assert torch.allclose(mean, expected, atol=1e-5)
+
+
+def test_a_masked_guide_site_still_weights_by_its_probabilities():
+    def model():
+        with ppl.plate("data", 2):
+            z = ppl.sample("z", Bernoulli(0.3))
+            ppl.sample("x", Normal(2.0 * z, 1.0), obs=X3[:2])
+
+    def guide():
+        with ppl.plate("data", 2), ppl.handlers.mask(mask=torch.tensor([True, False])):
+            ppl.sample("z", Bernoulli(torch.tensor([0.2, 0.9])), infer=PAR)
+
+    exact = 0.0
+    for z in (0.0, 1.0):
+        z = torch.tensor(z)
+        q = Bernoulli(torch.tensor([0.2, 0.9])).log_prob(z).exp()
+        log_p = Bernoulli(0.3).log_prob(z) + Normal(2.0 * z, 1.0).log_prob(X3[:2])
+        exact = exact + (q * (log_p - q.log() * torch.tensor([1.0, 0.0]))).sum()
+    assert torch.allclose(_elbo(model, guide, 1), exact, atol=1e-5)
