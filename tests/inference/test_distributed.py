@@ -350,6 +350,18 @@ def test_example_fits_the_true_weights_as_one_process(capsys):
     assert "parameters identical across ranks: True" in out and "1 rank(s)" in out
 
 
+def test_example_on_two_ranks_fits_and_reports_identical_parameters(group):
+    r0, r1 = _load(group, "example")
+    for rank in (r0, r1):
+        assert rank["world_size"] == 2 and rank["identical"] is True
+        # Same tolerance argument as the one-process run, with twice the data per step.
+        assert (rank["w"] - rank["true_w"]).abs().max() < 0.3
+        assert abs(rank["b"] - rank["true_b"]) < 0.3
+    assert "parameters identical across ranks: True" in r0["stdout"]
+    assert "2 rank(s), 200 steps" in r0["stdout"]
+    assert r1["stdout"] == ""  # only rank 0 prints
+
+
 def test_example_help_shows_defaults(capsys):
     with pytest.raises(SystemExit):
         _example().parse_args(["--help"])

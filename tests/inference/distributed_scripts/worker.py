@@ -6,7 +6,11 @@ environment variables (``RANK``, ``WORLD_SIZE``, ``MASTER_ADDR``,
 last one kills rank 1 to check that rank 0 stops instead of hanging.
 """
 
+import contextlib
+import importlib.util
+import io
 import os
+import pathlib
 import sys
 import time
 import warnings
@@ -202,6 +206,17 @@ def scenario_mismatch():
     save("mismatch", result)
 
 
+def scenario_example():
+    path = pathlib.Path(__file__).resolve().parents[3] / "examples" / "distributed_svi.py"
+    spec = importlib.util.spec_from_file_location("example_distributed_svi", path)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        result = example.main(["--num-steps", "200", "--num-data", "20000", "--num-samples", "50"])
+    save("example", {**result, "stdout": out.getvalue()})
+
+
 def scenario_dead_peer():
     ppl.clear_param_store()
     svi = regression_svi(seed=2, subsample_size=8)
@@ -230,6 +245,7 @@ def main():
         scenario_checkpoint,
         scenario_predictive,
         scenario_mismatch,
+        scenario_example,
         scenario_dead_peer,
     ):
         start = time.perf_counter()
