@@ -1,5 +1,6 @@
 """``reparam``: rewrites chosen sample sites with reparameterizers (:mod:`ppl.reparam`)."""
 
+import threading
 from collections.abc import Callable
 
 from ppl.runtime import Messenger
@@ -56,8 +57,9 @@ class reparam(Messenger):
         super().__init__(fn)
         _check_config(config)
         self.config = config
-        # The kinds of reparameterizer being applied right now, innermost last.
-        self._applying = []
+        # Per thread, the kinds of reparameterizer being applied now, innermost last
+        # (one handler may run in several threads: the handler stack is per thread).
+        self._applying = {}
 
     def _lookup(self, msg):
         if isinstance(self.config, dict):
@@ -70,14 +72,19 @@ class reparam(Messenger):
         if msg.value is not None and not msg.is_observed:
             return
         reparameterizer = self._lookup(msg)
-        if reparameterizer is None or type(reparameterizer) in self._applying:
+        if reparameterizer is None:
+            return
+        applying = self._applying.setdefault(threading.get_ident(), [])
+        if type(reparameterizer) in applying:
             return
         site = {"name": msg.name, "fn": msg.fn, "value": msg.value, "is_observed": msg.is_observed}
-        self._applying.append(type(reparameterizer))
+        applying.append(type(reparameterizer))
         try:
             new = reparameterizer.apply(site)
         finally:
-            self._applying.pop()
+            applying.pop()
+            if not applying:
+                del self._applying[threading.get_ident()]
         msg.fn, msg.value, msg.is_observed = new["fn"], new["value"], new["is_observed"]
         if new.get("deterministic"):
             msg.mask = False

@@ -1,6 +1,7 @@
 """Reparameterizers and the ``reparam`` handler, against change-of-variables closed forms."""
 
 import math
+import threading
 
 import pytest
 import scipy.integrate
@@ -273,6 +274,30 @@ def test_auto_reparam_picks_per_site_and_remembers():
     # The chosen config is a plain dict config: the same rewrite, run again.
     again = trace(reparam(model, config=strategy.config)).get_trace()
     assert again.stochastic_nodes == tr.stochastic_nodes
+
+
+def test_threads_sharing_one_handler_each_reparameterize():
+    # While one thread is inside LocScaleReparam.apply, the other's site must
+    # still be rewritten (the recursion guard is per thread).
+    barrier = threading.Barrier(2, timeout=60)
+
+    class Waiting(LocScaleReparam):
+        def apply(self, msg):
+            barrier.wait()
+            return super().apply(msg)
+
+    handler_model = reparam(_loc_scale_model(), config={"x": Waiting(0)})
+    traces = [None, None]
+
+    def run(i):
+        traces[i] = trace(handler_model).get_trace()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert [tr.stochastic_nodes for tr in traces] == [["x_decentered"], ["x_decentered"]]
 
 
 def test_config_errors():
