@@ -129,3 +129,25 @@ def test_gradient_of_the_hmm_likelihood_matches_the_forward_algorithm():
 
     (expected,) = torch.autograd.functional.vjp(oracle, LOCS.clone(), torch.tensor(1.0))[1:]
     assert torch.allclose(grad, expected, atol=1e-4)
+
+
+def test_markov_as_a_decorator_on_a_recursive_chain():
+    ys = _sequence(8)
+
+    @markov
+    def step(t, x):
+        x = ppl.sample(f"x_{t}", Categorical(TRANS[x]), infer=PAR)
+        ppl.sample(f"y_{t}", Normal(LOCS[x], 1.0), obs=ys[t])
+        if t + 1 < len(ys):
+            step(t + 1, x)
+
+    def model():
+        step(0, torch.tensor(0))
+
+    elbo = TraceEnum_ELBO(max_plate_nesting=0)
+    assert -elbo.loss(model, _no_guide) == pytest.approx(
+        float(forward_log_likelihood(ys)), abs=1e-4
+    )
+    model_trace, _ = elbo.last_traces
+    dims = {s.infer["_enum_dim"] for s in model_trace.nodes.values() if "_enum_dim" in s.infer}
+    assert dims == {-1, -2}
