@@ -5,16 +5,29 @@ containers, so constraints are written as data: the public name of a
 module-level constraint (``"positive"``), or the class name and attributes
 of a parameterized one (``interval(0, 3)``). Reading rebuilds only subclasses
 of :class:`distributions.constraints.Constraint` found in that module.
+
+Since version 2 a payload carries a SHA-256 checksum of its content (every
+table, every tensor's dtype, shape and bytes), so a flipped or lost byte that
+torch's reader does not notice is still caught. Version 1 files (no checksum)
+are still read.
 """
 
-import pickle
-import zipfile
+import hashlib
 
 import torch
 
 from distributions import constraints
 
-__all__ = ["encode_constraint", "decode_constraint", "encode_state", "decode_state", "read_payload"]
+__all__ = [
+    "encode_constraint",
+    "decode_constraint",
+    "encode_state",
+    "decode_state",
+    "payload_checksum",
+]
+
+# Versions written before the checksum: read without one.
+_UNCHECKED_VERSIONS = frozenset({1})
 
 _PUBLIC = {
     name: obj for name, obj in vars(constraints).items() if isinstance(obj, constraints.Constraint)
@@ -101,14 +114,60 @@ def _check_plain(value, where):
         )
 
 
+def payload_checksum(payload):
+    """SHA-256 (hex) of a payload's content: every entry but ``"checksum"``, in order.
+
+    Tensors count by dtype, shape and bytes (on the CPU, dense), so the sum
+    does not depend on the device a file is loaded to.
+
+    Example:
+        >>> import torch
+        >>> a = payload_checksum({"params": {"w": torch.zeros(2)}})
+        >>> a == payload_checksum({"params": {"w": torch.zeros(2)}})
+        True
+        >>> a == payload_checksum({"params": {"w": torch.tensor([0.0, 1e-30])}})
+        False
+    """
+    digest = hashlib.sha256()
+    _feed(digest, {k: v for k, v in payload.items() if k != "checksum"})
+    return digest.hexdigest()
+
+
+def _feed(digest, value):
+    # Each item is tagged with its type (and containers with their length), so
+    # different structures cannot produce the same byte stream.
+    if isinstance(value, dict):
+        digest.update(b"{%d" % len(value))
+        for key, item in value.items():
+            _feed(digest, key)
+            _feed(digest, item)
+    elif isinstance(value, (list, tuple)):
+        digest.update(b"%s%d" % (type(value).__name__.encode(), len(value)))
+        for item in value:
+            _feed(digest, item)
+    elif isinstance(value, torch.Tensor):
+        _feed_tensor(digest, value)
+    else:
+        digest.update(f"<{type(value).__name__}:{value!r}>".encode())
+
+
+def _feed_tensor(digest, tensor):
+    t = tensor.detach()
+    if t.layout != torch.strided:
+        t = t.to_dense()
+    t = t.resolve_conj().resolve_neg().cpu().contiguous()
+    digest.update(f"<tensor {t.dtype} {tuple(t.shape)}>".encode())
+    digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+
+
 def encode_state(state, extra, file_format, version):
-    """The payload :meth:`ParamStore.save` writes: plain data only.
+    """The payload :meth:`ParamStore.save` writes: plain data only, with its checksum.
 
     Raises:
         ValueError: when ``extra`` holds anything else, naming where.
     """
     _check_plain(extra, "extra")
-    return {
+    payload = {
         "format": file_format,
         "version": version,
         "params": state["params"],
@@ -116,48 +175,33 @@ def encode_state(state, extra, file_format, version):
         "event_dims": state["event_dims"],
         "extra": extra,
     }
-
-
-def read_payload(path, map_location=None):
-    """Loads a payload with ``weights_only=True``, turning every refusal into one error.
-
-    Raises:
-        ValueError: naming the file, when torch refuses it or cannot read it.
-    """
-    try:
-        return torch.load(path, map_location=map_location, weights_only=True)
-    except FileNotFoundError:
-        raise
-    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError) as e:
-        raise ValueError(
-            f"refusing to load '{path}' as a parameter store: torch.load(weights_only=True) "
-            f"rejected it ({type(e).__name__}), so it is not a torch file or it holds objects "
-            "beyond tensors and plain data (a tampered or foreign file); do not load it "
-            "with weights_only=False unless you trust its source"
-        ) from None
+    payload["checksum"] = payload_checksum(payload)
+    return payload
 
 
 def decode_state(payload, path, file_format, version):
-    """Checks a payload's layout and returns ``(state, extra)``.
+    """Checks a payload's layout and checksum, and returns ``(state, extra)``.
+
+    Everything is checked here, before a store changes: the format marker,
+    the version, the checksum, and every table (names, tensors of a floating
+    dtype, constraints, event dims).
 
     Raises:
-        ValueError: when the payload is not a parameter store of this version.
+        ValueError: naming the file and what is wrong with it.
     """
     if not isinstance(payload, dict) or payload.get("format") != file_format:
         raise ValueError(
             f"'{path}' is not a parameter store file (no '{file_format}' format marker); "
             "write it with ParamStore.save"
         )
-    if payload.get("version") != version:
+    found = payload.get("version")
+    if found != version and found not in _UNCHECKED_VERSIONS:
         raise ValueError(
-            f"'{path}' is a parameter store of version {payload.get('version')!r}; "
-            f"this code reads version {version}"
+            f"'{path}' is a parameter store of version {found!r}; "
+            f"this code reads versions {sorted(_UNCHECKED_VERSIONS | {version})}"
         )
-    params = payload.get("params")
-    if not isinstance(params, dict) or not all(
-        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in params.items()
-    ):
-        raise ValueError(f"'{path}': the params table must map names to tensors")
+    _check_checksum(payload, path, needed=found not in _UNCHECKED_VERSIONS)
+    params = _checked_params(payload.get("params"), path)
     encoded = payload.get("constraints", {})
     if not isinstance(encoded, dict) or set(encoded) - set(params):
         raise ValueError(f"'{path}': the constraints table names unknown params")
@@ -165,6 +209,42 @@ def decode_state(payload, path, file_format, version):
         decoded = {n: decode_constraint(c) for n, c in encoded.items()}
     except ValueError as e:
         raise ValueError(f"'{path}': {e}") from None
-    event_dims = payload.get("event_dims", {})
+    event_dims = _checked_event_dims(payload.get("event_dims", {}), params, path)
     state = {"params": params, "constraints": decoded, "event_dims": event_dims}
     return state, payload.get("extra")
+
+
+def _check_checksum(payload, path, needed):
+    stored = payload.get("checksum")
+    if stored is None and not needed:
+        return
+    if not isinstance(stored, str) or stored != payload_checksum(payload):
+        raise ValueError(
+            f"'{path}': the content does not match the checksum saved with it, so the file "
+            "is corrupted (a changed, lost or added byte); load an intact copy, or save again"
+        )
+
+
+def _checked_params(params, path):
+    if not isinstance(params, dict) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in params.items()
+    ):
+        raise ValueError(f"'{path}': the params table must map names to tensors")
+    for name, value in params.items():
+        if not (value.is_floating_point() or value.is_complex()):
+            raise ValueError(
+                f"'{path}': param '{name}' has dtype {value.dtype}; a learnable parameter "
+                "must have a floating-point dtype"
+            )
+    return params
+
+
+def _checked_event_dims(event_dims, params, path):
+    if not isinstance(event_dims, dict) or set(event_dims) - set(params):
+        raise ValueError(f"'{path}': the event_dims table must map known param names")
+    for name, dim in event_dims.items():
+        if not (dim is None or (isinstance(dim, int) and not isinstance(dim, bool) and dim >= 0)):
+            raise ValueError(
+                f"'{path}': param '{name}' has event_dim {dim!r}; expected None or an int >= 0"
+            )
+    return event_dims

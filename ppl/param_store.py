@@ -12,8 +12,6 @@ separate parameters. Scopes are per thread (a :class:`threading.local`, which
 own scope, train independently.
 """
 
-import os
-import tempfile
 import threading
 from contextlib import contextmanager
 
@@ -22,12 +20,13 @@ import torch
 from distributions import constraints, transform_to
 from distributions.torch_constraints import as_constraint
 from ppl import validation
-from ppl.param_serialization import decode_state, encode_state, read_payload
+from ppl.checkpoint_io import read_torch_file, write_atomically
+from ppl.param_serialization import decode_state, encode_state
 
 __all__ = ["ParamStore", "get_param_store", "clear_param_store", "param_store_scope"]
 
 _FORMAT = "ppl.param_store"
-_VERSION = 1
+_VERSION = 2  # 2: with a content checksum (version 1 files are still read)
 
 
 class ParamStore:
@@ -154,11 +153,12 @@ class ParamStore:
         constraint = as_constraint(constraint, name=f"param '{name}'")
         value = _as_tensor(name, value)
         value = _checked_init(name, value, constraint)
-        if constraint is constraints.real and value.is_leaf and value.requires_grad:
-            # Keep the caller's leaf (an nn.Parameter, say) so its updates are shared.
+        if constraint is constraints.real and isinstance(value, torch.nn.Parameter):
+            # A torch module's parameter (ppl.module, ppl.nn): shared by design,
+            # so training through the store trains the module.
             leaf = value
         else:
-            leaf = transform_to(constraint).inv(value).detach().requires_grad_()
+            leaf = _own_leaf(transform_to(constraint).inv(value))
         self._params[name] = leaf
         self._constraints[name] = constraint
         self._event_dims[name] = event_dim
@@ -178,40 +178,52 @@ class ParamStore:
         }
 
     def set_state(self, state):
-        """Adds (or overwrites) the parameters of a :meth:`get_state` snapshot."""
-        for name, unconstrained in state["params"].items():
-            self._params[name] = unconstrained.detach().clone().requires_grad_()
-            self._constraints[name] = state["constraints"].get(name, constraints.real)
-            self._event_dims[name] = state.get("event_dims", {}).get(name)
+        """Adds (or overwrites) the parameters of a :meth:`get_state` snapshot.
+
+        All new entries are built before any is stored, so a snapshot that
+        fails part-way leaves the store exactly as it was.
+        """
+        constraints_table = state.get("constraints", {})
+        event_dims = state.get("event_dims", {})
+        entries = {
+            name: (
+                _own_leaf(unconstrained),
+                constraints_table.get(name, constraints.real),
+                event_dims.get(name),
+            )
+            for name, unconstrained in state["params"].items()
+        }
+        for name, (leaf, constraint, event_dim) in entries.items():
+            self._params[name] = leaf
+            self._constraints[name] = constraint
+            self._event_dims[name] = event_dim
 
     def save(self, path, extra=None):
         """Writes the store to ``path`` atomically (a temp file renamed over it).
+
+        The file carries a checksum of its content, which :meth:`load`
+        verifies. Temp files left by earlier saves to ``path`` that were killed
+        mid-write are removed.
 
         Args:
             path: the file to write.
             extra: optional data saved alongside (e.g. an optimizer's
                 ``state_dict()``); only tensors, numbers, strings and
                 containers of them, so :meth:`load` can read it safely.
+
+        Raises:
+            ValueError: when ``extra`` holds anything else (nothing is written).
         """
         payload = encode_state(self.get_state(), extra, _FORMAT, _VERSION)
-        directory = os.path.dirname(os.path.abspath(path))
-        handle, tmp = tempfile.mkstemp(dir=directory, prefix=".ppl-params-", suffix=".tmp")
-        try:
-            with os.fdopen(handle, "wb") as f:
-                torch.save(payload, f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-            raise
+        write_atomically(path, payload)
 
     def load(self, path, map_location=None):
         """Reads a file written by :meth:`save` into the store (overwriting same names).
 
         The file is read with ``torch.load(weights_only=True)``: it can hold
-        only tensors and plain data, so loading cannot run code.
+        only tensors and plain data, so loading cannot run code. Everything in
+        it is checked (layout, checksum, every table) before the store
+        changes: a load that fails leaves the store exactly as it was.
 
         Args:
             path: the file.
@@ -221,10 +233,12 @@ class ParamStore:
             The ``extra`` data saved with the store (``None`` when none).
 
         Raises:
-            ValueError: when the file is not a parameter store written by
+            ValueError: naming the file, when it is truncated or corrupted (its
+                checksum does not match), not a parameter store written by
                 :meth:`save`, or holds anything beyond tensors and plain data.
+            FileNotFoundError: when there is no such file.
         """
-        payload = read_payload(path, map_location)
+        payload = read_torch_file(path, map_location)
         state, extra = decode_state(payload, path, _FORMAT, _VERSION)
         self.set_state(state)
         return extra
@@ -240,6 +254,14 @@ def _as_tensor(name, value):
             f"param '{name}': expected a tensor (or a number) as the value, got "
             f"{type(value).__name__}"
         ) from None
+
+
+def _own_leaf(unconstrained):
+    # A dense copy the store alone owns: an expanded view (stride 0, Adam's
+    # in-place update refuses it), a slice of a caller's tensor or the caller's
+    # tensor itself would otherwise alias memory the store does not control.
+    leaf = unconstrained.detach().clone(memory_format=torch.contiguous_format)
+    return leaf.requires_grad_()
 
 
 def _checked_init(name, value, constraint):
