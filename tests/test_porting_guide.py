@@ -96,6 +96,13 @@ def test_the_scanner_finds_names_in_cells_and_notes():
     assert len(_backticked_names(TEXT)) >= 120
 
 
+@pytest.mark.parametrize("index", range(len(re.findall(r"```python\n", TEXT))))
+def test_python_blocks_run(index):
+    # Each block runs on its own, in a fresh namespace (the store is cleared per test).
+    block = re.findall(r"```python\n(.*?)```", TEXT, flags=re.DOTALL)[index]
+    exec(compile(block, f"docs/porting.md block {index}", "exec"), {"__name__": "porting"})
+
+
 def test_the_resolver_fails_on_a_missing_name():
     with pytest.raises(AttributeError):
         _resolve("ppl.handlers.no_such_handler")
