@@ -219,6 +219,8 @@ class DistributedSVI(SVI):
     def evaluate_loss(self, *args, **kwargs):
         """The combined loss at the current parameters (no gradients, no update).
 
+        A collective: call it on every rank.
+
         Each call draws fresh plate indices (from their own stream, so the
         steps' indices are unaffected).
         """

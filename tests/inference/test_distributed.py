@@ -129,16 +129,17 @@ def test_two_rank_gradient_equals_full_data_gradient(group):
 
 def test_two_rank_subsampled_estimate_is_unbiased(group):
     r0, r1 = _load(group, "unbiased")
-    assert torch.equal(r0["losses"], r1["losses"])
-    losses = r0["losses"]
     exact = models.exact_conjugate_loss()
-    z = (losses.mean() - exact) / (losses.std() / math.sqrt(len(losses)))
-    # |z| < 4: false-alarm rate 6e-5 for an unbiased estimator (CLT over 400
-    # independent steps); the seed is fixed, so the outcome is deterministic.
-    # Counting the data term twice (sum without the 1/W) would shift the mean
-    # by about 17, i.e. z above 60.
-    assert abs(z) < 4, (losses.mean().item(), exact)
-    assert losses.std() > 0.1  # the subsampling is really random
+    for key in ("losses", "evaluated"):  # step() and evaluate_loss()
+        assert torch.equal(r0[key], r1[key])
+        losses = r0[key]
+        z = (losses.mean() - exact) / (losses.std() / math.sqrt(len(losses)))
+        # |z| < 4: false-alarm rate 6e-5 per check for an unbiased estimator
+        # (CLT over 400 independent draws); the seed is fixed, so the outcome is
+        # deterministic. Counting the data term twice (sum without the 1/W)
+        # would shift the mean by about 17, i.e. z above 60.
+        assert abs(z) < 4, (key, losses.mean().item(), exact)
+        assert losses.std() > 0.1  # the subsampling is really random
 
 
 def test_one_ranks_nan_makes_both_skip(group):

@@ -82,7 +82,14 @@ def scenario_unbiased(num_draws=400):
         models.conjugate_model, models.conjugate_guide, lambda p: None, Trace_ELBO(), seed=5
     )
     losses = [svi.step() for _ in range(num_draws)]
-    save("unbiased", {"losses": torch.tensor(losses, dtype=torch.float64)})
+    evaluated = [svi.evaluate_loss() for _ in range(num_draws)]
+    save(
+        "unbiased",
+        {
+            "losses": torch.tensor(losses, dtype=torch.float64),
+            "evaluated": torch.tensor(evaluated, dtype=torch.float64),
+        },
+    )
 
 
 def nan_model(x, y, subsample_size, bad_step, step):
