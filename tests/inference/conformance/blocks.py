@@ -16,6 +16,7 @@ Numbers are float64 so that Monte Carlo means can be compared with the
 oracle at tight tolerances; every site's numbers come from ``ctx.rng``.
 """
 
+import contextlib
 from dataclasses import dataclass, field
 
 import torch
@@ -24,7 +25,16 @@ import distributions as dist
 import ppl
 from distributions import constraints
 
-__all__ = ["Block", "BuildContext", "NonReparamNormal", "CenteredNormal", "f64", "BUILDERS"]
+__all__ = [
+    "BUILDERS",
+    "Block",
+    "BuildContext",
+    "CenteredNormal",
+    "NonReparamNormal",
+    "f64",
+    "logits_param",
+    "uniform",
+]
 
 
 def f64(x):
@@ -92,12 +102,14 @@ class Block:
     oracle: object = None
 
 
-def _u(ctx, lo, hi):
+def uniform(ctx, lo, hi):
+    """A number drawn uniformly from ``[lo, hi]`` by the block's seeded rng."""
     return ctx.rng.uniform(lo, hi)
 
 
-def _logits_param(name, ctx, shape=()):
-    init = f64([_u(ctx, -1.0, 1.0) for _ in range(torch.Size(shape).numel())]).reshape(shape)
+def logits_param(name, ctx, shape=()):
+    """A function reading the parameter ``name``, created with seeded logits in [-1, 1]."""
+    init = f64([uniform(ctx, -1.0, 1.0) for _ in range(torch.Size(shape).numel())]).reshape(shape)
     return lambda: ppl.param(name, init)
 
 
@@ -109,67 +121,68 @@ def _bern_obs(name, z, x):
 def build_bernoulli_plate(p, variant, ctx):
     """A plate of Bernoulli latents with Normal likelihoods: vectorized, nested,
     sequential or subsampled."""
-    prior = f64(_u(ctx, 0.2, 0.8))
+    prior = f64(uniform(ctx, 0.2, 0.8))
     if variant == "subsampled":
-        data = f64([_u(ctx, -2, 2) for _ in range(4)])
-        logits = _logits_param(f"{p}l", ctx, (4,))
-
-        def model(arg):
-            with ppl.plate(f"{p}d", 4, subsample_size=2) as idx:
-                z = ppl.sample(f"{p}z", dist.Bernoulli(prior))
-                _bern_obs(f"{p}x", z, data[idx])
-
-        def guide(arg):
-            lg = logits()
-            with ppl.plate(f"{p}d", 4, subsample_size=2) as idx:
-                ppl.sample(f"{p}z", dist.Bernoulli(logits=lg[idx]), infer=ctx.infer(f"{p}z"))
-
-        return Block(model, guide)
+        return _subsampled_plate(p, ctx, prior)
     shape = {"vectorized": (3,), "nested": (2, 2), "sequential": (2,)}[variant]
-    data = f64([_u(ctx, -2, 2) for _ in range(torch.Size(shape).numel())]).reshape(shape)
-    logits = _logits_param(f"{p}l", ctx, shape)
+    data = f64([uniform(ctx, -2, 2) for _ in range(torch.Size(shape).numel())]).reshape(shape)
+    logits = logits_param(f"{p}l", ctx, shape)
     if variant == "sequential":
+        return _sequential_plate(p, ctx, prior, data, logits)
+    return _tensor_plates(p, ctx, prior, data, logits, variant == "nested")
 
-        def model(arg):
-            for i in ppl.plate(f"{p}s", 2):
-                _bern_obs(f"{p}x{i}", ppl.sample(f"{p}z{i}", dist.Bernoulli(prior)), data[i])
 
-        def guide(arg):
-            lg = logits()
-            for i in ppl.plate(f"{p}s", 2):
-                site = f"{p}z{i}"
-                ppl.sample(site, dist.Bernoulli(logits=lg[i]), infer=ctx.infer(site))
-
-        return Block(model, guide)
-
-    def plates():
-        if variant == "nested":
-            return [ppl.plate(f"{p}o", 2, dim=-2), ppl.plate(f"{p}i", 2, dim=-1)]
-        return [ppl.plate(f"{p}v", 3, dim=-1)]
+def _subsampled_plate(p, ctx, prior):
+    data = f64([uniform(ctx, -2, 2) for _ in range(4)])
+    logits = logits_param(f"{p}l", ctx, (4,))
 
     def model(arg):
-        with _enter(plates()):
-            _bern_obs(f"{p}x", ppl.sample(f"{p}z", dist.Bernoulli(prior)), data)
+        with ppl.plate(f"{p}d", 4, subsample_size=2) as idx:
+            z = ppl.sample(f"{p}z", dist.Bernoulli(prior))
+            _bern_obs(f"{p}x", z, data[idx])
 
     def guide(arg):
         lg = logits()
-        with _enter(plates()):
-            ppl.sample(f"{p}z", dist.Bernoulli(logits=lg), infer=ctx.infer(f"{p}z"))
+        with ppl.plate(f"{p}d", 4, subsample_size=2) as idx:
+            ppl.sample(f"{p}z", dist.Bernoulli(logits=lg[idx]), infer=ctx.infer(f"{p}z"))
 
     return Block(model, guide)
 
 
-class _enter:
-    # Enters a list of plates in order (a tiny contextlib.ExitStack).
-    def __init__(self, plates):
-        self.plates = plates
+def _sequential_plate(p, ctx, prior, data, logits):
+    def model(arg):
+        for i in ppl.plate(f"{p}s", 2):
+            _bern_obs(f"{p}x{i}", ppl.sample(f"{p}z{i}", dist.Bernoulli(prior)), data[i])
 
-    def __enter__(self):
-        return [pl.__enter__() for pl in self.plates]
+    def guide(arg):
+        lg = logits()
+        for i in ppl.plate(f"{p}s", 2):
+            site = f"{p}z{i}"
+            ppl.sample(site, dist.Bernoulli(logits=lg[i]), infer=ctx.infer(site))
 
-    def __exit__(self, *exc):
-        for pl in reversed(self.plates):
-            pl.__exit__(*exc)
+    return Block(model, guide)
+
+
+def _tensor_plates(p, ctx, prior, data, logits, nested):
+    def plates(stack):
+        if nested:
+            stack.enter_context(ppl.plate(f"{p}o", 2, dim=-2))
+            stack.enter_context(ppl.plate(f"{p}i", 2, dim=-1))
+        else:
+            stack.enter_context(ppl.plate(f"{p}v", 3, dim=-1))
+
+    def model(arg):
+        with contextlib.ExitStack() as stack:
+            plates(stack)
+            _bern_obs(f"{p}x", ppl.sample(f"{p}z", dist.Bernoulli(prior)), data)
+
+    def guide(arg):
+        lg = logits()
+        with contextlib.ExitStack() as stack:
+            plates(stack)
+            ppl.sample(f"{p}z", dist.Bernoulli(logits=lg), infer=ctx.infer(f"{p}z"))
+
+    return Block(model, guide)
 
 
 # ------------------------------------------------------------ Markov chain
@@ -180,11 +193,11 @@ def build_markov_chain(p, variant, ctx):
     the chain, ``q(z_t | z_{t-1})``.
     """
     length = 3 if ctx.rng.random() < 0.5 else 2
-    trans = torch.softmax(f64([[_u(ctx, -1, 1) for _ in range(3)] for _ in range(3)]), -1)
+    trans = torch.softmax(f64([[uniform(ctx, -1, 1) for _ in range(3)] for _ in range(3)]), -1)
     locs = f64([-1.5, 0.0, 1.5])
-    data = [f64(_u(ctx, -2, 2)) for _ in range(length)]
+    data = [f64(uniform(ctx, -2, 2)) for _ in range(length)]
     shape = (length, 3) if variant == "mean_field" else (length, 3, 3)
-    logits = _logits_param(f"{p}l", ctx, shape)
+    logits = logits_param(f"{p}l", ctx, shape)
 
     def model(arg):
         z = torch.tensor(0)
@@ -209,9 +222,9 @@ def build_normal(p, variant, ctx):
     shape = (2,) if variant.endswith("plate") else ()
     family = NonReparamNormal if variant.startswith("score") else dist.Normal
     n = 2 if shape else 1
-    loc0 = f64([_u(ctx, -1, 1) for _ in range(n)]).reshape(shape)
-    s0 = f64(_u(ctx, 0.5, 1.2))
-    data = f64([_u(ctx, -2, 2) for _ in range(n)]).reshape(shape)
+    loc0 = f64([uniform(ctx, -1, 1) for _ in range(n)]).reshape(shape)
+    s0 = f64(uniform(ctx, 0.5, 1.2))
+    data = f64([uniform(ctx, -2, 2) for _ in range(n)]).reshape(shape)
 
     def body(site):
         if shape:
@@ -239,9 +252,9 @@ def build_bernoulli_normal(p, variant, ctx):
     """A Bernoulli -> Normal chain: ``b`` picks the mean of ``z``; the guide's ``z`` depends
     on ``b`` (``reparam``) or is a score-function site too (``score``)."""
     family = NonReparamNormal if variant == "score" else dist.Normal
-    x = f64(_u(ctx, -2, 2))
-    m0 = f64([_u(ctx, -1, 1), _u(ctx, -1, 1)])
-    logit = _logits_param(f"{p}l", ctx)
+    x = f64(uniform(ctx, -2, 2))
+    m0 = f64([uniform(ctx, -1, 1), uniform(ctx, -1, 1)])
+    logit = logits_param(f"{p}l", ctx)
 
     def model(arg):
         b = ppl.sample(f"{p}b", dist.Bernoulli(f64(0.4)))
@@ -261,7 +274,7 @@ def build_dirichlet(p, variant, ctx):
     """A guide-side Dirichlet for categorical data; closed-form oracle."""
     data = torch.tensor([ctx.rng.randrange(3) for _ in range(5)])
     prior = f64([1.5, 1.0, 2.0])
-    init = f64([_u(ctx, 0.8, 2.5) for _ in range(3)])
+    init = f64([uniform(ctx, 0.8, 2.5) for _ in range(3)])
 
     def model(arg):
         theta = ppl.sample(f"{p}t", dist.Dirichlet(prior))

@@ -13,7 +13,7 @@ import distributions as dist
 import ppl
 from distributions.transforms import ExpTransform
 
-from .blocks import Block, CenteredNormal, _logits_param, _u, f64
+from .blocks import Block, CenteredNormal, f64, logits_param, uniform
 
 __all__ = ["FLOW_BUILDERS"]
 
@@ -27,14 +27,14 @@ def _bernoulli_guide(p, ctx, logit):
 
 def build_deterministic(p, variant, ctx):
     """``z -> deterministic y -> x`` (issue 13, case 1)."""
-    prior, x = f64(_u(ctx, 0.2, 0.8)), f64(_u(ctx, -2, 2))
+    prior, x = f64(uniform(ctx, 0.2, 0.8)), f64(uniform(ctx, -2, 2))
 
     def model(arg):
         z = ppl.sample(f"{p}z", dist.Bernoulli(prior))
         y = ppl.deterministic(f"{p}y", 2 * z - 1)
         ppl.sample(f"{p}x", dist.Normal(y, 1.0), obs=x)
 
-    return Block(model, _bernoulli_guide(p, ctx, _logits_param(f"{p}l", ctx)))
+    return Block(model, _bernoulli_guide(p, ctx, logits_param(f"{p}l", ctx)))
 
 
 _LOCS = [-1.0, 0.5, 1.5]
@@ -55,10 +55,10 @@ def _control_flow_loc(variant, z):
 
 def build_control_flow(p, variant, ctx):
     """The likelihood's location chosen by Python code on the latent (issue 13, case 2)."""
-    x = f64(_u(ctx, -2, 2))
+    x = f64(uniform(ctx, -2, 2))
     categorical = variant == "index"
     prior = dist.Categorical(f64([0.3, 0.3, 0.4])) if categorical else dist.Bernoulli(f64(0.4))
-    logit = _logits_param(f"{p}l", ctx, (3,) if categorical else ())
+    logit = logits_param(f"{p}l", ctx, (3,) if categorical else ())
 
     def model(arg):
         z = ppl.sample(f"{p}z", prior)
@@ -93,15 +93,19 @@ def _wrapped_likelihood(variant, z):
 
 def build_wrapped(p, variant, ctx):
     """A Bernoulli latent reaching the data through distribution wrappers (issue 13, case 3)."""
-    prior = f64(_u(ctx, 0.2, 0.8))
+    prior = f64(uniform(ctx, 0.2, 0.8))
     scalar = variant in ("mixture", "subclass")
-    data = f64(_u(ctx, -2, 2)) if scalar else f64([_u(ctx, 0.3, 3.0), _u(ctx, 0.3, 3.0)])
+    data = (
+        f64(uniform(ctx, -2, 2))
+        if scalar
+        else f64([uniform(ctx, 0.3, 3.0), uniform(ctx, 0.3, 3.0)])
+    )
 
     def model(arg):
         z = ppl.sample(f"{p}z", dist.Bernoulli(prior))
         ppl.sample(f"{p}x", _wrapped_likelihood(variant, z), obs=data)
 
-    return Block(model, _bernoulli_guide(p, ctx, _logits_param(f"{p}l", ctx)))
+    return Block(model, _bernoulli_guide(p, ctx, logits_param(f"{p}l", ctx)))
 
 
 _MASK_VARIANTS = {
@@ -129,10 +133,10 @@ def _under(spec, keep, fn):
 def build_masked(p, variant, ctx):
     """``mask``/``scale`` handlers and ``.mask()`` on model and guide sites of a plate."""
     latent, data_spec, guide_spec = _MASK_VARIANTS[variant]
-    prior = f64(_u(ctx, 0.2, 0.8))
-    data = f64([_u(ctx, -2, 2) for _ in range(3)])
+    prior = f64(uniform(ctx, 0.2, 0.8))
+    data = f64([uniform(ctx, -2, 2) for _ in range(3)])
     keep = torch.tensor([True, False, True])
-    logits = _logits_param(f"{p}l", ctx, (3,))
+    logits = logits_param(f"{p}l", ctx, (3,))
 
     def model(arg):
         with ppl.plate(f"{p}v", 3, dim=-1):
@@ -153,20 +157,20 @@ def build_masked(p, variant, ctx):
 
 def build_factor(p, variant, ctx):
     """A ``factor`` on the latent in place of a likelihood."""
-    prior, target = f64(_u(ctx, 0.2, 0.8)), _u(ctx, -0.5, 1.5)
+    prior, target = f64(uniform(ctx, 0.2, 0.8)), uniform(ctx, -0.5, 1.5)
 
     def model(arg):
         z = ppl.sample(f"{p}z", dist.Bernoulli(prior))
         ppl.factor(f"{p}f", -2.0 * (z - target) ** 2)
 
-    return Block(model, _bernoulli_guide(p, ctx, _logits_param(f"{p}l", ctx)))
+    return Block(model, _bernoulli_guide(p, ctx, logits_param(f"{p}l", ctx)))
 
 
 def build_data_flow(p, variant, ctx):
     """Which latent drives the data depends on ``arg`` (0 or 1); names and shapes do not
     (issue 13, case 4)."""
-    x = f64(_u(ctx, -2, 2))
-    la, lb = _logits_param(f"{p}la", ctx), _logits_param(f"{p}lb", ctx)
+    x = f64(uniform(ctx, -2, 2))
+    la, lb = logits_param(f"{p}la", ctx), logits_param(f"{p}lb", ctx)
 
     def model(arg):
         a = ppl.sample(f"{p}a", dist.Bernoulli(f64(0.3)))
