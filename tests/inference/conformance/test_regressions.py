@@ -172,7 +172,8 @@ def _nn_baseline():
     with torch.no_grad():
         net.weight.zero_()
         net.bias.zero_()
-    return {"nn_baseline": net, "nn_baseline_input": f64([1.0])}, lambda: net(f64([1.0]))
+    config = {"nn_baseline": net, "nn_baseline_input": f64([1.0])}
+    return (lambda: config), (lambda: net(f64([1.0])))
 
 
 def _value_baseline():
@@ -184,11 +185,8 @@ def _value_baseline():
 
 @pytest.mark.parametrize("kind", ["nn_baseline", "baseline_value"])
 def test_case6_learned_baselines_are_fitted_towards_the_cost(kind):
-    if kind == "nn_baseline":
-        config, value = _nn_baseline()
-        baseline = lambda: config  # noqa: E731 - the same module every step
-    else:
-        baseline, value = _value_baseline()
+    # baseline(): the site's baseline config; value(): the baseline's current output.
+    baseline, value = _nn_baseline() if kind == "nn_baseline" else _value_baseline()
     svi = SVI(
         deterministic_model, lambda: fixed_guide(baseline), optim.SGD({"lr": 0.01}), Trace_ELBO()
     )
