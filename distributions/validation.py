@@ -9,6 +9,7 @@ import torch
 
 from distributions import constraints
 from distributions.constraints import is_dependent
+from distributions.torch_constraints import as_constraint
 from distributions.utils import lazy_property
 
 __all__ = ["check_arguments", "check_sample", "check_sample_shape", "describe_violation"]
@@ -133,9 +134,11 @@ def check_arguments(dist):
             continue
         valid = constraint.check(value)
         if not _all_true(valid):
+            # torch's constraint objects (user distributions) have no description.
+            described = as_constraint(constraint).description
             raise ValueError(
                 f"{cls.__name__}: argument '{name}' must satisfy the constraint "
-                f"{constraint.description}, but the tensor of shape {tuple(value.shape)} has "
+                f"{described}, but the tensor of shape {tuple(value.shape)} has "
                 f"{describe_violation(value, valid)}. Pass values inside the constraint "
                 f"(or validate_args=False to skip this check)."
             )
@@ -163,7 +166,7 @@ def check_sample(dist, value):
         name = type(dist).__name__
         raise ValueError(
             f"{name}.log_prob: value of shape {tuple(value.shape)} is outside the support "
-            f"{support.description}: "
+            f"{as_constraint(support).description}: "
             f"{describe_violation(value, _broadcast_valid(valid, value, support))}. "
             f"Score only values in the support (or pass validate_args=False)."
         )

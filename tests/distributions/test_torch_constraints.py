@@ -10,7 +10,7 @@ import torch
 import torch.distributions as td
 import torch.distributions.constraints as tc
 
-from distributions import biject_to, constraints, transform_to
+from distributions import Distribution, biject_to, constraints, transform_to
 from distributions.torch_constraints import (
     TorchConstraint,
     as_constraint,
@@ -187,3 +187,26 @@ def test_a_torch_class_without_a_converter_is_refused_with_the_fix(monkeypatch):
         as_constraint(tc.simplex)
     register_torch_constraint("_Simplex", lambda c: constraints.simplex)
     assert as_constraint(tc.simplex) is constraints.simplex
+
+
+class _UserRate(Distribution):
+    """A user's distribution declaring torch's constraint objects."""
+
+    support = tc.positive
+    arg_constraints = {"rate": tc.positive}
+
+    def __init__(self, rate, validate_args=None):
+        self.rate = torch.as_tensor(rate)
+        super().__init__(validate_args=validate_args)
+
+    def log_prob(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
+        return -value
+
+
+def test_a_distribution_declaring_torch_constraints_gets_our_messages():
+    with pytest.raises(ValueError, match=r"argument 'rate' must satisfy the constraint x > 0\.0"):
+        _UserRate(-1.0)
+    with pytest.raises(ValueError, match=r"outside the support x > 0\.0: value -1\.0"):
+        _UserRate(1.0).log_prob(torch.tensor(-1.0))
