@@ -66,6 +66,7 @@ class _PositiveLatent(Distribution):
     """A user's distribution whose support is torch's constraint object."""
 
     support = torch_constraints.positive
+    arg_constraints: dict = {}  # declared, as torch asks (it warns otherwise)
     has_rsample = True
 
     def rsample(self, sample_shape=torch.Size()):

@@ -39,6 +39,7 @@ class _HalfLine(Distribution):
     """A user's distribution whose support is torch's constraint object."""
 
     support = constraints.positive
+    arg_constraints: dict = {}  # declared, as torch asks (it warns otherwise)
 
     def log_prob(self, value):
         return -value
