@@ -345,15 +345,15 @@ def test_bayesian_regression_module_recovers_the_conjugate_posterior():
     # Known noise (sigma conditioned): the posterior of (weight, bias) is Gaussian
     # with precision L = L0 + X'X / s^2 and mean L^-1 X'y / s^2. The mean-field
     # Gaussian optimum (what AutoNormal converges to) has the exact means and
-    # sds 1 / sqrt(diag L) (Bishop 2006, PRML section 10.1.2). Over 12 seeds the
-    # 300-step fit was within 0.25 posterior sd of the means and 10% of the sds;
-    # the tolerances (0.4 sd, 20%) leave margin, and the seed is fixed.
+    # sds 1 / sqrt(diag L) (Bishop 2006, PRML section 10.1.2). Over 12 seeds (data
+    # and fit) the 300-step fit was within 0.18 posterior sd of the means and 14% of
+    # the sds; the tolerances (0.35 sd, 25%) leave margin, and the seed is fixed.
     n, s = 20, 1.0
     x = torch.randn(n, 3)
     y = x @ torch.tensor([1.0, -2.0, 0.5]) + 0.3 + s * torch.randn(n)
     model = condition(Regression(3), data={"sigma": torch.tensor(s)})
     guide = AutoNormal(model)
-    svi = SVI(model, guide, ClippedAdam({"lr": 0.1, "lrd": 0.99}), TraceMeanField_ELBO())
+    svi = SVI(model, guide, ClippedAdam({"lr": 0.1, "lrd": 0.985}), TraceMeanField_ELBO())
     for _ in range(300):
         svi.step(x, y)
     design = torch.cat([x, torch.ones(n, 1)], 1)
@@ -366,8 +366,8 @@ def test_bayesian_regression_module_recovers_the_conjugate_posterior():
     fitted_sd = torch.cat(
         [store[f"AutoNormal.scales.linear.{k}"].flatten() for k in ("weight", "bias")]
     ).detach()
-    assert ((fitted_mean - mean).abs() / sd).max() < 0.4
-    assert ((fitted_sd / sd) - 1).abs().max() < 0.2
+    assert ((fitted_mean - mean).abs() / sd).max() < 0.35
+    assert ((fitted_sd / sd) - 1).abs().max() < 0.25
     # Predictive draws the module's sites with one leading sample dim.
     samples = Predictive(model, guide=guide, num_samples=50)(x)
     assert samples["linear.weight"].shape == (50, 1, 3)
