@@ -1,4 +1,4 @@
-"""Every ``python`` code block of README.md runs, in order, in one namespace, and prints what it says.
+"""Every ``python`` block of README.md runs, in order, in one namespace, printing what it says.
 
 A line ``print(...)  # text`` promises its output: ``text`` exactly, or, for
 ``# about X, ...``, a number within 0.1 of ``X`` (the README's fits are
