@@ -1,6 +1,5 @@
 """Drawing stochastic computation graphs with matplotlib (no graphviz needed)."""
 
-
 __all__ = ["render_scg", "layered_layout"]
 
 _MARKERS = {
