@@ -16,7 +16,8 @@ import torch
 
 from inference.autoguide import AutoGuide
 from inference.sample_map import SampleMap
-from ppl.handlers import replay, trace
+from inference.traces import trace_pair
+from ppl.handlers import trace
 
 __all__ = ["Importance"]
 
@@ -75,10 +76,7 @@ class Importance:
                 model_trace = trace(self.model).get_trace(*args, **kwargs)
                 log_weight = model_trace.log_prob_sum(lambda name, site: site.is_observed)
             else:
-                guide_trace = trace(self.guide).get_trace(*args, **kwargs)
-                model_trace = trace(replay(self.model, trace=guide_trace)).get_trace(
-                    *args, **kwargs
-                )
+                model_trace, guide_trace, _ = trace_pair(self.model, self.guide, args, kwargs)
                 log_weight = model_trace.log_prob_sum() - guide_trace.log_prob_sum()
             result = {name: site.value for name, site in model_trace.iter_stochastic_nodes()}
             result[_LOG_WEIGHT] = log_weight
