@@ -11,6 +11,7 @@ from collections.abc import Mapping
 import torch
 
 from ppl import validation
+from ppl.runtime import Message
 
 __all__ = ["Trace", "scale_and_mask"]
 
@@ -45,10 +46,30 @@ def _all_sites(name, site):
     return True
 
 
+class _Nodes(dict):
+    """The node table of a trace: a plain dict of sites, plus Pyro's ``_INPUT`` node.
+
+    ``nodes["_INPUT"]`` answers with the call's arguments, but the node is not
+    an entry: iterating, ``in``, ``len`` and ``get`` see only the sites, so code
+    walking a trace's nodes meets no node type beyond the documented four.
+    """
+
+    input = None
+
+    def __missing__(self, key):
+        if key == "_INPUT" and self.input is not None:
+            return self.input
+        raise KeyError(key)
+
+
 class Trace(Mapping):
     """An ordered mapping of site name to :class:`~ppl.runtime.Message` node.
 
     Node types are ``"sample"``, ``"param"``, ``"plate"`` and ``"return"``.
+    A trace made by calling a traced function also answers
+    ``nodes["_INPUT"]`` as Pyro's does (type ``"args"``, with ``args`` and
+    ``kwargs`` of the call); that node is not iterated with the sites, and
+    ``"_INPUT" in trace.nodes`` is false.
 
     Example:
         >>> import ppl
@@ -61,7 +82,13 @@ class Trace(Mapping):
     """
 
     def __init__(self):
-        self.nodes = {}
+        self.nodes = _Nodes()
+
+    def set_input(self, args, kwargs):
+        """Records the arguments of the traced call as the ``_INPUT`` node."""
+        self.nodes.input = Message(
+            type="args", name="_INPUT", args=tuple(args), kwargs=dict(kwargs), done=True
+        )
 
     # ------------------------------------------------------------- mapping
     def __getitem__(self, name):
@@ -106,7 +133,8 @@ class Trace(Mapping):
     def copy(self):
         """A new trace holding copies of the nodes (tensors are shared)."""
         new = Trace()
-        new.nodes = {name: node.copy() for name, node in self.nodes.items()}
+        new.nodes.update((name, node.copy()) for name, node in self.nodes.items())
+        new.nodes.input = getattr(self.nodes, "input", None)
         return new
 
     # ---------------------------------------------------------- site lists

@@ -33,6 +33,8 @@ class trace(Messenger):
         >>> tr = trace(model).get_trace()
         >>> tr.nodes["x"]["value"] is tr.nodes["_RETURN"]["value"]
         True
+        >>> trace(lambda n: n).get_trace(3).nodes["_INPUT"]["args"]
+        (3,)
         >>> with trace() as tracer:
         ...     _ = model()
         >>> tracer.trace.stochastic_nodes
@@ -58,6 +60,8 @@ class trace(Messenger):
 
     def _run(self, fn, args, kwargs):
         with self:
+            if not self.param_only:
+                self.trace.set_input(args, kwargs)
             value = fn(*args, **kwargs)
             if not self.param_only:
                 self.trace.add_node(

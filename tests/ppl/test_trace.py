@@ -172,3 +172,21 @@ def test_copy_and_remove_node():
     new = tr.copy()
     new.remove_node("z")
     assert "z" in tr and "z" not in new and len(new) == len(tr) - 1
+
+
+def test_input_node_holds_the_call_arguments_as_in_pyro():
+    def model(data, scale=1.0):
+        return ppl.sample("x", Normal(0.0, scale), obs=data)
+
+    data = torch.tensor(0.5)
+    tr = ppl.handlers.trace(model).get_trace(data, scale=2.0)
+    node = tr.nodes["_INPUT"]
+    assert node["type"] == "args" and node["name"] == "_INPUT"
+    assert node["args"] == (data,) and node["kwargs"] == {"scale": 2.0}
+    assert tr.copy().nodes["_INPUT"]["args"] == (data,)
+    # Not a site: code walking the nodes sees sample, param, plate and return only.
+    assert list(tr.nodes) == ["x", "_RETURN"] and "_INPUT" not in tr.nodes
+    with ppl.handlers.trace() as tracer:
+        model(data)
+    with pytest.raises(KeyError):
+        tracer.trace.nodes["_INPUT"]  # a `with` block has no call to record
