@@ -11,6 +11,7 @@ from distributions import constraints
 from distributions.constraints import is_dependent
 from distributions.torch_constraints import as_constraint
 from distributions.utils import lazy_property
+from distributions.violations import abbreviate
 
 __all__ = ["check_arguments", "check_sample", "check_sample_shape", "describe_violation"]
 
@@ -108,7 +109,10 @@ def describe_violation(value, valid):
 
 
 def _show(element):
-    return element.item() if element.numel() == 1 else element.tolist()
+    if element.numel() == 1:
+        return element.item()
+    # A long event (a 1000-entry probability vector) is cut to its first entries.
+    return element.tolist() if element.numel() <= 6 else abbreviate(element)
 
 
 def check_arguments(dist):

@@ -8,7 +8,7 @@ few with their indices.
 
 from distributions.torch_constraints import as_constraint
 
-__all__ = ["describe_offenders"]
+__all__ = ["abbreviate", "describe_offenders"]
 
 # How many offending entries a message shows; the rest are counted.
 _SHOWN = 3
@@ -70,7 +70,18 @@ def _show(value, index):
     element = value[index]
     if element.numel() == 1:
         return _num(element.item())
-    flat = [_num(x) for x in element.flatten().tolist()]
-    if len(flat) <= _EVENT_ENTRIES:
+    return abbreviate(element)
+
+
+def abbreviate(tensor):
+    """A tensor as a short phrase: its entries if few, else its shape and first entries.
+
+    Example:
+        >>> import torch
+        >>> abbreviate(torch.tensor([0.5, 0.25])), abbreviate(torch.zeros(100))
+        ('[0.5, 0.25]', '<event of shape (100,): 0.0, 0.0, 0.0, 0.0, ...>')
+    """
+    flat = [_num(x) for x in tensor.detach().flatten()[: _EVENT_ENTRIES + 1].tolist()]
+    if tensor.numel() <= _EVENT_ENTRIES:
         return f"[{', '.join(flat)}]"
-    return f"<event of shape {tuple(element.shape)}: {', '.join(flat[:_EVENT_ENTRIES])}, ...>"
+    return f"<event of shape {tuple(tensor.shape)}: {', '.join(flat[:_EVENT_ENTRIES])}, ...>"

@@ -37,3 +37,12 @@ def test_scalars_and_torch_constraints():
     assert describe_offenders(torch.tensor(-2.0), constraints.positive) == "value -2.0"
     text = describe_offenders(torch.tensor([3, 1]), tc.integer_interval(0, 2))
     assert text == "1 of 2 entries of the tensor of shape (2,) fail, e.g. 3 at index (0,)"
+
+
+def test_argument_messages_cut_long_events_short():
+    from distributions.validation import describe_violation
+
+    long_event = describe_violation(torch.full((2, 100), 0.5), torch.tensor([True, False]))
+    assert long_event == "value <event of shape (100,): 0.5, 0.5, 0.5, 0.5, ...> at index (1,)"
+    short = describe_violation(torch.full((2, 3), 0.5), torch.tensor([True, False]))
+    assert short == "value [0.5, 0.5, 0.5] at index (1,)"  # short events stay whole
