@@ -58,6 +58,7 @@ class ELBO(abc.ABC):
         self.baselines = Baselines()
         self.last_traces = None
         self._combine = combine
+        self._expect_scores = True
 
     # ----------------------------------------------------------- particles
     def _nesting(self, model, guide, args, kwargs):
@@ -73,9 +74,14 @@ class ELBO(abc.ABC):
         return vectorized
 
     def _traces(self, model, guide, args, kwargs):
-        model_trace, guide_trace, prov = trace_pair(
-            model, guide, args, kwargs, provenance=self.needs_provenance
-        )
+        # Data flow matters only for score-function sites: a guide that had none
+        # last time runs untracked, and is run again tracked if it now has some.
+        tracked = self.needs_provenance and self._expect_scores
+        model_trace, guide_trace, prov = trace_pair(model, guide, args, kwargs, tracked)
+        if self.needs_provenance:
+            self._expect_scores = _has_score_sites(guide_trace)
+            if self._expect_scores and prov is None:
+                model_trace, guide_trace, prov = trace_pair(model, guide, args, kwargs, True)
         check_model_guide_match(model_trace, guide_trace)
         nesting = math.inf if self.max_plate_nesting is None else self.max_plate_nesting
         check_model_guide(model_trace, guide_trace, nesting)
@@ -144,6 +150,10 @@ class ELBO(abc.ABC):
 
     def __call__(self, model, guide, *args, **kwargs):
         return self.differentiable_loss(model, guide, *args, **kwargs)
+
+
+def _has_score_sites(guide_trace):
+    return any(s.type == "sample" and is_score_site(s) for s in guide_trace.nodes.values())
 
 
 def _is_density_site(site):

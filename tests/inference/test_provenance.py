@@ -188,3 +188,19 @@ def test_a_guide_factor_adds_to_the_guide_density(elbo):
 def _factor_guide():
     z = ppl.sample("z", dist.Bernoulli(logits=ppl.param("g", torch.tensor(0.4))))
     ppl.factor("f", 0.7 * z, has_rsample=False)
+
+
+def test_data_flow_is_tracked_again_once_score_function_sites_appear():
+    def model(discrete):
+        z = ppl.sample("z", dist.Bernoulli(0.5) if discrete else dist.Normal(0.0, 1.0))
+        ppl.sample("x", dist.Normal(z, 1.0), obs=OBS)
+
+    def guide(discrete):
+        g = ppl.param("g", torch.tensor(0.4))
+        ppl.sample("z", dist.Bernoulli(logits=g) if discrete else dist.Normal(g, 1.0))
+
+    elbo = TraceGraph_ELBO()
+    elbo.loss(model, guide, False)  # pathwise only: no graph needed
+    assert elbo.graph is None
+    elbo.loss(model, guide, True)
+    assert elbo.graph.has_edge("guide/z", "model/x")
