@@ -4,7 +4,13 @@ import torch
 
 from distributions import constraints
 from distributions.distribution import Distribution
-from distributions.utils import lazy_property, logits_to_probs, probs_or_logits, probs_to_logits
+from distributions.utils import (
+    lazy_property,
+    logits_to_probs,
+    probs_or_logits,
+    probs_to_logits,
+    promote_float,
+)
 
 __all__ = ["Categorical"]
 
@@ -37,6 +43,10 @@ class Categorical(Distribution):
 
     def __init__(self, probs=None, logits=None, validate_args=None):
         probs_or_logits(type(self).__name__, probs, logits)
+        # Integer or boolean weights are promoted to the default float dtype (the
+        # normalization and every statistic are real-valued).
+        probs = None if probs is None else promote_float(probs)
+        logits = None if logits is None else promote_float(logits)
         param = probs if probs is not None else logits
         if param.dim() < 1:
             raise ValueError(

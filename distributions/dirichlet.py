@@ -35,6 +35,7 @@ class Dirichlet(ExponentialFamily):
     arg_constraints = {"concentration": constraints.independent(constraints.positive, 1)}
     support = constraints.simplex
     has_rsample = True
+    _mean_carrier_measure = 0
 
     def __init__(self, concentration, validate_args=None):
         if not isinstance(concentration, torch.Tensor) or concentration.dim() < 1:
@@ -100,10 +101,11 @@ class Dirichlet(ExponentialFamily):
 
     @property
     def _natural_params(self):
-        return (self.concentration,)
+        # Statistics log x_i with unit base measure: natural parameters a_i - 1 (as Beta).
+        return (self.concentration - 1,)
 
     def _log_normalizer(self, x):
-        return torch.lgamma(x).sum(-1) - torch.lgamma(x.sum(-1))
+        return torch.lgamma(x + 1).sum(-1) - torch.lgamma((x + 1).sum(-1))
 
 
 def _describe(value):

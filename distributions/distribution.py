@@ -5,11 +5,36 @@ arXiv 1711.10604): a draw has shape ``sample_shape + batch_shape + event_shape``
 and ``log_prob`` reduces the event dims, returning ``sample_shape + batch_shape``.
 """
 
+import warnings
+
 import torch
 
 from distributions.validation import check_arguments, check_sample
 
 __all__ = ["Distribution"]
+
+
+def _warn_undeclared(cls):
+    """Warns (as torch does) when a subclass validates without declaring what to check.
+
+    Two identity tests against the base class's own attributes, so the cost on
+    the construction path is nil for every family that declares both.
+    """
+    if cls.arg_constraints is Distribution.arg_constraints:
+        warnings.warn(
+            f"{cls.__name__} does not define `arg_constraints`, so its parameters go "
+            "unchecked; set `arg_constraints = {}` (or a dict of constraints) on the class, "
+            "or pass validate_args=False",
+            UserWarning,
+            stacklevel=4,
+        )
+    if cls.support is None:
+        warnings.warn(
+            f"{cls.__name__} does not define `support`, so log_prob cannot check its values; "
+            "set `support` on the class (e.g. constraints.real), or pass validate_args=False",
+            UserWarning,
+            stacklevel=4,
+        )
 
 
 class Distribution:
@@ -56,6 +81,7 @@ class Distribution:
         if validate_args is not None:
             self._validate_args = validate_args
         if self._validate_args:
+            _warn_undeclared(type(self))
             check_arguments(self)
 
     # ----------------------------------------------------------------- shapes

@@ -102,6 +102,8 @@ class MultivariateNormal(Distribution):
         name, matrix = select_matrix_argument(
             owner, covariance_matrix, precision_matrix, scale_tril
         )
+        # Integer or boolean parameters are promoted to the default float dtype.
+        matrix = promote_float(matrix)
         loc = promote_float(loc, like=matrix)
         _check_event_sizes(owner, loc, name, matrix)
         batch_shape = _joint_batch_shape(owner, loc, name, matrix)

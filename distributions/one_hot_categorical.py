@@ -76,6 +76,14 @@ class OneHotCategorical(Distribution):
     def log_prob(self, value):
         if self._validate_args:
             self._validate_sample(value)
+        elif value.dim() < 1 or value.shape[-1] != self.event_shape[0]:
+            # A shape check costs no host sync, so it holds with validation off too:
+            # argmax over a wrong-sized last dim would score some other category.
+            raise ValueError(
+                f"OneHotCategorical.log_prob: value of shape {tuple(value.shape)} does not "
+                f"end in the event shape {tuple(self.event_shape)}; pass one-hot vectors of "
+                f"length {self.event_shape[0]}"
+            )
         return self._categorical.log_prob(value.argmax(-1))
 
     def entropy(self):

@@ -202,28 +202,39 @@ def tril_matrix_to_vec(mat, diag=0):
     return mat[..., rows, cols]
 
 
+def _tril_count(n, diag):
+    """Entries on or below diagonal ``diag`` of an ``n x n`` matrix, clipped to 0..n per row."""
+    return sum(min(max(i + diag + 1, 0), n) for i in range(n))
+
+
 def vec_to_tril_matrix(vec, diag=0):
     """Inverse of :func:`tril_matrix_to_vec`: fills a lower-triangular matrix row by row.
 
+    Every ``diag`` that :func:`tril_matrix_to_vec` accepts round-trips, including
+    ``diag > 0`` (part of the upper triangle) and ``diag = -n`` (no entries).
+
     Args:
-        vec: tensor whose last dim has length ``n*(n+1)/2 + n*diag`` for some n.
+        vec: tensor whose last dim holds the entries on or below diagonal ``diag``.
         diag: the diagonal offset used when flattening.
 
     Raises:
-        ValueError: when the last dim is not such a triangular number.
+        ValueError: when the last dim is not such a count for any matrix size.
 
     Example:
         >>> vec_to_tril_matrix(torch.tensor([1.0, 2.0, 3.0])).tolist()
         [[1.0, 0.0], [2.0, 3.0]]
+        >>> vec_to_tril_matrix(torch.tensor([1.0, 2.0, 3.0]), diag=1).tolist()
+        [[1.0, 2.0], [3.0, 0.0]]
     """
     m = vec.shape[-1]
-    # Solve n^2 + (1 + 2 diag) n - 2 m = 0 for the matrix size n.
+    # The count is quadratic in n (torch's closed form); rounding is then checked exactly.
     b = 1 + 2 * diag
-    n = round((-b + math.sqrt(b * b + 8 * m)) / 2)
-    if n * (n + b) != 2 * m:
+    n = round((-b + math.sqrt(b * b + 8 * m + 4 * abs(diag) * (diag + 1))) / 2)
+    if n < 0 or _tril_count(n, diag) != m:
         raise ValueError(
-            f"vec_to_tril_matrix: last dim {m} is not a triangular size for diag={diag}; "
-            "expected n*(n+1)/2 + n*diag entries"
+            f"vec_to_tril_matrix: last dim {m} is not the number of entries on or below "
+            f"diagonal {diag} of any square matrix; pass the output of "
+            f"tril_matrix_to_vec(mat, diag={diag})"
         )
     mat = vec.new_zeros(vec.shape[:-1] + (n, n))
     rows, cols = torch.tril_indices(n, n, offset=diag, device=vec.device)

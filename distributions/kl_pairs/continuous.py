@@ -17,6 +17,7 @@ from distributions.dirichlet import Dirichlet
 from distributions.exponential import Exponential
 from distributions.gamma import Gamma
 from distributions.half_normal import HalfNormal
+from distributions.inverse_gamma import InverseGamma
 from distributions.kl import register_kl
 from distributions.laplace import Laplace
 from distributions.log_normal import LogNormal
@@ -105,6 +106,13 @@ def _kl_gamma_gamma(p, q):
         + a_q * (b_p.log() - b_q.log())
         + a_p * (b_q - b_p) / b_p
     )
+
+
+@register_kl(InverseGamma, InverseGamma)
+def _kl_inverse_gamma_inverse_gamma(p, q):
+    # KL is invariant under a bijection applied to both laws, and x -> 1 / x maps
+    # InverseGamma(a, b) onto Gamma(a, rate=b).
+    return _kl_gamma_gamma(p, q)
 
 
 def _log_beta(a, b):

@@ -1,5 +1,7 @@
 """Closed-form KL divergences between discrete families."""
 
+import math
+
 import torch
 
 from distributions.bernoulli import Bernoulli
@@ -34,12 +36,48 @@ def _kl_categorical_categorical(p, q):
 
 @register_kl(Binomial, Binomial)
 def _kl_binomial_binomial(p, q):
-    if not bool((p.total_count == q.total_count).all()):
+    """Equal counts: ``n KL(Bernoulli)``; ``p``'s count above ``q``'s: ``+inf`` (mass at
+    ``k > n_q``); below: ``E_p[log p(k) - log q(k)]`` summed over ``p``'s mass."""
+    n_p, n_q = torch.broadcast_tensors(p.total_count, q.total_count)
+    same = _kl_bernoulli_bernoulli(p, q)
+    same = n_p * same if same.shape == n_p.shape else (n_p * same).expand(n_p.shape)
+    kl = torch.where(n_p > n_q, torch.full_like(same, math.inf), same)
+    smaller = n_p < n_q
+    if bool(smaller.any()):
+        kl = torch.where(smaller, _kl_binomial_smaller_count(p, q, n_p), kl)
+    return kl
+
+
+# A window of mean +- this many sd (plus a margin) holds all but ~1e-300 of the mass.
+_WINDOW_SD = 40
+_WINDOW_MAX = 2**17
+
+
+def _kl_binomial_smaller_count(p, q, n_p):
+    """``sum_k p(k) (log p(k) - log q(k))`` over ``k`` in ``p``'s window of mass.
+
+    The window ``mean +- 40 sd`` (clipped to ``0..n_p``) keeps the sum short;
+    past 2^17 terms it raises rather than run a sum that grows with the count.
+    """
+    n = n_p.double()
+    probs = p.probs.double().expand(n.shape)
+    sd = (n * probs * (1 - probs)).sqrt()
+    lo = (n * probs - _WINDOW_SD * sd - 10).floor().clamp(min=0)
+    hi = torch.minimum((n * probs + _WINDOW_SD * sd + 10).ceil(), n)
+    width = int((hi - lo).max().item()) + 1 if n.numel() else 1
+    if width > _WINDOW_MAX:
         raise NotImplementedError(
-            "kl_divergence(Binomial, Binomial) needs equal total_count (otherwise one "
-            "support is not inside the other)"
+            f"kl_divergence(Binomial, Binomial): with total_count {n.max().item():.6g} < "
+            f"q's the divergence needs a sum of {width} terms; it is summed up to {_WINDOW_MAX}"
         )
-    return p.total_count * _kl_bernoulli_bernoulli(p, q)
+    k = lo + torch.arange(width, dtype=torch.float64).view((-1,) + (1,) * n.dim())
+    inside = k <= hi
+    k = torch.minimum(k, hi)
+    lp = p._log_prob_unchecked(k.to(p._param.dtype)).double()
+    lq = q._log_prob_unchecked(k.to(q._param.dtype)).double()
+    weight = lp.exp().masked_fill(~inside, 0.0)
+    terms = torch.where(weight > 0, weight * (lp - lq), torch.zeros_like(weight))
+    return terms.sum(0).to(p._param.dtype)
 
 
 @register_kl(Poisson, Poisson)

@@ -54,14 +54,26 @@ def _gamma_draw(concentration):
     return x.clamp(min=torch.finfo(x.dtype).tiny)
 
 
+def _inside(x):
+    """``x`` clamped into ``[tiny, 1 - eps / 2]``: the open unit interval's ends in the dtype.
+
+    A log-space draw below the smallest normal number, or within rounding of 1,
+    would otherwise be exactly 0 or 1, where ``log_prob`` is infinite and the
+    implicit gradient 0 (Beta(0.01, 0.01) gave 12,535 of 20,000 float32 draws
+    at an end). Draws in between keep their log-space accuracy.
+    """
+    info = torch.finfo(x.dtype)
+    return x.clamp(min=info.tiny, max=1 - info.eps / 2)
+
+
 def _beta_draw(a, b):
     # x and 1 - x from the same log ratio: 1 - x stays exact where x is near 1.
     log_ratio = log_standard_gamma(a) - log_standard_gamma(b)
-    return torch.sigmoid(log_ratio), torch.sigmoid(-log_ratio)
+    return _inside(torch.sigmoid(log_ratio)), _inside(torch.sigmoid(-log_ratio))
 
 
 def _dirichlet_draw(concentration):
-    return torch.softmax(log_standard_gamma(concentration), -1)
+    return _inside(torch.softmax(log_standard_gamma(concentration), -1))
 
 
 class _StandardGamma(torch.autograd.Function):

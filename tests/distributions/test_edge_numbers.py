@@ -5,25 +5,38 @@ out by hand), torch.distributions where it is exact, or the small-size answer.
 """
 
 import math
+import warnings
 
 import pytest
+import scipy.stats as st
 import torch
 import torch.distributions as td
+import torch.distributions.utils as tdu
+from scipy.integrate import quad
 
 from distributions import (
     Bernoulli,
+    Beta,
     Binomial,
+    Categorical,
     ContinuousBernoulli,
+    Dirichlet,
+    Distribution,
+    ExponentialFamily,
     Gamma,
     Geometric,
+    InverseGamma,
     Multinomial,
+    MultivariateNormal,
     NegativeBinomial,
     Normal,
+    OneHotCategorical,
     Poisson,
     TransformedDistribution,
+    kl_divergence,
 )
 from distributions.transforms import AffineTransform
-from distributions.utils import safe_xlogy
+from distributions.utils import safe_xlogy, tril_matrix_to_vec, vec_to_tril_matrix
 
 
 def grad_of(make, p, value):
@@ -143,3 +156,111 @@ def test_gamma_log_prob_answers_alike_at_every_size(n):
     assert torch.isnan(d.log_prob(-torch.ones(n))).all()
     unit = Gamma(torch.ones(n), 1.0, validate_args=False)
     assert torch.equal(unit.log_prob(torch.zeros(n)), torch.zeros(n))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_beta_draws_at_small_concentration_stay_inside_and_in_proportion(dtype):
+    torch.manual_seed(0)
+    a = torch.tensor(0.01, dtype=dtype, requires_grad=True)
+    d = Beta(a, torch.tensor(0.01, dtype=dtype))
+    x = d.rsample((20000,))
+    assert not ((x == 0) | (x == 1)).any()
+    assert torch.isfinite(d.log_prob(x.detach())).all()
+    (g,) = torch.autograd.grad(x.sum(), a)
+    assert torch.isfinite(g)
+    # Log-space accuracy: the share of draws below t matches I_t(a, b) far into the
+    # tail (below float32's tiny for t = 1e-40 the clamp holds them at tiny). Five
+    # binomial standard deviations: a false alarm about once in 1.7 million runs.
+    for t in (1e-30, 1e-10, 0.5):
+        share = (x.detach().double() < t).double().mean().item()
+        want = st.beta(0.01, 0.01).cdf(t)
+        assert abs(share - want) < 5 * math.sqrt(want * (1 - want) / 20000)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_dirichlet_draws_at_small_concentration_stay_inside(dtype):
+    torch.manual_seed(0)
+    d = Dirichlet(torch.full((3,), 0.01, dtype=dtype))
+    x = d.sample((20000,))
+    assert not ((x == 0) | (x == 1)).any()
+    assert torch.isfinite(d.log_prob(x)).all()
+    assert (x.sum(-1) - 1).abs().max() <= 4 * torch.finfo(dtype).eps
+
+
+def test_integer_parameters_are_promoted_to_the_default_float_dtype():
+    assert Poisson(torch.tensor([1, 2])).entropy().dtype == torch.get_default_dtype()
+    torch.testing.assert_close(
+        Poisson(torch.tensor([1, 2])).entropy(), Poisson(torch.tensor([1.0, 2.0])).entropy()
+    )
+    c = Categorical(probs=torch.tensor([1, 3]))
+    assert c.probs.tolist() == [0.25, 0.75] and torch.isnan(c.mean)  # as torch: no mean
+    mvn = MultivariateNormal(torch.tensor([0, 0]), torch.tensor([[1, 0], [0, 1]]))
+    assert mvn.sample().dtype == torch.get_default_dtype()
+    tril = MultivariateNormal(torch.tensor([0, 0]), scale_tril=torch.eye(2, dtype=torch.bool))
+    assert tril.log_prob(torch.zeros(2)).item() == pytest.approx(-math.log(2 * math.pi))
+
+
+def test_one_hot_categorical_checks_the_event_size_without_validation():
+    d = OneHotCategorical(probs=torch.tensor([0.5, 0.5]), validate_args=False)
+    with pytest.raises(ValueError, match=r"value of shape \(3,\) does not end in the event shape"):
+        d.log_prob(torch.tensor([1.0, 0.0, 0.0]))
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5])
+def test_tril_round_trips_for_every_diagonal_torch_accepts(n):
+    for diag in range(-n, n):
+        mat = torch.randn(2, n, n)
+        vec = tril_matrix_to_vec(mat, diag)
+        assert torch.equal(vec, tdu.tril_matrix_to_vec(mat, diag))
+        assert torch.equal(vec_to_tril_matrix(vec, diag), tdu.vec_to_tril_matrix(vec, diag))
+
+
+def test_vec_to_tril_matrix_rejects_a_count_of_no_matrix():
+    with pytest.raises(ValueError, match=r"last dim 4 is not the number of entries on or below"):
+        vec_to_tril_matrix(torch.zeros(4))
+
+
+def test_beta_and_dirichlet_exponential_family_hooks_agree_with_their_entropy():
+    beta = Beta(torch.tensor([0.5, 3.0, 0.01]), torch.tensor([0.2, 5.0, 2.0]))
+    torch.testing.assert_close(
+        ExponentialFamily.entropy(beta), beta.entropy(), rtol=1e-5, atol=1e-5
+    )
+    dirichlet = Dirichlet(torch.tensor([[0.5, 3.0, 0.01], [1.0, 2.0, 3.0]]))
+    got = ExponentialFamily.entropy(dirichlet)
+    torch.testing.assert_close(got, dirichlet.entropy(), rtol=1e-5, atol=1e-5)
+
+
+def test_kl_inverse_gamma_matches_numerical_integration():
+    p, q = InverseGamma(torch.tensor(2.0), torch.tensor(1.0)), InverseGamma(3.0, 2.0)
+    fp, fq = st.invgamma(2.0, scale=1.0), st.invgamma(3.0, scale=2.0)
+    want, _ = quad(lambda x: fp.pdf(x) * (fp.logpdf(x) - fq.logpdf(x)), 0, math.inf)
+    assert kl_divergence(p, q).item() == pytest.approx(want, rel=1e-5)
+
+
+def test_kl_binomial_with_different_counts():
+    p = Binomial(torch.tensor([31.0, 30.0, 30.0]), torch.tensor([0.3, 0.3, 0.2]))
+    q = Binomial(torch.tensor([30.0, 30.0, 31.0]), torch.tensor(0.4))
+    got = kl_divergence(p, q)
+    assert got[0].item() == math.inf  # p puts mass on k = 31, where q has none
+    k = torch.arange(31.0)
+    lp = st.binom(30, 0.2).logpmf(k.numpy())
+    want = (
+        torch.from_numpy(lp).exp() * (torch.from_numpy(lp - st.binom(31, 0.4).logpmf(k.numpy())))
+    ).sum()
+    assert got[2].item() == pytest.approx(want.item(), rel=1e-5)
+    assert got[1].item() == pytest.approx(
+        kl_divergence(Binomial(30, 0.3), Binomial(30, 0.4)).item()
+    )
+
+
+def test_a_subclass_that_declares_nothing_warns_as_torch_does():
+    class Bare(Distribution):
+        def log_prob(self, value):
+            return -value
+
+    with pytest.warns(UserWarning, match=r"Bare does not define `arg_constraints`"):
+        with pytest.warns(UserWarning, match=r"Bare does not define `support`"):
+            Bare(validate_args=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Bare(validate_args=False)

@@ -497,6 +497,7 @@ class _StandInCategorical(D.Distribution):
     """
 
     arg_constraints: dict = {}
+    support = D.constraints.nonnegative_integer
 
     def __init__(self, logits):
         self.logits = logits - logits.logsumexp(-1, keepdim=True)
