@@ -190,7 +190,17 @@ def _factor_guide():
     ppl.factor("f", 0.7 * z, has_rsample=False)
 
 
-def test_data_flow_is_tracked_again_once_score_function_sites_appear():
+def test_data_flow_is_tracked_again_once_score_function_sites_appear(monkeypatch):
+    import inference.elbo as elbo_module
+
+    tracked = []
+
+    def recording(model, guide, args, kwargs, provenance=False):
+        tracked.append(provenance)
+        return trace_pair(model, guide, args, kwargs, provenance)
+
+    monkeypatch.setattr(elbo_module, "trace_pair", recording)
+
     def model(discrete):
         z = ppl.sample("z", dist.Bernoulli(0.5) if discrete else dist.Normal(0.0, 1.0))
         ppl.sample("x", dist.Normal(z, 1.0), obs=OBS)
@@ -200,7 +210,9 @@ def test_data_flow_is_tracked_again_once_score_function_sites_appear():
         ppl.sample("z", dist.Bernoulli(logits=g) if discrete else dist.Normal(g, 1.0))
 
     elbo = TraceGraph_ELBO()
-    elbo.loss(model, guide, False)  # pathwise only: no graph needed
-    assert elbo.graph is None
-    elbo.loss(model, guide, True)
+    elbo.loss(model, guide, False)
+    elbo.loss(model, guide, False)  # pathwise only: the graph decides nothing
+    elbo.loss(model, guide, True)  # a score-function site: run again, tracked
+    assert tracked == [True, False, False, True]
+    assert elbo.graph.nodes["guide/z"]["kind"] == "nonreparam"
     assert elbo.graph.has_edge("guide/z", "model/x")
