@@ -30,12 +30,13 @@ def test_bayesian_module_fit_matches_the_conjugate_posterior():
     result = _load("bayesian_modules").main(["--num-steps", "300", "--num-samples", "200"])
     sd = result["mean_field_sd"]
     # Known noise: the mean-field optimum has the exact means and sds 1/sqrt(diag L).
-    # After 300 steps (seed 0) the fit is within 0.1 sd of the means and 14% of the sds;
-    # 0.4 sd and 25% leave room for platform rounding (the run is deterministic).
+    # Over seeds 0-5 the 300-step fit was within 0.18 sd of the means and 14% of the
+    # sds; the tolerances (0.4 sd, 25%) leave margin, and the seed is fixed.
     assert ((result["fitted_mean"] - result["exact_mean"]).abs() / sd).max() < 0.4
     assert ((result["fitted_sd"] / sd) - 1).abs().max() < 0.25
-    # Sampled noise: its posterior mean near the true 1.0 (posterior sd about 0.1),
-    # and the 90% predictive intervals cover most of the 50 points.
+    # Sampled noise: its posterior mean near the true 1.0 (posterior sd about 0.1;
+    # within 0.12 over seeds 0-5), and the 90% predictive intervals cover most of
+    # the 50 points (at least 88% over those seeds).
     assert abs(result["sigma"] - 1.0) < 0.3
     assert result["coverage"] >= 0.8
     assert result["samples"]["linear.weight"].shape == (200, 1, 3)
