@@ -86,5 +86,7 @@ class TraceGraph_ELBO(ELBO):
         return self._cache.graph
 
     def _credit(self, model_trace, guide_trace, prov, scored):
+        if prov is None:  # no score-function site, so nothing to credit
+            return lambda cost: frozenset(scored)
         table = self._cache.get(model_trace, guide_trace, prov)
         return lambda cost: table.get(cost.node, frozenset(scored))
