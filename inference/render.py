@@ -1,6 +1,12 @@
-"""Drawing stochastic computation graphs with matplotlib (no graphviz needed)."""
+"""Drawing stochastic computation graphs with matplotlib (no graphviz needed).
 
-__all__ = ["render_scg", "layered_layout"]
+Plates are drawn as dashed boxes around their members. A plate whose members
+all lie in another plate is drawn inside it (its box strictly within the
+outer box), sibling boxes never overlap, and each box's name sits in a strip
+of the box reserved for it, clear of the box lines and of the boxes inside.
+"""
+
+__all__ = ["render_scg", "layered_layout", "plate_boxes"]
 
 _MARKERS = {
     "reparam": ("o", "#9ecae1"),
@@ -10,49 +16,121 @@ _MARKERS = {
     "param": ("s", "#c7e9c0"),
 }
 
+# Distances in data units (one row of nodes is one unit high).
+_NODE = 0.35  # half the size of a node marker, with a little air
+_PAD = 0.5  # from a node centre to the box of its innermost plate
+_NEST = 0.45  # extra margin per level of plates nested inside a box
+_LABEL = 0.35  # strip under a box's members that holds its name
+
+
+def _plate_members(graph):
+    members, dims = {}, {}
+    for node, data in graph.nodes(data=True):
+        for name, dim, *_ in data.get("plates", ()):
+            members.setdefault(name, set()).add(node)
+            dims[name] = dim
+    return members, dims
+
+
+def _plate_levels(graph):
+    """Plate name to ``(members, level)``; level 0 holds no other plate inside it.
+
+    ``Q`` is inside ``P`` when every member of ``Q`` is a member of ``P`` and
+    ``P`` is the larger plate, or equal in members and declared further out
+    (its ``dim`` to the right of ``Q``'s, as plates allocate their dims).
+    """
+    members, dims = _plate_members(graph)
+
+    def outerness(name):
+        return (len(members[name]), dims[name] if dims[name] is not None else 0, name)
+
+    def inside(q, p):
+        return q != p and members[q] <= members[p] and outerness(q) < outerness(p)
+
+    levels = {}
+    for name in sorted(members, key=outerness):
+        levels[name] = 1 + max((levels[q] for q in levels if inside(q, name)), default=-1)
+    return {name: (members[name], levels[name]) for name in members}, outerness
+
+
+def _pad(level):
+    return _PAD + _NEST * level
+
+
+def _row_step(before, after, levels):
+    """Vertical distance between consecutive rows with plate sets ``before`` and ``after``."""
+    exited = [_pad(levels[p][1]) + _LABEL for p in before - after]
+    entered = [_pad(levels[p][1]) for p in after - before]
+    return max(1.0, max(exited, default=_NODE) + max(entered, default=_NODE) + 0.15)
+
 
 def layered_layout(graph):
-    """Positions nodes by longest-path depth (x) and order within a depth (y)."""
+    """Positions nodes by longest-path depth (x) and one global row order (y).
+
+    Rows are ordered by the nodes' plates, outermost first, so every plate's
+    members form one contiguous band (nested plates a band inside it) and a
+    box encloses no outsider; rows on either side of a box boundary are spaced
+    so that the boxes (and their name strips) fit between them.
+    """
     import networkx as nx
 
     depth = {}
     for node in nx.topological_sort(graph):
         preds = list(graph.predecessors(node))
         depth[node] = 1 + max((depth[p] for p in preds), default=-1)
+    levels, outerness = _plate_levels(graph)
 
-    # One global row order, plate members last, so every plate's members form
-    # one contiguous band and its box encloses no outsider.
-    def key(n):
-        return (tuple(p[0] for p in graph.nodes[n].get("plates", ())), depth[n], n)
+    def plates_of(n):
+        names = {p[0] for p in graph.nodes[n].get("plates", ())}
+        return tuple(sorted(names, key=outerness, reverse=True))
 
-    pos = {}
-    for row, node in enumerate(sorted(depth, key=key)):
-        pos[node] = (2.2 * depth[node], -1.0 * row)
+    pos, y, previous = {}, 0.0, set()
+    for node in sorted(depth, key=lambda n: (plates_of(n), depth[n], n)):
+        current = set(plates_of(node))
+        if pos:
+            y -= _row_step(previous, current, levels)
+        pos[node], previous = (2.2 * depth[node], y), current
     return pos
 
 
-def _draw_plates(ax, graph, pos):
-    plates = {}
-    for node, data in graph.nodes(data=True):
-        for plate in data.get("plates", ()):
-            plates.setdefault(plate[0], []).append(pos[node])
-    for i, (name, points) in enumerate(sorted(plates.items())):
-        xs, ys = [p[0] for p in points], [p[1] for p in points]
-        pad = 0.5 + 0.15 * i
-        from matplotlib.patches import FancyBboxPatch
+def plate_boxes(graph, pos):
+    """Each plate's box as ``(x0, y0, width, height, level)`` in data coordinates.
 
-        box = FancyBboxPatch(
-            (min(xs) - pad, min(ys) - pad),
-            max(xs) - min(xs) + 2 * pad,
-            max(ys) - min(ys) + 2 * pad,
-            boxstyle="round,pad=0.02",
-            fill=False,
-            linestyle="--",
-            edgecolor="gray",
-        )
-        ax.add_patch(box)
+    Example:
+        >>> import networkx as nx
+        >>> g = nx.DiGraph()
+        >>> g.add_node("x", plates=(("outer", -1, 2), ("inner", -2, 3)))
+        >>> boxes = plate_boxes(g, {"x": (0.0, 0.0)})
+        >>> outer, inner = boxes["outer"], boxes["inner"]
+        >>> outer[0] < inner[0] and outer[1] < inner[1], outer[4], inner[4]
+        (True, 1, 0)
+    """
+    boxes = {}
+    for name, (members, level) in _plate_levels(graph)[0].items():
+        xs, ys = [pos[n][0] for n in members], [pos[n][1] for n in members]
+        pad = _pad(level)
+        x0, y0 = min(xs) - pad, min(ys) - pad - _LABEL
+        boxes[name] = (x0, y0, max(xs) + pad - x0, max(ys) + pad - y0, level)
+    return boxes
+
+
+def _draw_plates(ax, graph, pos):
+    from matplotlib.patches import Rectangle
+
+    for name, (x0, y0, width, height, _) in sorted(plate_boxes(graph, pos).items()):
+        ax.add_patch(Rectangle((x0, y0), width, height, fill=False, ls="--", ec="gray"))
+        # Bottom right, inside the strip the box reserves under its members
+        # (and under any box nested in it): clear of every line.
         ax.text(
-            max(xs) + pad, min(ys) - pad, name, ha="right", va="bottom", fontsize=8, color="gray"
+            x0 + width - 0.08,
+            y0 + 0.06,
+            name,
+            ha="right",
+            va="bottom",
+            fontsize=8,
+            color="dimgray",
+            zorder=5,
+            bbox=dict(facecolor="white", edgecolor="none", pad=0.5),
         )
 
 
@@ -84,7 +162,8 @@ def render_scg(graph, filename=None, ax=None, title="stochastic computation grap
     pos = layered_layout(graph)
     if ax is None:
         width = 3 + 1.8 * max((x for x, _ in pos.values()), default=0) / 2.2
-        fig, ax = plt.subplots(figsize=(max(width, 4), 1.5 + 0.8 * len(graph)))
+        height = 1.5 + 0.8 * (1 - min((y for _, y in pos.values()), default=0))
+        fig, ax = plt.subplots(figsize=(max(width, 4), height))
     else:
         fig = ax.figure
     for a, b in graph.edges():
