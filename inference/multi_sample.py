@@ -14,7 +14,8 @@ import torch
 import ppl
 from inference.dreg import dreg_log_densities
 from inference.elbo import check_model_guide_match, infer_max_plate_nesting
-from ppl.handlers import replay, trace
+from inference.guide_checks import check_model_guide
+from inference.traces import trace_pair
 
 __all__ = ["ParticleWeights", "particle_weights"]
 
@@ -83,9 +84,9 @@ def _weights_of(model_trace, guide_trace, dim, num):
 
 
 def _one_run(model, guide, args, kwargs, dim, num, dreg):
-    guide_trace = trace(guide).get_trace(*args, **kwargs)
-    model_trace = trace(replay(model, trace=guide_trace)).get_trace(*args, **kwargs)
+    model_trace, guide_trace, _ = trace_pair(model, guide, args, kwargs)
     check_model_guide_match(model_trace, guide_trace)
+    check_model_guide(model_trace, guide_trace)
     model_trace.compute_log_prob()
     guide_trace.compute_log_prob()
     parts = _weights_of(model_trace, guide_trace, dim, num)
