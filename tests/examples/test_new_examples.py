@@ -48,9 +48,11 @@ def test_eight_schools_noncentered_fit_beats_the_centered_one():
     results = _load("eight_schools_reparam").main(args)
     centered, noncentered = results["centered"], results["non-centered"]
     # The same posterior, two geometries: the non-centered guide reaches a clearly
-    # better ELBO (by several nats) and does not collapse tau into the funnel's neck.
+    # better ELBO and does not collapse tau into the funnel's neck. Over seeds 0-4
+    # the gap was at least 5.8 nats and the tau ratio at least 4.4 (tolerances 2, 2x).
     assert noncentered["loss"] < centered["loss"] - 2.0
     assert noncentered["tau"] > 2 * centered["tau"]
-    # Its mu lies near the NUTS posterior mean 4.4 (posterior sd about 3.3).
+    # Its mu lies near the NUTS posterior mean 4.4 (posterior sd about 3.3; within
+    # 1.2 over seeds 0-4).
     assert abs(noncentered["mu"] - 4.4) < 2.5
     assert noncentered["theta"].shape == (8,)
