@@ -12,7 +12,7 @@ import torch
 
 from distributions import Delta, Unit, constraints
 from ppl.param_store import get_param_store
-from ppl.runtime import Message, _current_stack, apply_stack, draw
+from ppl.runtime import _ENTERED, Message, _current_stack, apply_stack, draw
 
 __all__ = ["sample", "observe", "param", "factor", "deterministic", "module"]
 
@@ -62,7 +62,7 @@ def sample(name, fn, obs=None, *, obs_mask=None, infer=None, sample_shape=()):
     """
     if obs_mask is not None:
         return _masked_sample(name, fn, obs, obs_mask, infer, sample_shape)
-    if not _current_stack():
+    if not (_ENTERED and _current_stack()):
         # Fast path: no handler can observe this site.
         if obs is not None:
             warnings.warn(
@@ -98,7 +98,7 @@ def _masked_sample(name, fn, obs, obs_mask, infer, sample_shape):
     # Pyro's split of a partially observed site (see `sample`), so guides
     # written for Pyro name the imputed part the same way.
     obs_mask = _check_obs_mask(name, obs, obs_mask)
-    if not _current_stack():
+    if not (_ENTERED and _current_stack()):
         observed, unobserved = obs, draw(fn, sample_shape)
     else:
         observed = _sample_message(f"{name}_observed", fn, obs, infer, sample_shape, obs_mask)
@@ -177,7 +177,7 @@ def param(name, init_value=None, *, constraint=constraints.real, event_dim=None)
         >>> param("sigma").item()
         2.0
     """
-    if not _current_stack():
+    if not (_ENTERED and _current_stack()):
         return get_param_store().get_param(name, init_value, constraint, event_dim)
     store = get_param_store()
     msg = Message(
@@ -209,7 +209,7 @@ def factor(name, log_factor, *, has_rsample=None):
         >>> tr.log_prob_sum().item()
         -2.0
     """
-    if not _current_stack():
+    if not (_ENTERED and _current_stack()):
         return None
     unit = Unit(log_factor, has_rsample=has_rsample)
     sample(name, unit, obs=unit.sample(), infer={"is_auxiliary": True})
@@ -236,7 +236,7 @@ def deterministic(name, value, event_dim=None):
         >>> tr.nodes["d"]["value"].tolist(), tr.log_prob_sum().item()
         ([1.0, 1.0], 0.0)
     """
-    if not _current_stack():
+    if not (_ENTERED and _current_stack()):
         return value
     event_dim = value.dim() if event_dim is None else event_dim
     msg = Message(

@@ -132,3 +132,16 @@ def test_sample_fast_path_does_not_build_messages(monkeypatch):
         # An observed site outside any handler may warn that it goes unscored.
         warnings.simplefilter("ignore", RuntimeWarning)
         assert ppl.sample("y", Normal(0.0, 1.0), obs=torch.tensor(2.0)).item() == 2.0
+
+
+def test_the_global_entered_count_returns_to_empty():
+    # The hot path trusts an empty count to mean "no handler in any thread".
+    outer = Messenger()
+    with pytest.raises(ZeroDivisionError):
+        with outer:
+            with Messenger():
+                Messenger().__enter__()  # never exited
+                assert len(runtime._ENTERED) == 3 and len(get_stack()) == 3
+                1 / 0
+    assert runtime._ENTERED == [] and get_stack() == []
+    assert runtime._current_stack() == ()
