@@ -37,35 +37,49 @@ _MIXED_CLASSES = {}
 _MIXED_KEYS = {}
 
 
+class _CallState(threading.local):
+    # One thread's view of a call scope: how deep the call is, and its values.
+    depth = 0
+    values = None
+
+
 class _CallScope:
     """Per thread: how deeply the module tree is being called, and the current call's values.
 
     Shared by an outermost module and all its submodules; a thread's values
     are forgotten when its outermost call returns. Threads running the same
-    module at once (the handler stack is per thread) each draw their own.
+    module at once (the handler stack is per thread) each draw their own. The
+    state is a ``threading.local``, as the handler stack is, so a compiled SVI
+    step traces it into its graph; a copy or unpickled module starts afresh.
     """
 
-    __slots__ = ("_calls",)
-
     def __init__(self):
-        self._calls = {}  # thread id -> [depth, {site name: value}]
+        self._state = _CallState()
+
+    def __reduce__(self):
+        return _CallScope, ()
 
     @property
     def active(self):
         """Whether the calling thread is inside a call of the module tree."""
-        return threading.get_ident() in self._calls
+        return self._state.depth > 0
 
-    def __enter__(self):
-        call = self._calls.setdefault(threading.get_ident(), [0, {}])
-        call[0] += 1
-        return call[1]
+    # enter/leave are called explicitly, in try/finally, not through `with`:
+    # dynamo cannot enter a context manager made outside the compiled region.
+    def enter(self):
+        """Enters one (possibly nested) call; returns the call's site values."""
+        state = self._state
+        if state.depth == 0:
+            state.values = {}
+        state.depth += 1
+        return state.values
 
-    def __exit__(self, exc_type, exc_value, traceback):
-        ident = threading.get_ident()
-        call = self._calls[ident]
-        call[0] -= 1
-        if call[0] == 0:
-            del self._calls[ident]
+    def leave(self):
+        """Leaves one call; the outermost forgets the values."""
+        state = self._state
+        state.depth -= 1
+        if state.depth == 0:
+            state.values = None
 
 
 class Module(torch.nn.Module):
@@ -143,8 +157,12 @@ class Module(torch.nn.Module):
 
     # ------------------------------------------------------------ calling
     def __call__(self, *args, **kwargs):
-        with self._ppl_scope:
+        scope = self._ppl_scope
+        scope.enter()
+        try:
             return super().__call__(*args, **kwargs)
+        finally:
+            scope.leave()
 
     def site_name(self, attribute: str) -> str:
         """The site name of ``attribute``: its dotted path from the outermost module.
@@ -176,10 +194,14 @@ class Module(torch.nn.Module):
     def _read(self, name, reader, spec):
         # One value per site and call; outside a call each read is its own call.
         full_name = self.site_name(name)
-        with self._ppl_scope as values:
+        scope = self._ppl_scope
+        values = scope.enter()
+        try:
             if full_name not in values:
                 values[full_name] = reader(full_name, spec)
             return values[full_name]
+        finally:
+            scope.leave()
 
     @staticmethod
     def _read_param(full_name, spec):
@@ -331,7 +353,11 @@ def method(fn: Callable) -> Callable:
 
     @functools.wraps(fn)
     def wrapper(self, *args, **kwargs):
-        with self._ppl_scope:
+        scope = self._ppl_scope
+        scope.enter()
+        try:
             return fn(self, *args, **kwargs)
+        finally:
+            scope.leave()
 
     return wrapper

@@ -315,6 +315,7 @@ def _layer_model():
     return model
 
 
+@pytest.mark.slow  # compiling the SVI step takes tens of seconds
 def test_compiled_elbo_and_predictive_run_module_models():
     x, y = torch.randn(10, 2), torch.randn(10)
     losses = {}
@@ -326,7 +327,8 @@ def test_compiled_elbo_and_predictive_run_module_models():
         guide = AutoNormal(model)
         svi = SVI(model, guide, Adam({"lr": 0.01}), elbo)
         losses[type(elbo).__name__] = torch.tensor([svi.step(x, y) for _ in range(3)])
-    # Same seeds, same model: the compiled loss assembly gives the eager losses.
+    # Same seeds, same model: the compiled step (the module's reads traced into the
+    # graph; a graph break would warn, and warnings are errors) gives the eager losses.
     assert torch.allclose(losses["Trace_ELBO"], losses["JitTrace_ELBO"], rtol=1e-5)
     samples = Predictive(model, guide=guide, num_samples=7)(x)
     assert samples["weight"].shape == (7, 1, 2) and samples["y"].shape == (7, 10)
