@@ -289,6 +289,11 @@ class _ThreadScopes(threading.local):
 
 _SCOPES = _ThreadScopes()
 
+# One entry per scope entered in any thread (atomic appends and pops): while it
+# is empty every thread uses the default store, found without the thread-local
+# read (several times dearer; every no-handler ppl.param call asks).
+_ENTERED_SCOPES = []
+
 
 def get_param_store():
     """Returns the current parameter store (the innermost ``param_store_scope``'s).
@@ -300,6 +305,8 @@ def get_param_store():
         >>> isinstance(get_param_store(), ParamStore)
         True
     """
+    if not _ENTERED_SCOPES:
+        return _DEFAULT_STORE
     scopes = _SCOPES.scopes
     return scopes[-1] if scopes else _DEFAULT_STORE
 
@@ -334,6 +341,7 @@ def param_store_scope(store=None):
     store = ParamStore() if store is None else store
     if not isinstance(store, ParamStore):
         raise TypeError(f"param_store_scope expects a ParamStore, got {type(store).__name__}")
+    _ENTERED_SCOPES.append(None)  # before the stack grows: never empty while one is set
     _SCOPES.scopes = (*_SCOPES.scopes, store)
     try:
         yield store
@@ -343,4 +351,6 @@ def param_store_scope(store=None):
         for i in range(len(scopes) - 1, -1, -1):
             if scopes[i] is store:
                 _SCOPES.scopes = scopes[:i]
+                for _ in range(len(scopes) - i):
+                    _ENTERED_SCOPES.pop()
                 break

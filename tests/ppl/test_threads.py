@@ -8,6 +8,7 @@ import ppl
 from distributions import Delta, Normal
 from inference import SVI, Trace_ELBO
 from inference.optim import SGD
+from ppl import param_store
 
 # Far above the cost of a whole test (well under a second on an idle core):
 # reached only if a thread died or deadlocked.
@@ -134,3 +135,12 @@ def test_scopes_are_per_thread_and_threads_start_on_the_default_store():
     _run_in_threads(scoped, unscoped)
     assert seen["unscoped"] is default  # not the other thread's scope
     assert seen["scoped"] is not default and "a" not in default
+
+
+def test_the_global_scope_count_returns_to_empty():
+    with ppl.param_store_scope() as outer:
+        with ppl.param_store_scope():
+            assert len(param_store._ENTERED_SCOPES) == 2
+        assert ppl.get_param_store() is outer
+    assert param_store._ENTERED_SCOPES == []
+    assert ppl.get_param_store() is param_store._DEFAULT_STORE
