@@ -45,3 +45,9 @@ bench: setup
 	# makes the large-input ratios measure the arithmetic.
 	MALLOC_MMAP_THRESHOLD_=268435456 MALLOC_TRIM_THRESHOLD_=268435456 \
 	MPLBACKEND=Agg OMP_NUM_THREADS=1 $(PYTHON) -m benchmarks
+
+# A long randomized run of the distribution fuzzer (the suite runs a short,
+# derandomized budget of the same properties).
+.PHONY: fuzz
+fuzz: setup
+	DIST_FUZZ=1 $(PYTHON) -m pytest tests/distributions/test_fuzz.py -q -p no:cacheprovider
