@@ -6,7 +6,7 @@ and differ only in which costs a non-reparameterized site is credited with.
 
 from inference import optim
 from inference.elbo import ELBO
-from inference.jit import JitTrace_ELBO, JitTraceGraph_ELBO
+from inference.jit import JitTrace_ELBO, JitTraceGraph_ELBO, JitTraceMeanField_ELBO
 from inference.mean_field import TraceMeanField_ELBO
 from inference.render import render_scg
 from inference.render_model import model_graph, render_model
@@ -19,6 +19,7 @@ __all__ = [
     "ELBO",
     "JitTrace_ELBO",
     "JitTraceGraph_ELBO",
+    "JitTraceMeanField_ELBO",
     "NonFiniteLossError",
     "NonFiniteStepWarning",
     "SVI",

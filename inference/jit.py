@@ -1,74 +1,180 @@
-"""``JitTrace_ELBO`` and ``JitTraceGraph_ELBO``: ELBOs whose loss assembly is compiled.
+"""``JitTrace_ELBO``, ``JitTraceGraph_ELBO``, ``JitTraceMeanField_ELBO``: compiled SVI steps.
 
-Tracing a model through effect handlers breaks ``torch.compile`` graphs at
-every handler, so these variants compile the part that is pure tensor
-arithmetic: :func:`inference.surrogate.combine`, which turns the per-site
-log-density and score tensors into the loss. If compilation fails they fall
-back to eager with one warning; results equal the eager ELBOs'.
+Each is its eager estimator (same surrogate, same credit rule, same
+baselines) whose :meth:`loss_and_grads` -- what :class:`~inference.SVI` calls
+each step -- runs the forward pass compiled by ``torch.compile`` with inductor
+(:class:`~inference.compiled_step.CompiledLoss`): guide, model, log-densities,
+surrogate and baselines in one graph, the backward pass compiled by
+AOTAutograd. SVI's own checks are untouched: a non-finite loss or gradient
+still changes nothing, and the baseline update a skipped step staged is
+rejected. The first step of each argument structure runs eagerly with
+validation on (it creates the parameters and checks the program); later ones
+run compiled with validation off inside the graph. ``differentiable_loss``
+and ``loss`` stay eager.
+
+What compiled steps do not check: the values of data passed in later steps
+(the warm-up checked the first batch of each shape), and the supports of
+drawn values. Run the eager estimator to debug a model.
+
+``JitTraceGraph_ELBO`` and its graph. ``TraceGraph_ELBO`` records data flow
+on every estimate with a ``TorchFunctionMode``, which cannot run inside a
+compiled region, so the compiled step reuses the credit table of the eager
+warm-up of its structure. That is sound because the graph is compiled with
+``fullgraph=True``: dynamo guards on every Python value the traced program
+branches on, so while the guards hold the compiled program runs the same
+operations on the same tensors as the warm-up did, hence has the same data
+flow. A data-dependent Python branch (``.item()``, ``if z:``) cannot be in a
+full graph: it breaks compilation, and the estimator falls back to eager
+``TraceGraph_ELBO`` with one :class:`CompileFallbackWarning` (pieces compiled
+with ``fullgraph=False`` would run such branches outside the guards, so
+``compile_pieces=True`` is refused). When
+the guards fail inside a structure (dynamo recompiles it: a global the
+program reads changed) or the traced structure differs from the warm-up's,
+that step's result is discarded and the structure warms up again eagerly.
 """
-
-import warnings
 
 import torch
 
-from inference.surrogate import combine
+from inference.compiled_step import CompiledLoss, CompileFallbackWarning, args_key
+from inference.mean_field import TraceMeanField_ELBO
+from inference.stochastic_graph import structure_key
 from inference.trace_elbo import Trace_ELBO, TraceGraph_ELBO
 
-__all__ = ["JitTrace_ELBO", "JitTraceGraph_ELBO", "CompileFallbackWarning"]
+__all__ = [
+    "CompileFallbackWarning",
+    "JitTraceGraph_ELBO",
+    "JitTraceMeanField_ELBO",
+    "JitTrace_ELBO",
+]
 
 
-class CompileFallbackWarning(UserWarning):
-    """Compilation failed; the ELBO runs eagerly."""
+class _CompiledSteps:
+    """The compiled ``loss_and_grads`` shared by the three estimators."""
+
+    #: Whether running the program in compiled pieces keeps the estimator's guarantees.
+    pieces_are_sound = True
+
+    def __init__(self, *args, max_structures=8, compile_pieces=False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if compile_pieces and not self.pieces_are_sound:
+            raise ValueError(
+                f"{type(self).__name__}(compile_pieces=True): the data-flow graph of a "
+                "warm-up step holds for later steps only in a full graph (a branch run "
+                "between pieces escapes dynamo's guards); use compile_pieces=False, or "
+                "JitTrace_ELBO(compile_pieces=True) if Trace_ELBO's credit rule will do"
+            )
+        self.compiled = CompiledLoss(
+            type(self).__name__, self._forward, compile_pieces, max_structures
+        )
+
+    def _forward(self, model, guide, args, kwargs):
+        return self.differentiable_loss(model, guide, *args, **kwargs)
+
+    def _warm_state(self):
+        return None
+
+    def _compiled_loss(self, model, guide, args, kwargs, key):
+        return self.compiled(model, guide, args, kwargs)
+
+    def loss_and_grads(self, model, guide, *args, **kwargs):
+        """One step's loss and gradients: compiled once the structure is warm.
+
+        Returns:
+            The loss (``-ELBO`` estimate) as a float; the gradients are in the
+            parameters' ``.grad``.
+        """
+        key = args_key(args, kwargs)
+        loss = None
+        if self.compiled.is_warm(key):
+            # Committing the last step's baselines reads a flag on the host:
+            # done here, the compiled estimate finds nothing staged.
+            self.baselines.commit()
+            loss = self._compiled_loss(model, guide, args, kwargs, key)
+        if loss is None:
+            loss = self.differentiable_loss(model, guide, *args, **kwargs)
+            self.compiled.warmed(key, self._warm_state())
+        if isinstance(loss, torch.Tensor) and loss.requires_grad:
+            loss.backward()
+        return float(loss.detach()) if isinstance(loss, torch.Tensor) else float(loss)
 
 
-class _CompiledCombine:
-    """``combine`` under ``torch.compile``, falling back to eager on the first failure."""
+class JitTrace_ELBO(_CompiledSteps, Trace_ELBO):
+    """:class:`~inference.Trace_ELBO` whose SVI step runs compiled (inductor).
 
-    def __init__(self, owner, backend="eager"):
-        self.owner = owner
-        self.compiled = torch.compile(combine, backend=backend, dynamic=True)
-        self.failed = False
-
-    def __call__(self, *parts):
-        if not self.failed:
-            try:
-                with warnings.catch_warnings():
-                    # Dynamo inspects .grad of the (non-leaf) inputs while building
-                    # guards, which warns; the inputs are ours, not the user's.
-                    warnings.filterwarnings("ignore", message="The .grad attribute of a Tensor")
-                    return self.compiled(*parts)
-            except Exception as e:  # noqa: BLE001 - any compiler failure means eager
-                self.failed = True
-                warnings.warn(
-                    f"{self.owner}: torch.compile failed ({type(e).__name__}: {e}); "
-                    "running eagerly from now on",
-                    CompileFallbackWarning,
-                    stacklevel=3,
-                )
-        return combine(*parts)
-
-
-class JitTrace_ELBO(Trace_ELBO):
-    """:class:`~inference.Trace_ELBO` with its loss assembly compiled by ``torch.compile``.
+    Args:
+        max_structures: argument structures whose warm-up is remembered.
+        compile_pieces: when the step does not compile as one graph, compile it
+            in pieces (``fullgraph=False``) instead of running eagerly. Off by
+            default: pieces cost minutes to compile and often run slower than
+            eager (issue 14 measured 17 pieces at 2x the eager step).
+        *args: as :class:`~inference.Trace_ELBO`.
+        **kwargs: as :class:`~inference.Trace_ELBO`.
 
     Example:
         >>> JitTrace_ELBO(num_particles=2).num_particles
         2
     """
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._combine = _CompiledCombine(type(self).__name__)
 
-
-class JitTraceGraph_ELBO(TraceGraph_ELBO):
-    """:class:`~inference.TraceGraph_ELBO` with its loss assembly compiled by ``torch.compile``.
+class JitTraceMeanField_ELBO(_CompiledSteps, TraceMeanField_ELBO):
+    """:class:`~inference.TraceMeanField_ELBO` whose SVI step runs compiled (inductor).
 
     Example:
-        >>> JitTraceGraph_ELBO().num_particles
-        1
+        >>> JitTraceMeanField_ELBO().compiled.fullgraph
+        True
     """
+
+
+class JitTraceGraph_ELBO(_CompiledSteps, TraceGraph_ELBO):
+    """:class:`~inference.TraceGraph_ELBO` whose SVI step runs compiled (inductor).
+
+    Compiled steps reuse the credit table of their structure's eager warm-up
+    (see the module docstring for why that is sound and when it is refreshed).
+
+    Example:
+        >>> JitTraceGraph_ELBO().compiled.allow_pieces
+        False
+    """
+
+    pieces_are_sound = False
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._combine = _CompiledCombine(type(self).__name__)
+        self._frozen_table = None
+
+    def _warm_state(self):
+        model_trace, guide_trace = self.last_traces
+        return {
+            "table": dict(self._cache.table),
+            "structure": structure_key(model_trace, guide_trace),
+            "compiled": False,
+        }
+
+    def _credit(self, model_trace, guide_trace, prov, scored):
+        if prov is None and self._frozen_table is not None:
+            table, every = self._frozen_table, frozenset(scored)
+            # Intersected with this estimate's sites: a warm-up without score
+            # sites leaves an older structure's table behind.
+            return lambda cost: table.get(cost.node, every) & every
+        return super()._credit(model_trace, guide_trace, prov, scored)
+
+    def _compiled_loss(self, model, guide, args, kwargs, key):
+        state = self.compiled.structures[key]
+        compiles = self.compiled.compiles
+        self._frozen_table, self.needs_provenance = state["table"], False
+        try:
+            loss = self.compiled(model, guide, args, kwargs)
+        finally:
+            self._frozen_table = None
+            del self.needs_provenance  # the class attribute (True) again
+        if loss is None:
+            return None
+        recompiled = self.compiled.compiles != compiles
+        stale = recompiled and state["compiled"]
+        if stale or structure_key(*self.last_traces) != state["structure"]:
+            # The guards failed inside this structure, or its sites changed:
+            # the warm-up's data flow may not hold, so this estimate is dropped.
+            self.baselines.reject()
+            return None
+        state["compiled"] = state["compiled"] or recompiled
+        return loss

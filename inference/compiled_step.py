@@ -1,0 +1,207 @@
+"""``CompiledLoss``: an ELBO's differentiable loss compiled by ``torch.compile`` (inductor).
+
+The compiled region is the whole forward pass of an SVI step: guide and model
+run through the effect handlers, the traces' log-densities, the DiCE
+surrogate and the baselines. Dynamo inlines the handlers (the handler stack
+and the parameter-store scopes live in ``threading.local`` objects, which it
+traces; a ``ContextVar`` would break the graph at every site), inductor
+generates the kernels, and AOTAutograd compiles the backward pass, which the
+eager ``loss.backward()`` of the step then runs.
+
+How a call is served:
+
+1. The first call for a *structure* (:func:`args_key`: shapes, dtypes and
+   devices of tensor arguments, values of the others) is an eager warm-up with
+   validation as the user set it: it creates the parameters and checks the
+   program once (site names, shapes, supports, model/guide match).
+2. Later calls with that structure run compiled, with validation off inside
+   the region: validation decides by ``.item()`` whether to raise, and a host
+   read is a graph break.
+3. Compilation is tried with ``fullgraph=True`` first. When it fails (a graph
+   break: ``.item()``, ``if z:``, an untraceable call), it is retried with
+   ``fullgraph=False`` where the owner asked for pieces, else the owner runs
+   eagerly; either way one :class:`CompileFallbackWarning` names the cause.
+
+Structures are kept in a bounded LRU table; each owner compiles its own copy
+of the forward function, so dynamo's per-code recompile limit counts one
+owner's structures only.
+"""
+
+import collections
+import types
+import warnings
+from contextlib import contextmanager
+
+import torch
+
+import ppl
+from distributions import Distribution
+
+__all__ = ["CompileFallbackWarning", "CompiledLoss", "args_key", "validation_off"]
+
+
+class CompileFallbackWarning(UserWarning):
+    """Compilation failed or broke into pieces; the warning names the cause."""
+
+
+def _value_key(value):
+    if isinstance(value, torch.Tensor):
+        return ("tensor", tuple(value.shape), value.dtype, value.device, value.requires_grad)
+    if isinstance(value, (tuple, list)):
+        return (type(value).__name__, tuple(_value_key(v) for v in value))
+    if isinstance(value, dict):
+        return ("dict", tuple((k, _value_key(v)) for k, v in sorted(value.items())))
+    try:
+        hash(value)
+    except TypeError:
+        # Unhashable static arguments are told apart by identity: a new object
+        # is a new structure (dynamo guards on what the program reads of it).
+        return ("id", type(value).__name__, id(value))
+    return ("value", value)
+
+
+def args_key(args, kwargs):
+    """The structure key of a call's arguments: tensor metadata and static values.
+
+    Example:
+        >>> import torch
+        >>> args_key((torch.zeros(3),), {"n": 2}) == args_key((torch.ones(3),), {"n": 2})
+        True
+        >>> args_key((torch.zeros(3),), {}) == args_key((torch.zeros(4),), {})
+        False
+    """
+    return _value_key(tuple(args)), _value_key(dict(kwargs))
+
+
+@contextmanager
+def validation_off():
+    """Turns distribution and ``ppl`` validation off inside the block, restoring both after.
+
+    Example:
+        >>> with validation_off():
+        ...     ppl.validation.is_validation_enabled()
+        False
+    """
+    dist_before = Distribution._validate_args
+    ppl_before = ppl.validation.is_validation_enabled()
+    Distribution.set_default_validate_args(False)
+    ppl.enable_validation(False)
+    try:
+        yield
+    finally:
+        # ppl's switch sets the distributions' default too, so it goes first.
+        ppl.enable_validation(ppl_before)
+        Distribution.set_default_validate_args(dist_before)
+
+
+def _fresh_copy(fn):
+    # A function with its own code object: dynamo keeps its cache (and counts
+    # its recompile limit) per code object, so each owner gets its own.
+    return types.FunctionType(
+        fn.__code__.replace(), fn.__globals__, fn.__name__, fn.__defaults__, fn.__closure__
+    )
+
+
+def _cause(error):
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0] if text else ''}"
+
+
+class CompiledLoss:
+    """Serves ``forward(model, guide, args, kwargs)`` compiled per structure.
+
+    Args:
+        owner: the name used in warnings (the ELBO class).
+        forward: the eager loss function ``(model, guide, args, kwargs) -> tensor``.
+        allow_pieces: whether a ``fullgraph=False`` compilation is tried when the
+            whole graph does not compile (else the owner runs eagerly).
+        max_structures: how many structures the table keeps (least recently used
+            leave first; a structure that comes back warms up again).
+
+    Example:
+        >>> loss = CompiledLoss("demo", lambda model, guide, args, kwargs: args[0] * 2)
+        >>> key = args_key((torch.ones(2),), {})
+        >>> loss.is_warm(key)
+        False
+        >>> loss.warmed(key)
+        >>> loss.is_warm(key)
+        True
+    """
+
+    def __init__(self, owner, forward, allow_pieces=False, max_structures=8):
+        self.owner = owner
+        self.forward = forward
+        self.allow_pieces = allow_pieces
+        self.max_structures = max_structures
+        self.structures = collections.OrderedDict()
+        self.failed = False
+        self.fullgraph = True
+        self.compiles = 0
+        self._compiled = None
+
+    def is_warm(self, key):
+        """Whether ``key`` had its eager warm-up (and marks it recently used)."""
+        if key in self.structures:
+            self.structures.move_to_end(key)
+            return True
+        return False
+
+    def warmed(self, key, state=None):
+        """Records the warm-up of ``key`` with the owner's ``state`` for it."""
+        self.structures[key] = state
+        self.structures.move_to_end(key)
+        while len(self.structures) > self.max_structures:
+            self.structures.popitem(last=False)
+
+    def _backend(self, gm, example_inputs):
+        self.compiles += 1
+        # fallback_random: draws come from torch's generator as in eager mode, so a
+        # seed gives the eager run's draws (inductor's own RNG would give others).
+        with torch._inductor.config.patch(fallback_random=True):
+            return torch._dynamo.lookup_backend("inductor")(gm, example_inputs)
+
+    def _build(self):
+        self._compiled = torch.compile(
+            _fresh_copy(_call), backend=self._backend, fullgraph=self.fullgraph, dynamic=False
+        )
+
+    def __call__(self, model, guide, args, kwargs):
+        """The compiled loss, or ``None`` when the owner must run eagerly from now on."""
+        if self.failed:
+            return None
+        if self._compiled is None:
+            self._build()
+        try:
+            with validation_off(), warnings.catch_warnings():
+                # Dynamo reads .grad of non-leaf tensors while building guards, which warns.
+                warnings.filterwarnings("ignore", message="The .grad attribute of a Tensor")
+                # The compiler's own deprecation notices (torch.jit internals it imports)
+                # are not about the user's program.
+                warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\.")
+                return self._compiled(self.forward, model, guide, args, kwargs)
+        except Exception as error:  # noqa: BLE001 - any compiler failure means a fallback
+            return self._fall_back(error, model, guide, args, kwargs)
+
+    def _fall_back(self, error, model, guide, args, kwargs):
+        if self.fullgraph and self.allow_pieces:
+            self.fullgraph = False
+            self._build()
+            self._warn(error, "compiling it in pieces (fullgraph=False)")
+            return self(model, guide, args, kwargs)
+        self.failed = True
+        if self.fullgraph:
+            self._warn(error, "running eagerly from now on")
+        return None
+
+    def _warn(self, error, outcome):
+        warnings.warn(
+            f"{self.owner}: the SVI step does not compile as one graph ({_cause(error)}); "
+            f"{outcome}. A Python branch on a tensor's value (.item(), if z:, int(z)) or "
+            "an untraceable call in the model or guide is the usual cause.",
+            CompileFallbackWarning,
+            stacklevel=4,
+        )
+
+
+def _call(forward, model, guide, args, kwargs):
+    return forward(model, guide, args, kwargs)
