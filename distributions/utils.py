@@ -251,7 +251,9 @@ def sum_rightmost(value, dim):
     """
     if dim == 0 or not isinstance(value, torch.Tensor):
         return value
-    return value.reshape(value.shape[:-dim] + (-1,)).sum(-1)
+    # A sum over the dims themselves (a reshape to (..., -1) is ambiguous, and
+    # fails, when another dim is 0: a zero-size batch).
+    return value.sum(-1) if dim == 1 else value.sum(tuple(range(-dim, 0)))
 
 
 def uniform_draws(like, shape):

@@ -26,12 +26,14 @@ from distributions import (
     Gamma,
     Geometric,
     InverseGamma,
+    LogisticNormal,
     Multinomial,
     MultivariateNormal,
     NegativeBinomial,
     Normal,
     OneHotCategorical,
     Poisson,
+    RelaxedOneHotCategorical,
     TransformedDistribution,
     kl_divergence,
 )
@@ -264,3 +266,11 @@ def test_a_subclass_that_declares_nothing_warns_as_torch_does():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         Bare(validate_args=False)
+
+
+def test_zero_size_batches_score_their_own_draws():
+    # sum_rightmost reshaped to (..., -1), which is ambiguous when a batch dim is 0.
+    d = LogisticNormal(torch.zeros(0, 3), torch.ones(0, 3))
+    assert d.log_prob(d.sample((2,))).shape == (2, 0)
+    r = RelaxedOneHotCategorical(torch.tensor(1.0), probs=torch.ones(0, 3) / 3)
+    assert r.log_prob(r.sample((2,))).shape == (2, 0)
