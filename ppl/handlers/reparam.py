@@ -1,9 +1,8 @@
 """``reparam``: rewrites chosen sample sites with reparameterizers (:mod:`ppl.reparam`)."""
 
-import threading
 from collections.abc import Callable
 
-from ppl.runtime import Messenger
+from ppl.runtime import Messenger, get_stack
 
 __all__ = ["reparam"]
 
@@ -57,9 +56,13 @@ class reparam(Messenger):
         super().__init__(fn)
         _check_config(config)
         self.config = config
-        # Per thread, the kinds of reparameterizer being applied now, innermost last
-        # (one handler may run in several threads: the handler stack is per thread).
-        self._applying = {}
+
+    def _in_progress(self, kind):
+        # Whether this handler is applying a `kind` reparameterizer in this thread:
+        # the marker sits on the thread's own handler stack (dynamo traces it too).
+        return any(
+            isinstance(h, _Applying) and h.owner is self and h.kind is kind for h in get_stack()
+        )
 
     def _lookup(self, msg):
         if isinstance(self.config, dict):
@@ -74,22 +77,27 @@ class reparam(Messenger):
         reparameterizer = self._lookup(msg)
         if reparameterizer is None:
             return
-        applying = self._applying.setdefault(threading.get_ident(), [])
-        if type(reparameterizer) in applying:
+        kind = type(reparameterizer)
+        if self._in_progress(kind):
             return
         site = {"name": msg.name, "fn": msg.fn, "value": msg.value, "is_observed": msg.is_observed}
-        applying.append(type(reparameterizer))
-        try:
+        with _Applying(self, kind):
             new = reparameterizer.apply(site)
-        finally:
-            applying.pop()
-            if not applying:
-                del self._applying[threading.get_ident()]
         msg.fn, msg.value, msg.is_observed = new["fn"], new["value"], new["is_observed"]
         if new.get("deterministic"):
             msg.mask = False
             msg.infer["_deterministic"] = True
             msg.done = True
+
+
+class _Applying(Messenger):
+    # Marks a reparameterizer of `kind` at work for the handler `owner`; it
+    # handles nothing, the sites drawn inside pass through it untouched.
+
+    def __init__(self, owner, kind):
+        super().__init__()
+        self.owner = owner
+        self.kind = kind
 
 
 def _check_config(config):

@@ -12,7 +12,7 @@ import distributions as dist
 import ppl
 from distributions import constraints
 from distributions.transforms import AffineTransform, ExpTransform
-from inference import SVI, Predictive, Trace_ELBO
+from inference import SVI, JitTrace_ELBO, Predictive, Trace_ELBO
 from inference.autoguide import AutoNormal
 from inference.optim import Adam
 from ppl.handlers import reparam, substitute, trace
@@ -298,6 +298,28 @@ def test_threads_sharing_one_handler_each_reparameterize():
     for t in threads:
         t.join(60)
     assert [tr.stochastic_nodes for tr in traces] == [["x_decentered"], ["x_decentered"]]
+
+
+@pytest.mark.slow  # compiling the SVI step takes tens of seconds
+def test_compiled_svi_step_runs_a_reparameterized_model():
+    # The handler made inside the model, so the compiled step traces it; with the
+    # same seed the compiled losses are the eager ones (a graph break would warn,
+    # and warnings are errors).
+    def model():
+        mu = ppl.sample("mu", dist.Normal(0.0, 5.0))
+        tau = ppl.sample("log_tau", dist.Normal(1.0, 1.0)).exp()
+        with reparam(config={"theta": LocScaleReparam(0.0)}):
+            with ppl.plate("schools", 3):
+                theta = ppl.sample("theta", dist.Normal(mu, tau))
+                ppl.sample("obs", dist.Normal(theta, 1.0), obs=torch.tensor([1.0, 2.0, 3.0]))
+
+    losses = {}
+    for elbo in (Trace_ELBO(), JitTrace_ELBO()):
+        ppl.clear_param_store()
+        ppl.set_rng_seed(0)
+        svi = SVI(model, AutoNormal(model), Adam({"lr": 0.05}), elbo)
+        losses[type(elbo).__name__] = torch.tensor([svi.step() for _ in range(3)])
+    assert torch.allclose(losses["Trace_ELBO"], losses["JitTrace_ELBO"], rtol=1e-5)
 
 
 def test_config_errors():
