@@ -247,7 +247,7 @@ def apply_stack(msg):
         >>> msg.value
         6
     """
-    stack = _current_stack()
+    stack = _STATE.stack  # direct: the primitives call this only with a handler on
     visited = 0
     for handler in reversed(stack):
         visited += 1
