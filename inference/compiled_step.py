@@ -136,7 +136,8 @@ class CompiledLoss:
         self.structures = collections.OrderedDict()
         self.failed = False
         self.fullgraph = True
-        self.compiles = 0
+        self.compiles = 0  # graphs inductor built
+        self.warmups = 0  # eager steps that (re)started a structure
         self._compiled = None
 
     def is_warm(self, key):
@@ -148,6 +149,7 @@ class CompiledLoss:
 
     def warmed(self, key, state=None):
         """Records the warm-up of ``key`` with the owner's ``state`` for it."""
+        self.warmups += 1
         self.structures[key] = state
         self.structures.move_to_end(key)
         while len(self.structures) > self.max_structures:
