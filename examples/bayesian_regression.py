@@ -52,9 +52,12 @@ def model(x, y=None):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
     parser.add_argument("--num-steps", type=int, default=1500, help="SVI steps")
     parser.add_argument("--num-samples", type=int, default=500, help="posterior samples")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.add_argument("--out", default="examples/output", help="folder for the PNG")
     args = parser.parse_args(argv)
     ppl.clear_param_store()
@@ -62,7 +65,7 @@ def main(argv=None):
     x, y = load_data()
     guide = AutoMultivariateNormal(model)
     svi = SVI(model, guide, Adam({"lr": 0.03}), Trace_ELBO())
-    losses = svi.run(args.num_steps, x, y, progress=False)
+    losses = svi.run(args.num_steps, x, y, progress=not args.no_progress)
     grid = torch.linspace(x.min(), x.max(), 50)
     samples = Predictive(model, guide=guide, num_samples=args.num_samples)(grid)
     print(summary({k: samples[k] for k in ("a", "b", "sigma")}))
@@ -78,6 +81,11 @@ def main(argv=None):
     fig.tight_layout()
     fig.savefig(out / "bayesian_regression.png")
     plt.close(fig)
+    # With these wide priors the posterior mean of the line is the least-squares fit.
+    ols = torch.linalg.lstsq(torch.stack([torch.ones_like(x), x], -1), y[:, None]).solution
+    b = samples["b"]
+    print(f"slope b {b.mean():.3f} +- {b.std():.3f} (least squares {ols[1].item():.3f})")
+    print(f"saved {out / 'bayesian_regression.png'}")
     return {"losses": losses, "samples": samples, "png": out / "bayesian_regression.png"}
 
 

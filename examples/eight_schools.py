@@ -55,15 +55,11 @@ def fit(num_steps, lr=0.05, seed=0, progress=True):
 
 def _plot(losses, theta, out):
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
-    loss = torch.tensor(losses)
-    ax1.plot(loss.numpy(), alpha=0.4, label="per step")
-    window = min(50, len(losses))
-    smooth = loss.unfold(0, window, 1).mean(-1).numpy()
-    ax1.plot(range(window - 1, len(losses)), smooth, label=f"{window}-step mean")
-    # Clip the first steps' large losses so the converged level is readable.
-    ax1.set_ylim(loss.min().item() - 1, loss.quantile(0.99).item() + 1)
-    ax1.set(xlabel="step", ylabel="-ELBO", title="SVI loss")
-    ax1.legend()
+    if losses:
+        _plot_loss(ax1, losses)
+    else:
+        ax1.text(0.5, 0.5, "no SVI steps (--num-steps 0)", ha="center", transform=ax1.transAxes)
+        ax1.set(title="SVI loss")
     lo, mid, hi = torch.quantile(theta, torch.tensor([0.05, 0.5, 0.95]), dim=0).numpy()
     schools = torch.arange(len(Y)).numpy()
     ax2.errorbar(schools, mid, yerr=[mid - lo, hi - mid], fmt="o", label="posterior theta (90%)")
@@ -75,8 +71,22 @@ def _plot(losses, theta, out):
     plt.close(fig)
 
 
+def _plot_loss(ax1, losses):
+    loss = torch.tensor(losses)
+    ax1.plot(loss.numpy(), alpha=0.4, label="per step")
+    window = min(50, len(losses))
+    smooth = loss.unfold(0, window, 1).mean(-1).numpy()
+    ax1.plot(range(window - 1, len(losses)), smooth, label=f"{window}-step mean")
+    # Clip the first steps' large losses so the converged level is readable.
+    ax1.set_ylim(loss.min().item() - 1, loss.quantile(0.99).item() + 1)
+    ax1.set(xlabel="step", ylabel="-ELBO", title="SVI loss")
+    ax1.legend()
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
     parser.add_argument("--num-steps", type=int, default=2000, help="SVI steps")
     parser.add_argument("--num-samples", type=int, default=1000, help="posterior samples")
     parser.add_argument("--lr", type=float, default=0.05, help="Adam learning rate")
@@ -90,6 +100,10 @@ def main(argv=None):
     obs = samples["obs"]
     coverage = ((obs.quantile(0.05, 0) <= Y) & (Y <= obs.quantile(0.95, 0))).float().mean()
     print(f"posterior predictive check: {coverage:.0%} of schools inside their 90% interval")
+    if losses:
+        print(f"loss {losses[0]:.1f} -> {losses[-1]:.1f} over {len(losses)} steps")
+    mu, tau = samples["mu"], samples["tau"]
+    print(f"mu {mu.mean():.2f} +- {mu.std():.2f}, tau median {tau.median():.2f}")
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     _plot(losses, samples["theta"], out / "eight_schools.png")

@@ -44,6 +44,7 @@ __all__ = ["make_data", "model", "enum_model", "make_guide", "fit", "gradient_va
 
 K = 3
 TRUE_LOCS = torch.tensor([-4.0, 0.0, 5.0])
+INIT_LOCS = torch.tensor([-1.0, 0.0, 1.0])
 
 
 def make_data(n, seed=0):
@@ -78,7 +79,7 @@ def make_guide(baseline=None, with_z=True):
     """
 
     def guide(data):
-        m = ppl.param("m", torch.tensor([-1.0, 0.0, 1.0]))
+        m = ppl.param("m", INIT_LOCS)
         s = ppl.param("s", torch.ones(K), constraint=constraints.positive)
         with ppl.plate("components", K):
             ppl.sample("locs", dist.Normal(m, s))
@@ -119,7 +120,10 @@ def fit(variant, data, steps, seed=0, progress=False):
     program, guide, elbo = _setup(variant, seed)
     svi = SVI(program, guide, Adam({"lr": 0.05}), elbo)
     losses = svi.run(steps, data, progress=progress)
-    return losses, ppl.get_param_store()["m"].detach().clone()
+    store = ppl.get_param_store()
+    # With no steps the guide never ran: its locations are still the initial ones.
+    m = store["m"].detach().clone() if "m" in store else INIT_LOCS.clone()
+    return losses, m
 
 
 def gradient_variance(variant, data, draws, seed=0):
@@ -190,11 +194,12 @@ def main(argv=None):
     inference.render_scg(graph, filename=out / "gaussian_mixture_scg.png")
     print(f"true locations {TRUE_LOCS.tolist()}; gradient variance of (m, s) and of the logits")
     for v, (losses, m) in fits.items():
-        final = f"{losses[-1]:9.2f}" if losses else "      n/a"
+        n = min(50, len(losses))
+        final = f"{sum(losses[-n:]) / n:9.2f}" if losses else "      n/a"
         locs = ", ".join(f"{x:5.2f}" for x in m.sort().values.tolist())
         var = variances[v]
         print(
-            f"{v:>30}: final loss {final}, locations [{locs}], "
+            f"{v:>30}: loss (last {n} steps) {final}, locations [{locs}], "
             f"variance {var['locations']:.3g} / {var['logits']:.3g}"
         )
     print(f"saved {out / 'gaussian_mixture.png'} and {out / 'gaussian_mixture_scg.png'}")

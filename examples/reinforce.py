@@ -26,6 +26,7 @@ import pathlib
 
 import matplotlib.pyplot as plt
 import torch
+from tqdm.auto import tqdm
 
 from distributions import Categorical
 
@@ -51,14 +52,25 @@ class Bandit:
         return paid + self.offset + self.noise * torch.randn_like(paid)
 
 
-def train(steps, batch=16, contexts=4, actions=5, baseline=False, lr=0.05, seed=0, offset=5.0):
+def train(
+    steps,
+    batch=16,
+    contexts=4,
+    actions=5,
+    baseline=False,
+    lr=0.05,
+    seed=0,
+    offset=5.0,
+    progress=False,
+):
     """Trains a linear softmax policy; returns the mean reward (offset removed) per step."""
     torch.manual_seed(seed)
     env = Bandit(contexts, actions, offset=offset, seed=seed)
     policy = torch.nn.Linear(contexts, actions)
     optim = torch.optim.Adam(policy.parameters(), lr=lr)
     average, curve = 0.0, []
-    for _ in range(steps):
+    bar = tqdm(range(steps), disable=not progress, desc=f"baseline={baseline}")
+    for _ in bar:
         state, index = env.observe(batch)
         probs = torch.softmax(policy(state), dim=-1)
         m = Categorical(probs)
@@ -71,17 +83,22 @@ def train(steps, batch=16, contexts=4, actions=5, baseline=False, lr=0.05, seed=
         optim.step()
         average = 0.9 * average + 0.1 * reward.mean().item()
         curve.append(reward.mean().item() - offset)
+        if len(curve) % 20 == 0:
+            bar.set_postfix(reward=f"{sum(curve[-20:]) / 20:.3f}")
     return curve
 
 
 def _smooth(values, width=20):
+    width = max(1, min(width, len(values)))
     kernel = torch.ones(width) / width
     padded = torch.tensor(values)
     return torch.nn.functional.conv1d(padded.view(1, 1, -1), kernel.view(1, 1, -1)).flatten()
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
     parser.add_argument("--num-steps", type=int, default=400, help="policy updates")
     parser.add_argument("--batch", type=int, default=16, help="contexts per update")
     parser.add_argument("--contexts", type=int, default=4, help="number of contexts")
@@ -94,12 +111,19 @@ def main(argv=None):
         help="constant added to every reward: the best policy is unchanged, but without a "
         "baseline the estimator's variance grows with it",
     )
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     parser.add_argument("--out", default="examples/output", help="folder for the PNG")
     args = parser.parse_args(argv)
     settings = [True] if args.baseline else [False, True]
     curves = {
         f"baseline={b}": train(
-            args.num_steps, args.batch, args.contexts, args.actions, b, offset=args.reward_offset
+            args.num_steps,
+            args.batch,
+            args.contexts,
+            args.actions,
+            b,
+            offset=args.reward_offset,
+            progress=not args.no_progress,
         )
         for b in settings
     }
@@ -107,16 +131,23 @@ def main(argv=None):
     out.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(6, 4))
     for name, curve in curves.items():
-        ax.plot(_smooth(curve).numpy(), label=name)
+        if curve:
+            ax.plot(_smooth(curve).numpy(), label=name)
     ax.axhline(1.0, color="gray", linestyle=":", label="best possible")
     ax.set(xlabel="update", ylabel="mean reward (20-step average)", title="REINFORCE")
     ax.legend()
     fig.tight_layout()
     fig.savefig(out / "reinforce.png")
     plt.close(fig)
+    print(f"random policy earns {1 / args.actions:.3f} on average, the best possible 1.000")
     for name, curve in curves.items():
-        first, last = sum(curve[:20]) / 20, sum(curve[-20:]) / 20
-        print(f"{name}: mean reward over the first 20 steps {first:.3f}, last 20 {last:.3f}")
+        if not curve:
+            print(f"{name}: no updates (--num-steps 0)")
+            continue
+        n = min(20, len(curve))
+        first, last = sum(curve[:n]) / n, sum(curve[-n:]) / n
+        print(f"{name}: mean reward over the first {n} updates {first:.3f}, last {n} {last:.3f}")
+    print(f"saved {out / 'reinforce.png'}")
     return {"curves": curves, "png": out / "reinforce.png"}
 
 
