@@ -5,6 +5,7 @@ import torch
 from distributions import constraints
 from distributions.distribution import Distribution
 from distributions.utils import (
+    broadcast_shape,
     lazy_property,
     logits_to_probs,
     probs_or_logits,
@@ -119,7 +120,7 @@ class Categorical(Distribution):
         index = value.long().unsqueeze(-1)
         logits = self.logits
         if index.shape[:-1] != logits.shape[:-1]:
-            shape = torch.broadcast_shapes(index.shape[:-1], logits.shape[:-1])
+            shape = broadcast_shape(index.shape[:-1], logits.shape[:-1])
             index = index.expand(shape + (1,))
             logits = logits.expand(shape + (self._num_events,))
         return logits.gather(-1, index).squeeze(-1)
@@ -133,7 +134,7 @@ class Categorical(Distribution):
         """``P(X <= value)``; values below 0 give 0 and above ``K-1`` give 1."""
         cdf = self.probs.cumsum(-1)
         index = value.floor().long().clamp(-1, self._num_events - 1)
-        shape = torch.broadcast_shapes(index.shape, self.batch_shape)
+        shape = broadcast_shape(index.shape, self.batch_shape)
         cdf = cdf.expand(shape + (self._num_events,))
         picked = cdf.gather(-1, index.clamp(min=0).expand(shape).unsqueeze(-1)).squeeze(-1)
         return torch.where(index.expand(shape) < 0, torch.zeros_like(picked), picked)
@@ -141,7 +142,7 @@ class Categorical(Distribution):
     def icdf(self, value):
         """The smallest category whose cdf reaches ``value``."""
         cdf = self.probs.cumsum(-1)
-        shape = torch.broadcast_shapes(value.shape, self.batch_shape)
+        shape = broadcast_shape(value.shape, self.batch_shape)
         cdf = cdf.expand(shape + (self._num_events,)).contiguous()
         q = value.to(cdf.dtype).expand(shape).unsqueeze(-1).contiguous()
         return torch.searchsorted(cdf, q).clamp(max=self._num_events - 1).squeeze(-1)

@@ -17,6 +17,8 @@ import math
 
 import torch
 
+from distributions.utils import broadcast_shape
+
 __all__ = [
     "count_entropy",
     "count_icdf",
@@ -90,7 +92,7 @@ def count_icdf(dist, value, dtype, reaches, top=math.inf):
             f"{type(dist).__name__}.icdf: value must be a probability in [0, 1], got a tensor "
             f"of shape {tuple(q.shape)} with min {q.min().item()} and max {q.max().item()}"
         )
-    q = q.expand(torch.broadcast_shapes(q.shape, dist.batch_shape))
+    q = q.expand(broadcast_shape(q.shape, dist.batch_shape))
     # The ends are answered directly; searching for q = 1 would run to huge k.
     inner = torch.where((q <= 0) | (q >= 1), 0.5, q)
     guess, step = normal_guess(inner, dist.mean, dist.variance)

@@ -4,7 +4,7 @@ import torch
 
 from distributions import constraints
 from distributions.distribution import Distribution
-from distributions.utils import sum_rightmost
+from distributions.utils import broadcast_shape, sum_rightmost
 
 __all__ = ["Delta"]
 
@@ -44,7 +44,7 @@ class Delta(Distribution):
         split = v.dim() - event_dim
         batch_shape, event_shape = v.shape[:split], v.shape[split:]
         if isinstance(log_density, torch.Tensor):
-            batch_shape = torch.broadcast_shapes(batch_shape, log_density.shape)
+            batch_shape = broadcast_shape(batch_shape, log_density.shape)
         else:
             dtype = v.dtype if v.is_floating_point() else torch.get_default_dtype()
             log_density = torch.tensor(float(log_density), dtype=dtype)

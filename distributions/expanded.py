@@ -4,6 +4,7 @@ import torch
 
 from distributions import constraints
 from distributions.distribution import Distribution
+from distributions.utils import broadcast_shape
 
 __all__ = ["ExpandedDistribution"]
 
@@ -82,7 +83,7 @@ class ExpandedDistribution(Distribution):
 
     def log_prob(self, value):
         lp = self.base_dist.log_prob(value)
-        shape = torch.broadcast_shapes(lp.shape, self.batch_shape)
+        shape = broadcast_shape(lp.shape, self.batch_shape)
         return lp.expand(shape)
 
     def enumerate_support(self, expand=True):

@@ -9,7 +9,13 @@ from distributions import constraints
 from distributions.binary_params import BinaryParams
 from distributions.counts import integer_quantile
 from distributions.distribution import Distribution
-from distributions.utils import broadcast_all, probs_or_logits, safe_xlogy, uniform_draws
+from distributions.utils import (
+    broadcast_all,
+    broadcast_shape,
+    probs_or_logits,
+    safe_xlogy,
+    uniform_draws,
+)
 
 __all__ = ["Geometric"]
 
@@ -109,7 +115,7 @@ class Geometric(BinaryParams, Distribution):
         """
         dtype = self.probs.dtype
         q = torch.as_tensor(value, dtype=dtype, device=self.probs.device)
-        q = q.expand(torch.broadcast_shapes(q.shape, self.batch_shape))
+        q = q.expand(broadcast_shape(q.shape, self.batch_shape))
         inner = torch.where((q <= 0) | (q >= 1), 0.5, q)
         ratio = torch.log1p(-inner.double()) / torch.log1p(-self.probs.double())
         guess = torch.ceil(ratio - 1).clamp(min=0).nan_to_num(0.0, 0.0, 0.0).expand(q.shape)

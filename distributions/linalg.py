@@ -10,6 +10,7 @@ element, and say how to repair the matrix.
 import torch
 
 from distributions import constraints
+from distributions.utils import broadcast_shape
 from distributions.validation import describe_violation
 
 __all__ = [
@@ -47,7 +48,7 @@ def batch_shapes(*shapes):
     first = nonempty[0]
     if all(s == first for s in nonempty):
         return torch.Size(first)
-    return torch.broadcast_shapes(*shapes)
+    return broadcast_shape(*shapes)
 
 
 def batch_mv(matrix, vector):

@@ -4,6 +4,7 @@ import torch
 
 from distributions import constraints
 from distributions.distribution import Distribution
+from distributions.utils import broadcast_shape
 
 __all__ = ["MaskedDistribution"]
 
@@ -41,7 +42,7 @@ class MaskedDistribution(Distribution):
             )
         batch = base_dist.batch_shape
         try:
-            batch_shape = torch.broadcast_shapes(mask.shape, batch)
+            batch_shape = broadcast_shape(mask.shape, batch)
         except RuntimeError as e:
             raise ValueError(
                 f"mask: shape {tuple(mask.shape)} does not broadcast with the batch shape "

@@ -7,7 +7,7 @@ from distributions import constraints
 from distributions.binomial import Binomial
 from distributions.categorical import Categorical
 from distributions.distribution import Distribution
-from distributions.utils import lazy_property, probs_or_logits, safe_xlogy
+from distributions.utils import broadcast_shape, lazy_property, probs_or_logits, safe_xlogy
 
 __all__ = ["Multinomial"]
 
@@ -273,7 +273,7 @@ def _batch_shape(total_count, batch_shape):
     if not isinstance(total_count, torch.Tensor):
         return batch_shape
     try:
-        return torch.broadcast_shapes(total_count.shape, batch_shape)
+        return broadcast_shape(total_count.shape, batch_shape)
     except RuntimeError:
         raise ValueError(
             f"Multinomial: argument 'total_count' of shape {tuple(total_count.shape)} does not "

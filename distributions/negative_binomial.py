@@ -12,7 +12,7 @@ from distributions.counts import count_entropy, count_icdf, edgeworth_entropy, n
 from distributions.distribution import Distribution
 from distributions.poisson import Poisson
 from distributions.special import betainc, log_beta, log_standard_gamma
-from distributions.utils import broadcast_all, probs_or_logits, safe_xlogy
+from distributions.utils import broadcast_all, broadcast_shape, probs_or_logits, safe_xlogy
 
 __all__ = ["NegativeBinomial"]
 
@@ -258,7 +258,7 @@ def _check_total_count(total_count, name, param):
         )
     if isinstance(total_count, torch.Tensor) and isinstance(param, torch.Tensor):
         try:
-            torch.broadcast_shapes(total_count.shape, param.shape)
+            broadcast_shape(total_count.shape, param.shape)
         except RuntimeError:
             raise ValueError(
                 f"NegativeBinomial: argument 'total_count' of shape {tuple(total_count.shape)} "

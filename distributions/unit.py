@@ -4,6 +4,7 @@ import torch
 
 from distributions import constraints
 from distributions.distribution import Distribution
+from distributions.utils import broadcast_shape
 
 __all__ = ["Unit"]
 
@@ -51,7 +52,7 @@ class Unit(Distribution):
     def log_prob(self, value):
         if self._validate_args:
             self._validate_sample(value)
-        shape = torch.broadcast_shapes(self.batch_shape, value.shape[:-1])
+        shape = broadcast_shape(self.batch_shape, value.shape[:-1])
         return self.log_factor.expand(shape)
 
     def _validate_sample(self, value):

@@ -11,7 +11,9 @@ from numbers import Number
 import torch
 
 __all__ = [
+    "BroadcastError",
     "broadcast_all",
+    "broadcast_shape",
     "clamp_probs",
     "lazy_property",
     "logits_to_probs",
@@ -46,6 +48,38 @@ def promote_float(value, like=None):
     if like is not None and like.is_floating_point():
         return torch.tensor(value, dtype=like.dtype, device=like.device)
     return torch.tensor(value, dtype=torch.get_default_dtype())
+
+
+class BroadcastError(ValueError, RuntimeError):
+    """Shapes that do not broadcast (a ``RuntimeError`` too, as torch raises there)."""
+
+
+def broadcast_shape(*shapes):
+    """The broadcast of ``shapes``, as ``torch.broadcast_shapes`` but in plain Python.
+
+    ``torch.broadcast_shapes`` imports sympy (through ``torch.fx``) on its first
+    call, which cost 1.7 to 4 s on the first ``icdf`` or ``expand`` of a session.
+
+    Raises:
+        BroadcastError: (a ValueError and a RuntimeError) naming the shapes, when
+            two sizes differ and neither is 1.
+
+    Example:
+        >>> broadcast_shape((3, 1), (4,), ())
+        torch.Size([3, 4])
+    """
+    ndim = max((len(s) for s in shapes), default=0)
+    out = [1] * ndim
+    for shape in shapes:
+        for i, size in enumerate(shape, ndim - len(shape)):
+            if size != out[i]:
+                if out[i] != 1 and size != 1:
+                    raise BroadcastError(
+                        f"shapes {[tuple(s) for s in shapes]} do not broadcast: size {size} "
+                        f"against {out[i]} at dim {i - ndim}"
+                    )
+                out[i] = size if out[i] == 1 else out[i]
+    return torch.Size(out)
 
 
 def safe_xlogy(x, y):

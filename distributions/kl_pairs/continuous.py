@@ -25,6 +25,7 @@ from distributions.lowrank_multivariate_normal import LowRankMultivariateNormal
 from distributions.multivariate_normal import MultivariateNormal
 from distributions.normal import Normal
 from distributions.uniform import Uniform
+from distributions.utils import broadcast_shape
 
 __all__ = ["infinite_kl"]
 
@@ -33,7 +34,7 @@ _EULER = 0.57721566490153286060
 
 def infinite_kl(p, q):
     """``+inf`` over the broadcast batch shape: ``p`` puts mass where ``q`` has none."""
-    shape = torch.broadcast_shapes(p.batch_shape, q.batch_shape)
+    shape = broadcast_shape(p.batch_shape, q.batch_shape)
     dtype = torch.get_default_dtype()
     for d in (p, q):
         for value in vars(d).values():
@@ -174,7 +175,7 @@ def _kl_mvn_mvn(p, q):
             f"kl_divergence(MultivariateNormal, MultivariateNormal): event shapes "
             f"{tuple(p.event_shape)} and {tuple(q.event_shape)} differ"
         )
-    shape = torch.broadcast_shapes(p.batch_shape, q.batch_shape)
+    shape = broadcast_shape(p.batch_shape, q.batch_shape)
     n = p.event_shape[0]
     lp = p.scale_tril.expand(shape + (n, n))
     lq = q.scale_tril.expand(shape + (n, n))

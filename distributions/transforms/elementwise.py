@@ -14,6 +14,7 @@ import torch.nn.functional as F
 
 from distributions import constraints
 from distributions.transforms.base import Transform
+from distributions.utils import broadcast_shape
 
 __all__ = [
     "AbsTransform",
@@ -101,10 +102,10 @@ class PowerTransform(Transform):
         return (self.exponent * y / x).abs().log()
 
     def forward_shape(self, shape):
-        return torch.broadcast_shapes(shape, self.exponent.shape)
+        return broadcast_shape(shape, self.exponent.shape)
 
     def inverse_shape(self, shape):
-        return torch.broadcast_shapes(shape, self.exponent.shape)
+        return broadcast_shape(shape, self.exponent.shape)
 
     def __repr__(self):
         return f"{type(self).__name__}(exponent={self.exponent})"
@@ -280,15 +281,15 @@ class AffineTransform(Transform):
         n = self._event_dim
         batch_shape = x.shape[: x.dim() - n]
         if n:
-            result = result.expand(torch.broadcast_shapes(result.shape, x.shape))
+            result = result.expand(broadcast_shape(result.shape, x.shape))
             result = result.reshape(result.shape[: result.dim() - n] + (-1,)).sum(-1)
-        return result.expand(torch.broadcast_shapes(result.shape, batch_shape))
+        return result.expand(broadcast_shape(result.shape, batch_shape))
 
     def forward_shape(self, shape):
-        return torch.broadcast_shapes(shape, _shape(self.loc), _shape(self.scale))
+        return broadcast_shape(shape, _shape(self.loc), _shape(self.scale))
 
     def inverse_shape(self, shape):
-        return torch.broadcast_shapes(shape, _shape(self.loc), _shape(self.scale))
+        return broadcast_shape(shape, _shape(self.loc), _shape(self.scale))
 
     def __repr__(self):
         name = type(self).__name__

@@ -38,7 +38,7 @@ from distributions import (
     kl_divergence,
 )
 from distributions.transforms import AffineTransform
-from distributions.utils import safe_xlogy, tril_matrix_to_vec, vec_to_tril_matrix
+from distributions.utils import broadcast_shape, safe_xlogy, tril_matrix_to_vec, vec_to_tril_matrix
 
 
 def grad_of(make, p, value):
@@ -274,3 +274,10 @@ def test_zero_size_batches_score_their_own_draws():
     assert d.log_prob(d.sample((2,))).shape == (2, 0)
     r = RelaxedOneHotCategorical(torch.tensor(1.0), probs=torch.ones(0, 3) / 3)
     assert r.log_prob(r.sample((2,))).shape == (2, 0)
+
+
+def test_broadcast_shape_matches_torch_without_importing_sympy():
+    for shapes in [((3, 1), (4,), ()), ((0,), (1,)), ((2, 0), (0,)), ((5,), (1, 5))]:
+        assert broadcast_shape(*shapes) == torch.broadcast_shapes(*shapes)
+    with pytest.raises(RuntimeError, match=r"shapes \[\(2,\), \(3,\)\] do not broadcast"):
+        broadcast_shape((2,), (3,))
