@@ -14,7 +14,7 @@ import scipy.special as sc
 import scipy.stats as st
 import torch
 
-from distributions import Beta, Binomial, NegativeBinomial, Poisson
+from distributions import Beta, Binomial, NegativeBinomial, Poisson, StudentT
 from distributions.counts import count_entropy
 from distributions.special import betainc
 
@@ -132,3 +132,14 @@ def test_negative_binomial_entropy_refuses_an_unbounded_sum():
     d = NegativeBinomial(0.5, probs=f64(1 - 1e-9))
     with pytest.raises(NotImplementedError, match=r"NegativeBinomial.entropy: total_count=0.5"):
         d.entropy()
+
+
+@pytest.mark.parametrize("df", [1e7, 1e10])
+def test_student_t_with_huge_df_matches_scipy_in_bounded_time(df):
+    d = StudentT(f64(df))
+    t = torch.tensor([-8.0, -1.0, 0.0, 0.5, 3.0], dtype=torch.float64)
+    got = timed(lambda: d.cdf(t))
+    torch.testing.assert_close(got, torch.from_numpy(st.t(df).cdf(t.numpy())), rtol=1e-9, atol=0)
+    p = torch.tensor([1e-10, 0.1, 0.5, 0.9], dtype=torch.float64)
+    want = torch.from_numpy(st.t(df).ppf(p.numpy()))
+    torch.testing.assert_close(timed(lambda: d.icdf(p)), want, rtol=1e-12, atol=1e-12)
