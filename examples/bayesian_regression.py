@@ -77,6 +77,7 @@ def main(argv=None):
         lo, hi = samples[site].quantile(torch.tensor([0.05, 0.95]), dim=0)
         ax.fill_between(grid.numpy(), lo.numpy(), hi.numpy(), alpha=alpha, label=label)
     ax.set(xlabel="BMI (standardized)", ylabel="progression (standardized)")
+    ax.set_title("diabetes progression vs BMI: posterior predictive")
     ax.legend()
     fig.tight_layout()
     fig.savefig(out / "bayesian_regression.png")
