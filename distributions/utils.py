@@ -68,6 +68,10 @@ def broadcast_shape(*shapes):
         >>> broadcast_shape((3, 1), (4,), ())
         torch.Size([3, 4])
     """
+    if torch.compiler.is_compiling() or not all(type(n) is int for s in shapes for n in s):
+        # Symbolic sizes under torch.compile: torch's version reasons about them
+        # without guarding on data-dependent values (and sympy is loaded there anyway).
+        return torch.broadcast_shapes(*shapes)
     ndim = max((len(s) for s in shapes), default=0)
     out = [1] * ndim
     for shape in shapes:
