@@ -59,7 +59,7 @@ def _plot(losses, theta, out):
         _plot_loss(ax1, losses)
     else:
         ax1.text(0.5, 0.5, "no SVI steps (--num-steps 0)", ha="center", transform=ax1.transAxes)
-        ax1.set(title="SVI loss")
+        ax1.set(title="SVI loss", xticks=[], yticks=[])
     lo, mid, hi = torch.quantile(theta, torch.tensor([0.05, 0.5, 0.95]), dim=0).numpy()
     schools = torch.arange(len(Y)).numpy()
     ax2.errorbar(schools, mid, yerr=[mid - lo, hi - mid], fmt="o", label="posterior theta (90%)")
