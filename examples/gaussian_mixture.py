@@ -119,6 +119,8 @@ def fit(variant, data, steps, seed=0, progress=False):
     """Trains one variant from scratch; returns its loss history and fitted ``m``."""
     program, guide, elbo = _setup(variant, seed)
     svi = SVI(program, guide, Adam({"lr": 0.05}), elbo)
+    if progress:  # SVI.run's bars are all labelled "SVI": say which variant this is
+        print(f"fitting with {variant}", flush=True)
     losses = svi.run(steps, data, progress=progress)
     store = ppl.get_param_store()
     # With no steps the guide never ran: its locations are still the initial ones.
