@@ -128,8 +128,9 @@ class CompiledLoss:
         True
     """
 
-    def __init__(self, owner, forward, allow_pieces=False, max_structures=8):
+    def __init__(self, owner, forward, allow_pieces=False, max_structures=8, quiet=False):
         self.owner = owner
+        self.quiet = quiet  # Pyro's ignore_jit_warnings: fall back without a warning
         self.forward = forward
         self.allow_pieces = allow_pieces
         self.max_structures = max_structures
@@ -196,6 +197,8 @@ class CompiledLoss:
         return None
 
     def _warn(self, error, outcome):
+        if self.quiet:
+            return
         warnings.warn(
             f"{self.owner}: the SVI step does not compile as one graph ({_cause(error)}); "
             f"{outcome}. A Python branch on a tensor's value (.item(), if z:, int(z)) or "

@@ -64,7 +64,11 @@ class _CompiledSteps:
                 "JitTrace_ELBO(compile_pieces=True) if Trace_ELBO's credit rule will do"
             )
         self.compiled = CompiledLoss(
-            type(self).__name__, self._forward, compile_pieces, max_structures
+            type(self).__name__,
+            self._forward,
+            compile_pieces,
+            max_structures,
+            quiet=bool(self.options.get("ignore_jit_warnings", False)),
         )
 
     def _forward(self, model, guide, args, kwargs):
@@ -108,7 +112,8 @@ class JitTrace_ELBO(_CompiledSteps, Trace_ELBO):
             default: pieces cost minutes to compile and often run slower than
             eager (issue 14 measured 17 pieces at 2x the eager step).
         *args: as :class:`~inference.Trace_ELBO`.
-        **kwargs: as :class:`~inference.Trace_ELBO`.
+        **kwargs: as :class:`~inference.Trace_ELBO`; ``ignore_jit_warnings=True``
+            (Pyro's flag) falls back to eager without the warning.
 
     Example:
         >>> JitTrace_ELBO(num_particles=2).num_particles
