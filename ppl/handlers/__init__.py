@@ -18,8 +18,8 @@ from ppl.handlers.enum import enum
 from ppl.handlers.infer_config import infer_config
 from ppl.handlers.lift import lift
 from ppl.handlers.markov import markov
-from ppl.handlers.replay import replay
 from ppl.handlers.reparam import reparam
+from ppl.handlers.replay import replay
 from ppl.handlers.scale_mask import mask, scale
 from ppl.handlers.scope import scope
 from ppl.handlers.seed import seed
