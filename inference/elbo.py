@@ -13,10 +13,12 @@ import torch
 
 import ppl
 from inference.baselines import Baselines
+from inference.dreg import stop_params
 from inference.guide_checks import check_model_guide
 from inference.stochastic_graph import is_score_site
 from inference.surrogate import combine, site_costs, surrogate_loss
 from inference.traces import trace_pair
+from ppl.handlers import replay, trace
 
 __all__ = ["ELBO", "check_model_guide_match", "infer_max_plate_nesting"]
 
@@ -39,6 +41,12 @@ class ELBO(abc.ABC):
             from one trace when ``None`` (needed for ``vectorize_particles``).
         vectorize_particles: draw all particles in one pass inside an outer
             plate at dim ``-(max_plate_nesting + 1)``.
+        stick_the_landing: score reparameterized guide sites with their
+            parameters held fixed, ``log q_stop(phi)(z(phi))`` (Roeder et al. 2017,
+            "Sticking the Landing", arXiv 1703.09194): the dropped term has mean
+            zero, so the first-order gradient stays unbiased, and it vanishes when
+            the guide equals the posterior. Guide parameters must come from
+            ``ppl.param``/``ppl.module``; higher derivatives are not those of the ELBO.
         **kwargs: accepted for compatibility with Pyro's constructors
             (``strict_enumeration_warning``, ``ignore_jit_warnings``, ...).
     """
@@ -47,13 +55,19 @@ class ELBO(abc.ABC):
     needs_provenance = False
 
     def __init__(
-        self, num_particles=1, max_plate_nesting=None, vectorize_particles=False, **kwargs
+        self,
+        num_particles=1,
+        max_plate_nesting=None,
+        vectorize_particles=False,
+        stick_the_landing=False,
+        **kwargs,
     ):
         if num_particles < 1:
             raise ValueError(f"num_particles must be >= 1, got {num_particles}")
         self.num_particles = num_particles
         self.max_plate_nesting = max_plate_nesting
         self.vectorize_particles = vectorize_particles
+        self.stick_the_landing = stick_the_landing
         self.options = kwargs
         self.baselines = Baselines()
         self.last_traces = None
@@ -87,6 +101,8 @@ class ELBO(abc.ABC):
         check_model_guide(model_trace, guide_trace, nesting)
         model_trace.compute_log_prob()
         guide_trace.compute_log_prob()
+        if self.stick_the_landing:
+            _fixed_parameter_log_probs(guide, args, kwargs, guide_trace)
         return model_trace, guide_trace, prov
 
     def _particles(self, model, guide, args, kwargs):
@@ -108,7 +124,13 @@ class ELBO(abc.ABC):
 
     def _costs(self, model_trace, guide_trace):
         """The cost terms of one particle (estimators may rewrite them)."""
-        return site_costs(model_trace, guide_trace)
+        costs = site_costs(model_trace, guide_trace)
+        if self.stick_the_landing:
+            for cost in costs:
+                fixed = cost.site.infer.get("_stl_log_prob") if cost.node[0] == "g" else None
+                if fixed is not None:
+                    cost.value = -fixed
+        return costs
 
     def _particle_loss(self, model_trace, guide_trace, prov):
         scored = {
@@ -150,6 +172,16 @@ class ELBO(abc.ABC):
 
     def __call__(self, model, guide, *args, **kwargs):
         return self.differentiable_loss(model, guide, *args, **kwargs)
+
+
+def _fixed_parameter_log_probs(guide, args, kwargs, guide_trace):
+    # The guide again at the same draws with every parameter detached: its
+    # reparameterized sites' log q then depends on the parameters only through z.
+    fixed = trace(replay(stop_params(guide), trace=guide_trace)).get_trace(*args, **kwargs)
+    fixed.compute_log_prob()
+    for name, site in guide_trace.iter_stochastic_nodes():
+        if getattr(site.fn, "has_rsample", False) and name in fixed.nodes:
+            site.infer["_stl_log_prob"] = fixed.nodes[name].log_prob
 
 
 def _has_score_sites(guide_trace):
