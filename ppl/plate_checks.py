@@ -21,6 +21,8 @@ import math
 
 import torch
 
+from distributions.utils import broadcast_shape
+
 __all__ = [
     "check_local_param",
     "check_plates_cover",
@@ -50,7 +52,7 @@ def _log_prob_shape(msg, sample_shape):
     if isinstance(value, torch.Tensor):
         split = value.dim() - len(fn.event_shape)
         try:
-            shape = torch.broadcast_shapes(value.shape[: max(split, 0)], shape)
+            shape = broadcast_shape(value.shape[: max(split, 0)], shape)
         except RuntimeError:
             return None  # the observation checks report a broadcast failure
     return shape

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 
 import torch
 
+from distributions.utils import broadcast_shape
 from ppl import validation
 from ppl.runtime import Message
 
@@ -275,7 +276,7 @@ def _site_log_prob(site):
 def _predicted_log_prob_shape(site):
     value, fn = site.value, site.fn
     split = value.dim() - len(fn.event_shape)
-    return torch.broadcast_shapes(value.shape[:split], fn.batch_shape)
+    return broadcast_shape(value.shape[:split], fn.batch_shape)
 
 
 def _shape(shape):

@@ -14,6 +14,7 @@ import torch
 from distributions import Distribution, ExpandedDistribution, Independent, MaskedDistribution
 from distributions.constraints import is_dependent
 from distributions.torch_constraints import as_constraint
+from distributions.utils import broadcast_shape
 from distributions.violations import describe_offenders
 
 __all__ = [
@@ -189,7 +190,7 @@ def _check_dtype(name, dist_name, support, value):
 def _check_broadcast(name, dist_name, batch_shape, value, split):
     value_batch = value.shape[:split]
     try:
-        log_prob_shape = torch.broadcast_shapes(value_batch, batch_shape)
+        log_prob_shape = broadcast_shape(value_batch, batch_shape)
     except RuntimeError:
         raise ValueError(
             f"sample site '{name}': obs batch shape {tuple(value_batch)} does not broadcast "

@@ -20,8 +20,7 @@ Each sample site records, for the inference code that reads the trace:
   variable is named by the site name.
 """
 
-import torch
-
+from distributions.utils import broadcast_shape
 from ppl.runtime import Messenger
 
 __all__ = ["enum", "enumerated_value"]
@@ -50,9 +49,7 @@ def enumerated_value(fn, dim, expand=False):
     num_values = support.shape[0]
     value = support.reshape((num_values,) + (1,) * (-dim - 1) + event_shape)
     if expand:
-        batch = torch.broadcast_shapes(
-            value.shape[: value.dim() - len(event_shape)], fn.batch_shape
-        )
+        batch = broadcast_shape(value.shape[: value.dim() - len(event_shape)], fn.batch_shape)
         value = value.expand(batch + event_shape)
     return value
 
