@@ -125,6 +125,15 @@ def check_arguments(dist):
         ValueError: naming the distribution, argument, shape, constraint and an
             offending element, and how to fix or silence it.
     """
+    if torch._C._is_torch_function_mode_enabled():
+        # The checks only decide whether to raise: they run below torch-function
+        # modes, so a tracing mode neither pays for nor sees their reads.
+        with torch._C.DisableTorchFunction():
+            return _check_each_argument(dist)
+    return _check_each_argument(dist)
+
+
+def _check_each_argument(dist):
     cls = type(dist)
     for name, constraint in dist.arg_constraints.items():
         if is_dependent(constraint):

@@ -104,7 +104,13 @@ def check_message(msg):
             f"write ppl.sample('{msg.name}', SomeDistribution(...))"
         )
     if msg.is_observed and msg.mask is not False:
-        check_observation(msg.name, fn, msg.value, msg.kwargs.get("sample_shape", ()))
+        if torch._C._is_torch_function_mode_enabled():
+            # Checks only decide whether to raise: below torch-function modes, a
+            # tracing mode neither pays for nor sees their reads.
+            with torch._C.DisableTorchFunction():
+                check_observation(msg.name, fn, msg.value, msg.kwargs.get("sample_shape", ()))
+        else:
+            check_observation(msg.name, fn, msg.value, msg.kwargs.get("sample_shape", ()))
 
 
 def checks_values(fn):
