@@ -157,18 +157,23 @@ def test_a_users_torch_constraint_keeps_its_check_and_can_get_a_transform():
     with pytest.raises(NotImplementedError, match=r"constraint .* \(class Above\)"):
         transform_to(Above())
     registry = type(transform_to)("my_registry")
-    registry.register(Above, lambda c: td.transforms.ExpTransform())
-    assert isinstance(registry(Above()), td.transforms.ExpTransform)
+    exp = td.transforms.ExpTransform()
+    registry.register(Above, lambda c: exp)
+    assert registry(Above()) is exp  # the registered factory answered, nothing else
 
 
 def test_registering_for_a_torch_constraint_as_pyro_code_does():
     # Pyro code registers transforms for torch's constraints, e.g. softplus for positive.
     registry = type(biject_to)("my_registry")
-    registry.register(tc.positive, lambda c: td.transforms.SoftplusTransform())
-    assert isinstance(registry(tc.positive), td.transforms.SoftplusTransform)
-    assert isinstance(registry(constraints.greater_than(2.0)), td.transforms.SoftplusTransform)
-    registry.register(tc._Interval, lambda c: td.transforms.SigmoidTransform())
-    assert isinstance(registry(constraints.unit_interval), td.transforms.SigmoidTransform)
+    softplus, sigmoid = td.transforms.SoftplusTransform(), td.transforms.SigmoidTransform()
+    seen = []
+    registry.register(tc.positive, lambda c: seen.append(c) or softplus)
+    assert registry(tc.positive) is softplus
+    # Our greater_than(2) reaches the factory registered for torch's class, with its bound.
+    assert registry(constraints.greater_than(2.0)) is softplus
+    assert float(seen[-1].lower_bound) == 2.0
+    registry.register(tc._Interval, lambda c: sigmoid)
+    assert registry(constraints.unit_interval) is sigmoid
 
 
 def test_not_a_constraint_names_the_argument_and_the_fix():
