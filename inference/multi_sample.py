@@ -15,9 +15,10 @@ import ppl
 from inference.dreg import dreg_log_densities
 from inference.elbo import check_model_guide_match, infer_max_plate_nesting
 from inference.guide_checks import check_model_guide
+from inference.objective import Objective
 from inference.traces import trace_pair
 
-__all__ = ["ParticleWeights", "particle_weights"]
+__all__ = ["MultiSampleObjective", "ParticleWeights", "particle_weights"]
 
 _PARTICLE_PLATE = "num_particles_vectorized"
 
@@ -139,3 +140,33 @@ def particle_weights(
 
     run = _one_run(wrap(model), wrap(guide), args, kwargs, dim, num_particles, dreg)
     return ParticleWeights(*run)
+
+
+class MultiSampleObjective(Objective):
+    """Base of the multi-sample bounds: the particle settings and one weighing call.
+
+    Args:
+        num_particles: samples per bound.
+        max_plate_nesting: plate dims the model uses at most (inferred when ``None``).
+        vectorize_particles: draw the samples in one pass inside an outer plate.
+        **kwargs: accepted for compatibility with Pyro's constructors.
+    """
+
+    def __init__(self, num_particles, max_plate_nesting=None, vectorize_particles=False, **kwargs):
+        self.num_particles = num_particles
+        self.max_plate_nesting = max_plate_nesting
+        self.vectorize_particles = vectorize_particles
+        self.options = kwargs
+
+    def _weights(self, model, guide, args, kwargs, **options):
+        """The :class:`ParticleWeights` of one estimate with this objective's settings."""
+        return particle_weights(
+            model,
+            guide,
+            args,
+            kwargs,
+            self.num_particles,
+            self.vectorize_particles,
+            self.max_plate_nesting,
+            **options,
+        )

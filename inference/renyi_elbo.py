@@ -23,8 +23,7 @@ import math
 
 import torch
 
-from inference.multi_sample import particle_weights
-from inference.objective import Objective
+from inference.multi_sample import MultiSampleObjective
 
 __all__ = ["RenyiELBO", "renyi_bound"]
 
@@ -42,7 +41,7 @@ def renyi_bound(log_w, alpha):
     return (torch.logsumexp(scaled, 0) - math.log(log_w.shape[0])) / (1.0 - alpha)
 
 
-class RenyiELBO(Objective):
+class RenyiELBO(MultiSampleObjective):
     """The Rényi alpha-bound; ``alpha = 0`` is the IWAE bound.
 
     Args:
@@ -95,25 +94,13 @@ class RenyiELBO(Objective):
             raise ValueError(
                 f"RenyiELBO: dreg=True is derived for the IWAE bound, alpha=0; got alpha={alpha}"
             )
+        super().__init__(num_particles, max_plate_nesting, vectorize_particles, **kwargs)
         self.dreg = dreg
         self.alpha = float(alpha)
-        self.num_particles = num_particles
-        self.max_plate_nesting = max_plate_nesting
-        self.vectorize_particles = vectorize_particles
-        self.options = kwargs
 
     def differentiable_loss(self, model, guide, *args, **kwargs):
         """``-L_alpha`` whose gradient is the estimator's (see the module docs)."""
-        weights = particle_weights(
-            model,
-            guide,
-            args,
-            kwargs,
-            self.num_particles,
-            self.vectorize_particles,
-            self.max_plate_nesting,
-            dreg=self.dreg,
-        )
+        weights = self._weights(model, guide, args, kwargs, dreg=self.dreg)
         bound = renyi_bound(weights.log_w, self.alpha)
         if self.dreg:
             return -_dreg_loss(bound, weights)

@@ -21,8 +21,7 @@ import math
 
 import torch
 
-from inference.multi_sample import particle_weights
-from inference.objective import Objective
+from inference.multi_sample import MultiSampleObjective
 
 __all__ = ["VIMCO", "leave_one_out_bounds"]
 
@@ -49,7 +48,7 @@ def leave_one_out_bounds(log_w):
     return torch.logsumexp(swapped, dim=1) - math.log(k)
 
 
-class VIMCO(Objective):
+class VIMCO(MultiSampleObjective):
     """The IWAE bound with VIMCO's per-sample leave-one-out score-function baselines.
 
     Args:
@@ -82,22 +81,11 @@ class VIMCO(Objective):
                 "VIMCO: num_particles must be an int >= 2 (each sample's baseline is built "
                 f"from the others), got {num_particles!r}"
             )
-        self.num_particles = num_particles
-        self.max_plate_nesting = max_plate_nesting
-        self.vectorize_particles = vectorize_particles
-        self.options = kwargs
+        super().__init__(num_particles, max_plate_nesting, vectorize_particles, **kwargs)
 
     def differentiable_loss(self, model, guide, *args, **kwargs):
         """``-L`` whose gradient is VIMCO's estimator (see the module docs)."""
-        weights = particle_weights(
-            model,
-            guide,
-            args,
-            kwargs,
-            self.num_particles,
-            self.vectorize_particles,
-            self.max_plate_nesting,
-        )
+        weights = self._weights(model, guide, args, kwargs)
         log_w = weights.log_w
         bound = torch.logsumexp(log_w, 0) - math.log(log_w.shape[0])
         surrogate = bound
