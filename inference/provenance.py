@@ -112,8 +112,13 @@ class ProvenanceMode(TorchFunctionMode):
         return _collect(obj, self.pass_id, self._storages)
 
     def tag(self, tensor, sources):
-        """Tags ``tensor`` (in place) with ``sources`` for this pass."""
-        _tag(tensor, sources, self.pass_id)
+        """Tags ``tensor`` (in place) with ``sources`` for this pass.
+
+        A tensor that cannot carry a tag loses sight of ``sources``: that is
+        recorded as a leak, so the graph stays sound.
+        """
+        if not _tag(tensor, sources, self.pass_id):
+            self.leaks.append((sources, self.position))
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         out = func(*args, **kwargs) if kwargs else func(*args)
@@ -126,11 +131,11 @@ class ProvenanceMode(TorchFunctionMode):
         if _is_mutation(name, kwargs):
             self._mutated(args, kwargs or {}, found)
         if isinstance(out, torch.Tensor):
-            _tag(out, found, self.pass_id)
+            self.tag(out, found)
         elif isinstance(out, (list, tuple)) and out and isinstance(out[0], torch.Tensor):
             for item in out:
                 if isinstance(item, torch.Tensor):
-                    _tag(item, found, self.pass_id)
+                    self.tag(item, found)
         elif out is not None and name not in _METADATA and not self._library_read():
             self.leaks.append((found, self.position))
         return out
@@ -144,7 +149,7 @@ class ProvenanceMode(TorchFunctionMode):
             own = _collect(t, self.pass_id, self._storages)
             if found <= own:
                 continue
-            _tag(t, found | own, self.pass_id)
+            self.tag(t, found | own)
             # Views of the target share its storage: tag the storage too.
             key = _storage_key(t)
             self._storages[key] = self._storages.get(key, frozenset()) | found
@@ -170,13 +175,12 @@ def _storage_key(t):
 
 
 def _tag(tensor, sources, pass_id):
+    """Tags ``tensor``; returns False for a tensor type that takes no attributes."""
     try:
         setattr(tensor, _ATTR, (pass_id, sources))
     except (AttributeError, RuntimeError):
-        # A tensor type that takes no attributes: its sources are lost, so the
-        # caller's analysis must not rely on it; such types do not occur in
-        # the programs traced here (plain tensors and parameters take them).
-        pass
+        return False
+    return True
 
 
 _EMPTY = frozenset()

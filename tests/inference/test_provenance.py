@@ -216,3 +216,17 @@ def test_data_flow_is_tracked_again_once_score_function_sites_appear(monkeypatch
     assert tracked == [True, False, False, True]
     assert elbo.graph.nodes["guide/z"]["kind"] == "nonreparam"
     assert elbo.graph.has_edge("guide/z", "model/x")
+
+
+def test_a_tensor_that_takes_no_tag_is_a_leak_not_a_lost_edge():
+    from inference.provenance import ProvenanceMode
+
+    class NoAttributes(torch.Tensor):
+        def __setattr__(self, name, value):
+            raise AttributeError(name)
+
+    mode = ProvenanceMode()
+    mode.tag(torch.zeros(1).as_subclass(NoAttributes), frozenset({"z"}))
+    assert mode.leaks == [(frozenset({"z"}), 0)]
+    mode.tag(torch.zeros(1), frozenset({"z"}))  # a plain tensor takes it
+    assert len(mode.leaks) == 1
