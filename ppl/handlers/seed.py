@@ -18,10 +18,7 @@ def _check_seed(rng_seed):
 
 
 def _seed_torch(rng_seed):
-    # torch.manual_seed also queues seeding for every accelerator backend,
-    # lazily and with a captured stack trace: ~0.2-0.8 ms a call, paid on every
-    # entry to `seed` (pyroapi's pyro_backend enters one). Without an
-    # accelerator the CPU generator is all there is to seed (~1 us).
+    # torch.manual_seed's lazy accelerator seeding would dominate each `seed` entry.
     if torch.accelerator.is_available():
         torch.manual_seed(rng_seed)
     else:
