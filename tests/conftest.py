@@ -22,7 +22,12 @@ def _fresh_state():
     torch.manual_seed(0)
     random.seed(0)
     np.random.seed(0)
+    # Both switches: the runtime's site checks and the distributions' default
+    # (ppl's switch sets the latter too, but a test may flip only one of them).
+    ppl.enable_validation(True)
     distributions.Distribution.set_default_validate_args(True)
     ppl.clear_param_store()
     yield
     ppl.clear_param_store()
+    ppl.enable_validation(True)
+    distributions.Distribution.set_default_validate_args(True)

@@ -52,7 +52,8 @@ def test_eight_schools_noncentered_fit_beats_the_centered_one():
     # the gap was at least 5.8 nats and the tau ratio at least 4.4 (tolerances 2, 2x).
     assert noncentered["loss"] < centered["loss"] - 2.0
     assert noncentered["tau"] > 2 * centered["tau"]
-    # Its mu lies near the NUTS posterior mean 4.4 (posterior sd about 3.3; within
-    # 1.2 over seeds 0-4).
-    assert abs(noncentered["mu"] - 4.4) < 2.5
+    # Its mu lies near the NUTS posterior mean 4.4: 3.65 at the example's seed
+    # (within 1.2 over seeds 0-4); 1.5 is under half the posterior sd of 3.3, so a
+    # guide that lost the location (the centered fit's 0.18) fails.
+    assert abs(noncentered["mu"] - 4.4) < 1.5
     assert noncentered["theta"].shape == (8,)

@@ -73,7 +73,11 @@ def test_compute_log_prob_matches_distribution():
 def test_log_prob_is_differentiable_in_params():
     tr = trace(_model).get_trace(torch.zeros(2))
     tr.log_prob_sum().backward()
-    assert ppl.get_param_store().get_unconstrained("loc").grad is not None
+    # z = loc + eps (rsample), so log N(z; loc, 1) does not move with loc, and
+    # d/dloc sum_i log N(0; z, 2) = sum_i (0 - z) / 4 = -z / 2 for two points.
+    z = tr.nodes["z"]["value"].detach()
+    grad = ppl.get_param_store().get_unconstrained("loc").grad
+    assert torch.allclose(grad, -z / 2)
 
 
 def test_log_prob_sum_of_empty_trace_is_zero_tensor():
