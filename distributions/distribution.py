@@ -5,16 +5,58 @@ arXiv 1711.10604): a draw has shape ``sample_shape + batch_shape + event_shape``
 and ``log_prob`` reduces the event dims, returning ``sample_shape + batch_shape``.
 """
 
+from __future__ import annotations
+
 import warnings
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import torch
 
 from distributions.validation import check_arguments, check_sample
 
-__all__ = ["Distribution"]
+__all__ = ["Distribution", "register_wrapper"]
+
+ShapeLike = torch.Size | Sequence[int]
+_Wrapper = TypeVar("_Wrapper", bound=type)
+
+# The wrappers behind ``expand`` (the generic fallback), ``to_event`` and ``mask``
+# subclass Distribution, so this module cannot import them. Each registers itself
+# here when its module is imported, and ``distributions/__init__`` imports all three,
+# so any import of ``distributions`` (or of one of its modules) fills the table.
+_WRAPPERS: dict[str, type] = {}
 
 
-def _warn_undeclared(cls):
+def register_wrapper(role: str) -> Callable[[_Wrapper], _Wrapper]:
+    """Class decorator naming the wrapper that ``Distribution.<role>`` returns.
+
+    Args:
+        role: ``"expand"``, ``"to_event"`` or ``"mask"``.
+
+    Example:
+        >>> from distributions import Independent
+        >>> _WRAPPERS["to_event"] is Independent
+        True
+    """
+
+    def decorate(cls: _Wrapper) -> _Wrapper:
+        _WRAPPERS[role] = cls
+        return cls
+
+    return decorate
+
+
+def _wrapper(role: str) -> Any:
+    try:
+        return _WRAPPERS[role]
+    except KeyError:
+        raise RuntimeError(
+            f"Distribution.{role}: no wrapper class is registered; import the "
+            "`distributions` package (its __init__ registers them)"
+        ) from None
+
+
+def _warn_undeclared(cls: type[Distribution]) -> None:
     """Warns (as torch does) when a subclass validates without declaring what to check.
 
     Two identity tests against the base class's own attributes, so the cost on
@@ -61,11 +103,11 @@ class Distribution:
     has_rsample = False
     has_enumerate_support = False
     _validate_args = True
-    arg_constraints: dict = {}
-    support = None
+    arg_constraints: dict[str, Any] = {}
+    support: Any = None
 
     @staticmethod
-    def set_default_validate_args(value):
+    def set_default_validate_args(value: bool) -> None:
         """Turns validation on or off for every instance created without ``validate_args``.
 
         Example:
@@ -75,7 +117,12 @@ class Distribution:
             raise ValueError(f"set_default_validate_args expects True or False, got {value!r}")
         Distribution._validate_args = value
 
-    def __init__(self, batch_shape=torch.Size(), event_shape=torch.Size(), validate_args=None):
+    def __init__(
+        self,
+        batch_shape: ShapeLike = torch.Size(),
+        event_shape: ShapeLike = torch.Size(),
+        validate_args: bool | None = None,
+    ) -> None:
         self._batch_shape = torch.Size(batch_shape)
         self._event_shape = torch.Size(event_shape)
         if validate_args is not None:
@@ -86,31 +133,31 @@ class Distribution:
 
     # ----------------------------------------------------------------- shapes
     @property
-    def batch_shape(self):
+    def batch_shape(self) -> torch.Size:
         """The shape over which parameters are batched."""
         return self._batch_shape
 
     @property
-    def event_shape(self):
+    def event_shape(self) -> torch.Size:
         """The shape of a single draw."""
         return self._event_shape
 
-    def _extended_shape(self, sample_shape=torch.Size()):
+    def _extended_shape(self, sample_shape: ShapeLike = torch.Size()) -> torch.Size:
         if not isinstance(sample_shape, torch.Size):
             sample_shape = torch.Size(sample_shape)
         return sample_shape + self._batch_shape + self._event_shape
 
-    def expand(self, batch_shape, _instance=None):
+    def expand(self, batch_shape: ShapeLike, _instance: Any = None) -> Distribution:
         """Returns a new distribution with parameters expanded to ``batch_shape``.
 
         Subclasses override this to expand their parameters without copies.
         The generic fallback wraps ``self`` in an expanded view.
         """
-        from distributions.expanded import ExpandedDistribution
+        return _wrapper("expand")(self, batch_shape)
 
-        return ExpandedDistribution(self, batch_shape)
-
-    def _expand_params(self, cls, batch_shape, _instance, names):
+    def _expand_params(
+        self, cls: type, batch_shape: ShapeLike, _instance: Any, names: Sequence[str]
+    ) -> Any:
         """``expand`` for families whose parameters all have the batch shape.
 
         Copies the named tensors (those set on ``self``) expanded to
@@ -126,7 +173,7 @@ class Distribution:
         new._validate_args = self._validate_args
         return new
 
-    def _get_checked_instance(self, cls, _instance):
+    def _get_checked_instance(self, cls: type, _instance: Any) -> Any:
         if _instance is None and type(self).__init__ != cls.__init__:
             raise NotImplementedError(
                 f"{type(self).__name__}.expand: the subclass has its own __init__, so it "
@@ -136,74 +183,74 @@ class Distribution:
 
     # ------------------------------------------------------------ statistics
     @property
-    def mean(self):
+    def mean(self) -> torch.Tensor:
         """Mean of the distribution."""
         raise NotImplementedError(f"{type(self).__name__} has no closed-form mean")
 
     @property
-    def mode(self):
+    def mode(self) -> torch.Tensor:
         """Mode of the distribution."""
         raise NotImplementedError(f"{type(self).__name__} has no closed-form mode")
 
     @property
-    def variance(self):
+    def variance(self) -> torch.Tensor:
         """Variance of the distribution."""
         raise NotImplementedError(f"{type(self).__name__} has no closed-form variance")
 
     @property
-    def stddev(self):
+    def stddev(self) -> torch.Tensor:
         """Standard deviation, the square root of :attr:`variance`."""
         return self.variance.sqrt()
 
-    def entropy(self):
+    def entropy(self) -> torch.Tensor:
         """Differential or Shannon entropy, batched over ``batch_shape``."""
         raise NotImplementedError(f"{type(self).__name__} has no closed-form entropy")
 
-    def perplexity(self):
+    def perplexity(self) -> torch.Tensor:
         """``exp(entropy)``."""
         return torch.exp(self.entropy())
 
     # ---------------------------------------------------------- sample / score
-    def sample(self, sample_shape=torch.Size()):
+    def sample(self, sample_shape: ShapeLike = torch.Size()) -> torch.Tensor:
         """Draws a sample without gradients, shaped ``sample_shape + batch + event``."""
         with torch.no_grad():
             return self.rsample(sample_shape)
 
-    def rsample(self, sample_shape=torch.Size()):
+    def rsample(self, sample_shape: ShapeLike = torch.Size()) -> torch.Tensor:
         """Draws a reparameterized sample, differentiable in the parameters."""
         raise NotImplementedError(
             f"{type(self).__name__} has no reparameterized sampler (has_rsample=False); "
             "use .sample() with a score-function estimator"
         )
 
-    def sample_n(self, n):
+    def sample_n(self, n: int) -> torch.Tensor:
         """Draws ``n`` samples (the old torch API); same as ``sample((n,))``."""
         return self.sample(torch.Size((n,)))
 
-    def log_prob(self, value):
+    def log_prob(self, value: torch.Tensor) -> torch.Tensor:
         """Log density or mass of ``value``, shaped ``sample + batch``."""
         raise NotImplementedError(f"{type(self).__name__} does not define log_prob")
 
-    def cdf(self, value):
+    def cdf(self, value: torch.Tensor) -> torch.Tensor:
         """Cumulative distribution function at ``value``."""
         raise NotImplementedError(f"{type(self).__name__} has no closed-form cdf")
 
-    def icdf(self, value):
+    def icdf(self, value: torch.Tensor) -> torch.Tensor:
         """Inverse cumulative distribution function at probability ``value``."""
         raise NotImplementedError(f"{type(self).__name__} has no closed-form icdf")
 
-    def enumerate_support(self, expand=True):
+    def enumerate_support(self, expand: bool = True) -> torch.Tensor:
         """All values of a discrete support, stacked along a new leftmost dim."""
         raise NotImplementedError(
             f"{type(self).__name__} has no finite support to enumerate "
             "(has_enumerate_support=False)"
         )
 
-    def _validate_sample(self, value):
+    def _validate_sample(self, value: torch.Tensor) -> None:
         check_sample(self, value)
 
     # ------------------------------------------------------ PPL conveniences
-    def to_event(self, reinterpreted_batch_ndims=None):
+    def to_event(self, reinterpreted_batch_ndims: int | None = None) -> Distribution:
         """Moves the rightmost batch dims into the event: returns ``Independent``.
 
         Args:
@@ -215,15 +262,13 @@ class Distribution:
             >>> Normal(torch.zeros(2, 3), 1.0).to_event(1).event_shape
             torch.Size([3])
         """
-        from distributions.independent import Independent
-
         if reinterpreted_batch_ndims is None:
             reinterpreted_batch_ndims = len(self.batch_shape)
         if reinterpreted_batch_ndims == 0:
             return self
-        return Independent(self, reinterpreted_batch_ndims)
+        return _wrapper("to_event")(self, reinterpreted_batch_ndims)
 
-    def expand_by(self, sample_shape):
+    def expand_by(self, sample_shape: ShapeLike) -> Distribution:
         """Prepends ``sample_shape`` to the batch shape (an ``expand`` on the left).
 
         Example:
@@ -233,7 +278,7 @@ class Distribution:
         """
         return self.expand(torch.Size(sample_shape) + self.batch_shape)
 
-    def mask(self, mask):
+    def mask(self, mask: torch.Tensor | bool) -> Distribution:
         """Masks ``log_prob`` with a boolean tensor broadcastable to the batch shape.
 
         Masked-out elements score zero, and no gradient flows through them.
@@ -245,17 +290,15 @@ class Distribution:
             ...     torch.zeros(2))[1].item()
             0.0
         """
-        from distributions.masked import MaskedDistribution
+        return _wrapper("mask")(self, mask)
 
-        return MaskedDistribution(self, mask)
-
-    def __repr__(self):
+    def __repr__(self) -> str:
         names = [k for k in self.arg_constraints if k in self.__dict__]
         args = ", ".join(f"{k}: {_short(self.__dict__[k])}" for k in names)
         return f"{type(self).__name__}({args})"
 
 
-def _short(value):
+def _short(value: Any) -> Any:
     if isinstance(value, torch.Tensor):
         return value.item() if value.numel() == 1 else f"tensor of shape {tuple(value.shape)}"
     return value

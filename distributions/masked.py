@@ -1,14 +1,19 @@
 """``MaskedDistribution``: zeroes the log-probability of masked-out batch elements."""
 
+from __future__ import annotations
+
+from typing import Any
+
 import torch
 
 from distributions import constraints
-from distributions.distribution import Distribution
+from distributions.distribution import Distribution, ShapeLike, register_wrapper
 from distributions.utils import broadcast_shape
 
 __all__ = ["MaskedDistribution"]
 
 
+@register_wrapper("mask")
 class MaskedDistribution(Distribution):
     """Wraps a distribution so masked-out elements score zero with no gradient.
 
@@ -32,7 +37,7 @@ class MaskedDistribution(Distribution):
 
     arg_constraints: dict = {}
 
-    def __init__(self, base_dist, mask):
+    def __init__(self, base_dist: Distribution, mask: torch.Tensor | bool) -> None:
         if isinstance(mask, bool):
             mask = torch.tensor(mask)
         if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
@@ -52,46 +57,46 @@ class MaskedDistribution(Distribution):
         self._mask = mask
         super().__init__(batch_shape, base_dist.event_shape, validate_args=False)
 
-    def expand(self, batch_shape, _instance=None):
+    def expand(self, batch_shape: ShapeLike, _instance: Any = None) -> MaskedDistribution:
         batch_shape = torch.Size(batch_shape)
         return MaskedDistribution(
             self.base_dist.expand(batch_shape), self._mask.expand(batch_shape)
         )
 
     @property
-    def has_rsample(self):
+    def has_rsample(self) -> bool:  # type: ignore[override]
         return self.base_dist.has_rsample
 
     @property
-    def has_enumerate_support(self):
+    def has_enumerate_support(self) -> bool:  # type: ignore[override]
         return self.base_dist.has_enumerate_support
 
     @constraints.dependent_property
-    def support(self):
+    def support(self) -> Any:
         return self.base_dist.support
 
-    def sample(self, sample_shape=torch.Size()):
+    def sample(self, sample_shape: ShapeLike = torch.Size()) -> torch.Tensor:
         return self.base_dist.sample(sample_shape)
 
-    def rsample(self, sample_shape=torch.Size()):
+    def rsample(self, sample_shape: ShapeLike = torch.Size()) -> torch.Tensor:
         return self.base_dist.rsample(sample_shape)
 
-    def log_prob(self, value):
+    def log_prob(self, value: torch.Tensor) -> torch.Tensor:
         lp = self.base_dist.log_prob(value)
         if self._mask.numel() == 1 and bool(self._mask):
             return lp
         return torch.where(self._mask, lp, lp.new_zeros(()))
 
-    def enumerate_support(self, expand=True):
+    def enumerate_support(self, expand: bool = True) -> torch.Tensor:
         return self.base_dist.enumerate_support(expand=expand)
 
     @property
-    def mean(self):
+    def mean(self) -> torch.Tensor:
         return self.base_dist.mean
 
     @property
-    def variance(self):
+    def variance(self) -> torch.Tensor:
         return self.base_dist.variance
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"MaskedDistribution({self.base_dist!r})"

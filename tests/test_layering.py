@@ -2,6 +2,10 @@
 
 Every module file is parsed and each ``import``/``from`` statement, at any depth
 (function-local imports included), is checked against the allowed direction.
+Imports of our own modules also sit at module level: a function-local one is how a
+cycle gets dodged instead of broken (the base class reaching its own subclasses goes
+through a registry instead). Lazy imports of heavy third-party modules (matplotlib,
+networkx in the render modules) stay allowed: they keep ``import inference`` cheap.
 """
 
 import ast
@@ -40,6 +44,45 @@ def test_no_upward_imports(package):
 def test_checker_detects_an_upward_import(tmp_path):
     tree = ast.parse("def f():\n    from inference import SVI\n")
     assert [name for _, name in _imported_top_names(tree)] == ["inference"]
+
+
+def _local_own_imports(tree):
+    for func in ast.walk(tree):
+        if not isinstance(func, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        for node, name in _imported_top_names_in(func):
+            if name in FORBIDDEN or name == ".":
+                yield node.lineno, name
+
+
+def _imported_top_names_in(func):
+    for node in ast.walk(func):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield node, alias.name.split(".")[0]
+        elif isinstance(node, ast.ImportFrom):
+            # A relative import ("." for short) is always one of our own modules.
+            yield node, (node.module or "").split(".")[0] if node.level == 0 else "."
+
+
+@pytest.mark.parametrize("package", sorted(FORBIDDEN))
+def test_no_function_local_imports_of_our_modules(package):
+    found = []
+    for path in sorted((ROOT / package).rglob("*.py")):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        found += [
+            f"{path.relative_to(ROOT)}:{n} imports {name}" for n, name in _local_own_imports(tree)
+        ]
+    assert found == []
+
+
+def test_local_import_checker_flags_ours_and_spares_third_party():
+    tree = ast.parse(
+        "import ppl\n"
+        "def f():\n    import networkx\n    from distributions.masked import M\n"
+        "class A:\n    def g(self):\n        from . import x\n"
+    )
+    assert sorted(n for n, _ in _local_own_imports(tree)) == [4, 7]
 
 
 def test_no_torch_distributions_in_packages():
