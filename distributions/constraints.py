@@ -409,7 +409,7 @@ class _Boolean(Constraint):
 
 
 class _OneHot(Constraint):
-    """One-hot vectors: entries in {0, 1} summing to 1 along the last dim."""
+    """One-hot vectors, entries in {0, 1} summing to 1 along the last dim."""
 
     is_discrete = True
     event_dim = 1
@@ -647,7 +647,7 @@ class _LowerCholesky(Constraint):
 
 
 class _CorrCholesky(Constraint):
-    """Cholesky factors of correlation matrices: lower Cholesky with unit-norm rows."""
+    """Cholesky factors of correlation matrices, lower Cholesky with unit-norm rows."""
 
     event_dim = 2
 

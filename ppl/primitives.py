@@ -42,7 +42,7 @@ def sample(name, fn, obs=None, *, obs_mask=None, infer=None, sample_shape=()):
         sample_shape: extra leading dims of i.i.d. draws.
 
     Returns:
-        The value: a reparameterized draw when ``fn.has_rsample``, ``obs`` when
+        The value, a reparameterized draw when ``fn.has_rsample``, ``obs`` when
         given; with ``obs_mask``, ``obs`` where observed and the draw elsewhere.
 
     Raises:
