@@ -32,6 +32,7 @@ test: setup
 lint: setup
 	$(PYTHON) -m ruff check --no-cache .
 	$(PYTHON) -m ruff format --no-cache --check .
+	$(PYTHON) -m mypy  # the typed-modules ratchet: files listed in pyproject.toml [tool.mypy]
 
 format: setup
 	$(PYTHON) -m ruff format .

@@ -174,7 +174,8 @@ class Distribution:
         return new
 
     def _get_checked_instance(self, cls: type, _instance: Any) -> Any:
-        if _instance is None and type(self).__init__ != cls.__init__:
+        # Comparing the classes' own __init__ is the point here, not a call through it.
+        if _instance is None and type(self).__init__ != cls.__init__:  # type: ignore[misc]
             raise NotImplementedError(
                 f"{type(self).__name__}.expand: the subclass has its own __init__, so it "
                 "must implement expand() itself"

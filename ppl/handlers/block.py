@@ -1,6 +1,11 @@
 """``block``: hides sites from the handlers outside it."""
 
-from ppl.runtime import Messenger
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from ppl.runtime import Message, Messenger
 
 __all__ = ["block"]
 
@@ -36,16 +41,16 @@ class block(Messenger):
 
     def __init__(
         self,
-        fn=None,
-        hide_fn=None,
-        expose_fn=None,
-        hide_all=True,
-        expose_all=False,
-        hide=None,
-        expose=None,
-        hide_types=None,
-        expose_types=None,
-    ):
+        fn: Callable[..., Any] | None = None,
+        hide_fn: Callable[[Message], bool] | None = None,
+        expose_fn: Callable[[Message], bool] | None = None,
+        hide_all: bool = True,
+        expose_all: bool = False,
+        hide: Iterable[str] | None = None,
+        expose: Iterable[str] | None = None,
+        hide_types: Iterable[str] | None = None,
+        expose_types: Iterable[str] | None = None,
+    ) -> None:
         super().__init__(fn)
         if hide_fn is not None and expose_fn is not None:
             raise ValueError("block: pass hide_fn or expose_fn, not both")
@@ -57,7 +62,7 @@ class block(Messenger):
         self.hide_types = frozenset(hide_types or ())
         self.expose_types = frozenset(expose_types or ())
 
-    def _hides(self, msg):
+    def _hides(self, msg: Message) -> bool:
         if self.hide_fn is not None:
             return bool(self.hide_fn(msg))
         if self.expose_fn is not None:
@@ -68,6 +73,6 @@ class block(Messenger):
             return not (msg.name in self.expose or msg.type in self.expose_types)
         return self.hide_all
 
-    def process_message(self, msg):
+    def process_message(self, msg: Message) -> None:
         if self._hides(msg):
             msg.stop = True

@@ -1,7 +1,9 @@
 """``broadcast``: expands distributions over their enclosing vectorized plates."""
 
+from __future__ import annotations
+
 from ppl.plate import broadcast_to_frame
-from ppl.runtime import Messenger
+from ppl.runtime import Message, Messenger
 
 __all__ = ["broadcast"]
 
@@ -25,7 +27,7 @@ class broadcast(Messenger):
         torch.Size([3])
     """
 
-    def _process_sample(self, msg):
+    def _process_sample(self, msg: Message) -> None:
         for frame in msg.cond_indep_stack:
             if frame.vectorized:
                 broadcast_to_frame(msg, frame)

@@ -1,12 +1,17 @@
 """``condition`` and ``uncondition``: turn latent sites into data and back."""
 
-from ppl.runtime import Messenger
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ppl.runtime import Message, Messenger
 from ppl.trace_struct import Trace
 
 __all__ = ["condition", "uncondition"]
 
 
-def _site_values(data, handler):
+def _site_values(data: Mapping[str, Any] | Trace, handler: str) -> Mapping[str, Any]:
     if isinstance(data, Trace):
         return {n: s.value for n, s in data.nodes.items() if s.type == "sample"}
     if not isinstance(data, dict):
@@ -39,11 +44,13 @@ class condition(Messenger):
         (True, 0.5)
     """
 
-    def __init__(self, fn=None, data=None):
+    def __init__(
+        self, fn: Callable[..., Any] | None = None, data: Mapping[str, Any] | Trace | None = None
+    ) -> None:
         super().__init__(fn)
         self.data = _site_values({} if data is None else data, "condition")
 
-    def _process_sample(self, msg):
+    def _process_sample(self, msg: Message) -> None:
         if msg.name in self.data:
             value = self.data[msg.name]
             if value is not None:
@@ -71,7 +78,7 @@ class uncondition(Messenger):
         (False, True)
     """
 
-    def _process_sample(self, msg):
+    def _process_sample(self, msg: Message) -> None:
         if msg.is_observed and msg.mask is not False:
             msg.infer["was_observed"] = True
             msg.infer["obs"] = msg.value

@@ -1,13 +1,21 @@
 """``config_enumerate``: marks every discrete latent site of a model for enumeration."""
 
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
 from ppl.handlers.infer_config import infer_config
+from ppl.runtime import Message
 
 __all__ = ["config_enumerate"]
 
 _STRATEGIES = ("parallel", "sequential", None)
 
 
-def config_enumerate(fn=None, default="parallel", expand=False):
+def config_enumerate(
+    fn: Callable[..., Any] | None = None, default: str = "parallel", expand: bool = False
+) -> Any:
     """Sets ``infer["enumerate"]`` on each latent sample site that can be enumerated.
 
     Sites that already say how to enumerate (``infer={"enumerate": ...}``),
@@ -41,7 +49,7 @@ def config_enumerate(fn=None, default="parallel", expand=False):
             f"config_enumerate: default must be 'parallel', 'sequential' or None, got {default!r}"
         )
 
-    def config_fn(msg):
+    def config_fn(msg: Message) -> dict[str, Any]:
         if msg.type != "sample" or msg.is_observed or "enumerate" in msg.infer:
             return {}
         if not getattr(msg.fn, "has_enumerate_support", False):

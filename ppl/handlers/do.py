@@ -1,5 +1,10 @@
 """``do``: causal interventions (Pearl's do-operator) on sample sites."""
 
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
 from ppl.runtime import Message, Messenger, apply_stack
 
 __all__ = ["do"]
@@ -29,14 +34,16 @@ class do(Messenger):
         10
     """
 
-    def __init__(self, fn=None, data=None):
+    def __init__(
+        self, fn: Callable[..., Any] | None = None, data: Mapping[str, Any] | None = None
+    ) -> None:
         super().__init__(fn)
         if not isinstance(data, dict):
             raise TypeError(f"do: data= must be a dict of site name to value, got {data!r}")
         self.data = data
-        self._natural = set()  # ids of the natural copies this handler re-issues
+        self._natural: set[int] = set()  # ids of the natural copies this handler re-issues
 
-    def _process_sample(self, msg):
+    def _process_sample(self, msg: Message) -> None:
         if id(msg) in self._natural or self.data.get(msg.name) is None:
             return
         natural = Message(

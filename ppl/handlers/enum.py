@@ -20,13 +20,21 @@ Each sample site records, for the inference code that reads the trace:
   variable is named by the site name.
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from distributions.distribution import Distribution
 from distributions.utils import broadcast_shape
-from ppl.runtime import Messenger
+from ppl.runtime import Message, Messenger
 
 __all__ = ["enum", "enumerated_value"]
 
 
-def enumerated_value(fn, dim, expand=False):
+def enumerated_value(fn: Distribution, dim: int, expand: bool = False) -> torch.Tensor:
     """The support of ``fn`` laid along batch dim ``dim`` (negative).
 
     Args:
@@ -89,7 +97,9 @@ class enum(Messenger):
         (torch.Size([2, 1]), {-2: 'z'})
     """
 
-    def __init__(self, fn=None, first_available_dim=None):
+    def __init__(
+        self, fn: Callable[..., Any] | None = None, first_available_dim: int | None = None
+    ) -> None:
         super().__init__(fn)
         if first_available_dim is not None and (
             not isinstance(first_available_dim, int) or first_available_dim >= 0
@@ -101,17 +111,17 @@ class enum(Messenger):
         self.first_available_dim = first_available_dim
         self._reset()
 
-    def _reset(self):
-        self._global = {}  # dim -> name, variables outside every markov context
-        self._dims = {}  # name -> dim of each enumerated variable
-        self._depths = {}  # name -> markov depth of each enumerated variable
-        self.dims_used = set()
+    def _reset(self) -> None:
+        self._global: dict[int, str] = {}  # dim -> name, variables outside every markov context
+        self._dims: dict[str, int] = {}  # name -> dim of each enumerated variable
+        self._depths: dict[str, int] = {}  # name -> markov depth of each enumerated variable
+        self.dims_used: set[int] = set()
 
-    def __enter__(self):
+    def __enter__(self) -> enum:
         self._reset()
         return super().__enter__()
 
-    def _in_view(self, msg):
+    def _in_view(self, msg: Message) -> dict[int, str]:
         visible = dict(self._global)
         scope = msg.infer.get("_markov_scope")
         if scope:
@@ -120,7 +130,7 @@ class enum(Messenger):
                     _claim(visible, self._dims[name], name, msg.name)
         return visible
 
-    def _process_sample(self, msg):
+    def _process_sample(self, msg: Message) -> None:
         visible = self._in_view(msg)
         msg.infer["_enum_dims"] = visible
         if "_enum_dim" in msg.infer and msg.value is not None:
@@ -136,7 +146,7 @@ class enum(Messenger):
         msg.done = True
         self._register(msg, dim)
 
-    def _allocate(self, msg, visible):
+    def _allocate(self, msg: Message, visible: dict[int, str]) -> int:
         if self.first_available_dim is None:
             raise ValueError(
                 f"enum: site '{msg.name}' is marked for parallel enumeration but no "
@@ -162,7 +172,7 @@ class enum(Messenger):
             )
         return dim
 
-    def _register(self, msg, dim):
+    def _register(self, msg: Message, dim: int) -> None:
         name = msg.name
         self._dims[name] = dim
         self._depths[name] = msg.infer.get("_markov_depth", 0)
@@ -172,7 +182,7 @@ class enum(Messenger):
         self.dims_used.add(dim)
 
 
-def _claim(dims, dim, name, site):
+def _claim(dims: dict[int, str], dim: int, name: str, site: str) -> None:
     # Two variables in view at one dim can only come from a guide whose markov
     # context recycled a dim the model still sees: their tensors would mix.
     other = dims.get(dim)

@@ -1,6 +1,11 @@
 """``infer_config``: sets the ``infer`` hints of sites from a function."""
 
-from ppl.runtime import Messenger
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ppl.runtime import Message, Messenger
 
 __all__ = ["infer_config"]
 
@@ -25,14 +30,18 @@ class infer_config(Messenger):
         {'baseline': {'loo': True}}
     """
 
-    def __init__(self, fn=None, config_fn=None):
+    def __init__(
+        self,
+        fn: Callable[..., Any] | None = None,
+        config_fn: Callable[[Message], dict[str, Any]] | None = None,
+    ) -> None:
         super().__init__(fn)
         if not callable(config_fn):
             raise TypeError("infer_config: config_fn= must be a function of the message")
         self.config_fn = config_fn
 
-    def _process_sample(self, msg):
+    def _process_sample(self, msg: Message) -> None:
         msg.infer.update(self.config_fn(msg))
 
-    def _process_param(self, msg):
+    def _process_param(self, msg: Message) -> None:
         msg.infer.update(self.config_fn(msg))

@@ -1,16 +1,20 @@
 """``lift``: turns parameters into random variables drawn from a prior."""
 
+from __future__ import annotations
+
 import inspect
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
 from distributions import Distribution
-from ppl.runtime import Messenger
+from ppl.runtime import Message, Messenger
 
 __all__ = ["lift"]
 
 
-def _is_distribution(value):
+def _is_distribution(value: object) -> bool:
     return isinstance(value, (Distribution, torch.distributions.Distribution))
 
 
@@ -54,7 +58,7 @@ class lift(Messenger):
         ['m', 'w', '_RETURN']
     """
 
-    def __init__(self, fn=None, prior=None):
+    def __init__(self, fn: Callable[..., Any] | None = None, prior: Any = None) -> None:
         super().__init__(fn)
         if prior is None:
             raise ValueError(
@@ -69,18 +73,18 @@ class lift(Messenger):
                     f"distribution, or calling ppl.sample), got {type(value).__name__}"
                 )
         self.prior = prior
-        self._draws = {}
+        self._draws: dict[str, Any] = {}
 
-    def __enter__(self):
+    def __enter__(self) -> lift:
         self._draws = {}
         return super().__enter__()
 
-    def _prior_for(self, name):
+    def _prior_for(self, name: str) -> Any:
         if isinstance(self.prior, dict):
             return self.prior.get(name)
         return self.prior
 
-    def _process_param(self, msg):
+    def _process_param(self, msg: Message) -> None:
         prior = self._prior_for(msg.name)
         if prior is None:
             return
@@ -104,16 +108,16 @@ class lift(Messenger):
         msg.continuation = self._remember
 
     @staticmethod
-    def _fix(msg, value):
+    def _fix(msg: Message, value: Any) -> None:
         msg.value = value
         msg.done = True
         msg.stop = True
 
-    def _remember(self, msg):
+    def _remember(self, msg: Message) -> None:
         self._draws[msg.name] = msg.value
 
 
-def _call_prior(prior, msg):
+def _call_prior(prior: Callable[..., Any], msg: Message) -> Any:
     init_value = msg.args[1] if len(msg.args) > 1 else None
     constraint, event_dim = msg.kwargs.get("constraint"), msg.kwargs.get("event_dim")
     # Pyro passes the param's arguments; a function taking none gets none.
@@ -147,7 +151,7 @@ def _call_prior(prior, msg):
     )
 
 
-def _binds(signature, args, kwargs):
+def _binds(signature: inspect.Signature, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
     try:
         signature.bind(*args, **kwargs)
     except TypeError:

@@ -15,10 +15,14 @@ belongs to. This is the bookkeeping Pyro's ``markov`` uses (Obermeyer et al.
 2019, "Tensor Variable Elimination for Plated Factor Graphs", ICML).
 """
 
-from collections import Counter
-from contextlib import ExitStack
+from __future__ import annotations
 
-from ppl.runtime import Messenger
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack
+from typing import Any
+
+from ppl.runtime import Message, Messenger
 
 __all__ = ["markov"]
 
@@ -53,7 +57,12 @@ class markov(Messenger):
         ['x_1']
     """
 
-    def __init__(self, fn=None, history=1, keep=False):
+    def __init__(
+        self,
+        fn: Callable[..., Any] | Iterable[Any] | None = None,
+        history: int = 1,
+        keep: bool = False,
+    ) -> None:
         if not isinstance(history, int) or isinstance(history, bool) or history < 0:
             raise ValueError(
                 f"markov: history must be a non-negative int (1 for a first-order chain), "
@@ -66,10 +75,10 @@ class markov(Messenger):
         self.history = history
         self.keep = keep
         self._pos = -1
-        self._steps = []  # one set of site names per open step, outermost first
+        self._steps: list[set[str]] = []  # one set of site names per open step, outermost first
         self._entered = 0
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Any]:
         if self._iterable is None:
             raise TypeError(
                 "markov: nothing to iterate; wrap an iterable, e.g. for t in markov(range(T))"
@@ -79,7 +88,7 @@ class markov(Messenger):
                 stack.enter_context(self)
                 yield value
 
-    def __enter__(self):
+    def __enter__(self) -> markov:
         # Re-entrant: the handler sits on the stack once however many steps are open,
         # so a chain of T steps costs one handler call per site, not T.
         self._pos += 1
@@ -90,7 +99,7 @@ class markov(Messenger):
             return super().__enter__()
         return self
 
-    def __exit__(self, exc_type, exc_value, traceback):
+    def __exit__(self, exc_type: Any, exc_value: Any, traceback: Any) -> None:
         if not self.keep:
             self._steps.pop()
         self._pos -= 1
@@ -99,7 +108,7 @@ class markov(Messenger):
             return super().__exit__(exc_type, exc_value, traceback)
         return None
 
-    def _process_sample(self, msg):
+    def _process_sample(self, msg: Message) -> None:
         scope = msg.infer.get("_markov_scope")
         if scope is None:
             scope = msg.infer["_markov_scope"] = Counter()

@@ -1,8 +1,11 @@
 """``reparam``: rewrites chosen sample sites with reparameterizers (:mod:`ppl.reparam`)."""
 
-from collections.abc import Callable
+from __future__ import annotations
 
-from ppl.runtime import Messenger, get_stack
+from collections.abc import Callable
+from typing import Any
+
+from ppl.runtime import Message, Messenger, get_stack
 
 __all__ = ["reparam"]
 
@@ -55,21 +58,22 @@ class reparam(Messenger):
     def __init__(self, fn: Callable | None = None, config: dict | Callable | None = None) -> None:
         super().__init__(fn)
         _check_config(config)
-        self.config = config
+        # _check_config has rejected None (and anything else neither a dict nor callable).
+        self.config: dict[str, Any] | Callable[[Message], Any] = config  # type: ignore[assignment]
 
-    def _in_progress(self, kind):
+    def _in_progress(self, kind: type) -> bool:
         # Whether this handler is applying a `kind` reparameterizer in this thread:
         # the marker sits on the thread's own handler stack (dynamo traces it too).
         return any(
             isinstance(h, _Applying) and h.owner is self and h.kind is kind for h in get_stack()
         )
 
-    def _lookup(self, msg):
+    def _lookup(self, msg: Message) -> Any:
         if isinstance(self.config, dict):
             return self.config.get(msg.name)
         return self.config(msg)
 
-    def _process_sample(self, msg):
+    def _process_sample(self, msg: Message) -> None:
         if msg.infer.get("_deterministic"):
             return  # a recorded value: nothing to rewrite
         if msg.value is not None and not msg.is_observed:
@@ -94,13 +98,13 @@ class _Applying(Messenger):
     # Marks a reparameterizer of `kind` at work for the handler `owner`; it
     # handles nothing, the sites drawn inside pass through it untouched.
 
-    def __init__(self, owner, kind):
+    def __init__(self, owner: reparam, kind: type) -> None:
         super().__init__()
         self.owner = owner
         self.kind = kind
 
 
-def _check_config(config):
+def _check_config(config: object) -> None:
     if isinstance(config, dict):
         for name, value in config.items():
             if value is not None and not callable(getattr(value, "apply", None)):

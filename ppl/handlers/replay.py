@@ -1,6 +1,13 @@
 """``replay``: reuses the values of a recorded trace (a guide's, usually)."""
 
-from ppl.runtime import Messenger
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import torch
+
+from ppl.runtime import Message, Messenger
 from ppl.trace_struct import Trace
 
 __all__ = ["replay"]
@@ -33,7 +40,12 @@ class replay(Messenger):
         True
     """
 
-    def __init__(self, fn=None, trace=None, params=None):
+    def __init__(
+        self,
+        fn: Callable[..., Any] | None = None,
+        trace: Trace | None = None,
+        params: Mapping[str, torch.Tensor] | None = None,
+    ) -> None:
         super().__init__(fn)
         if trace is None and params is None:
             raise ValueError("replay needs trace= (a Trace) or params= (a dict of param values)")
@@ -45,7 +57,7 @@ class replay(Messenger):
         self.trace = trace
         self.params = params
 
-    def _process_sample(self, msg):
+    def _process_sample(self, msg: Message) -> None:
         if self.trace is None or msg.is_observed:
             return
         recorded = self.trace.nodes.get(msg.name)
@@ -63,12 +75,12 @@ class replay(Messenger):
             msg.infer = {**msg.infer, **recorded.infer}
         msg.done = True
 
-    def _process_param(self, msg):
+    def _process_param(self, msg: Message) -> None:
         if self.params is not None and msg.name in self.params:
             msg.value = self.params[msg.name]
             msg.done = True
 
-    def _process_plate(self, msg):
+    def _process_plate(self, msg: Message) -> None:
         if self.trace is None:
             return
         recorded = self.trace.nodes.get(msg.name)

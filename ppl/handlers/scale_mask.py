@@ -1,10 +1,14 @@
 """``scale`` and ``mask``: reweight or switch off the log-probabilities of sites."""
 
+from __future__ import annotations
+
 import numbers
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
-from ppl.runtime import Messenger
+from ppl.runtime import Message, Messenger
 
 __all__ = ["scale", "mask"]
 
@@ -33,7 +37,9 @@ class scale(Messenger):
         2.0
     """
 
-    def __init__(self, fn=None, scale=1.0):
+    def __init__(
+        self, fn: Callable[..., Any] | None = None, scale: float | torch.Tensor = 1.0
+    ) -> None:
         super().__init__(fn)
         if isinstance(scale, numbers.Number):
             ok = scale > 0
@@ -45,7 +51,7 @@ class scale(Messenger):
             raise ValueError(f"scale: expected a positive scale, got {scale}")
         self.scale = scale
 
-    def _process_sample(self, msg):
+    def _process_sample(self, msg: Message) -> None:
         msg.scale = self.scale * msg.scale
 
 
@@ -73,7 +79,9 @@ class mask(Messenger):
         0.0
     """
 
-    def __init__(self, fn=None, mask=None):
+    def __init__(
+        self, fn: Callable[..., Any] | None = None, mask: bool | torch.Tensor | None = None
+    ) -> None:
         super().__init__(fn)
         if not (
             isinstance(mask, bool) or (isinstance(mask, torch.Tensor) and mask.dtype == torch.bool)
@@ -85,11 +93,11 @@ class mask(Messenger):
             )
         self.mask = mask
 
-    def _process_sample(self, msg):
+    def _process_sample(self, msg: Message) -> None:
         msg.mask = _combine(msg.mask, self.mask)
 
 
-def _combine(old, new):
+def _combine(old: bool | torch.Tensor | None, new: bool | torch.Tensor) -> bool | torch.Tensor:
     if old is None or old is True:
         return new
     if new is True:

@@ -1,6 +1,11 @@
 """``scope``: prefixes site names, so one model can be reused under several names."""
 
-from ppl.runtime import Messenger
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ppl.runtime import Message, Messenger
 
 __all__ = ["scope"]
 
@@ -25,14 +30,16 @@ class scope(Messenger):
         ['a/x']
     """
 
-    def __init__(self, fn=None, prefix=None, divider="/"):
+    def __init__(
+        self, fn: Callable[..., Any] | None = None, prefix: str | None = None, divider: str = "/"
+    ) -> None:
         super().__init__(fn)
         if not isinstance(prefix, str) or not prefix:
             raise ValueError(f"scope: prefix= must be a non-empty string, got {prefix!r}")
         self.prefix = prefix
         self.divider = divider
 
-    def _rename(self, msg):
+    def _rename(self, msg: Message) -> None:
         msg.name = f"{self.prefix}{self.divider}{msg.name}"
 
     _process_sample = _rename

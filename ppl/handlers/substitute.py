@@ -1,6 +1,11 @@
 """``substitute``: fixes the values of latent sample and param sites."""
 
-from ppl.runtime import Messenger
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ppl.runtime import Message, Messenger
 
 __all__ = ["substitute"]
 
@@ -26,19 +31,24 @@ class substitute(Messenger):
         5.0
     """
 
-    def __init__(self, fn=None, data=None, substitute_fn=None):
+    def __init__(
+        self,
+        fn: Callable[..., Any] | None = None,
+        data: Mapping[str, Any] | None = None,
+        substitute_fn: Callable[[Message], Any] | None = None,
+    ) -> None:
         super().__init__(fn)
         if (data is None) == (substitute_fn is None):
             raise ValueError("substitute: pass exactly one of data= or substitute_fn=")
-        self.data = data
+        self.data: Mapping[str, Any] = {} if data is None else data
         self.substitute_fn = substitute_fn
 
-    def _lookup(self, msg):
+    def _lookup(self, msg: Message) -> Any:
         if self.substitute_fn is not None:
             return self.substitute_fn(msg)
         return self.data.get(msg.name)
 
-    def _process_sample(self, msg):
+    def _process_sample(self, msg: Message) -> None:
         if msg.is_observed:
             return
         value = self._lookup(msg)
@@ -46,7 +56,7 @@ class substitute(Messenger):
             msg.value = value
             msg.done = True
 
-    def _process_param(self, msg):
+    def _process_param(self, msg: Message) -> None:
         value = self._lookup(msg)
         if value is not None:
             msg.value = value
