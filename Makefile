@@ -11,6 +11,7 @@ PYTHON := .venv/bin/python
 STAMP := .venv/.scgppl-installed
 endif
 PIP := $(PYTHON) -m pip
+NUMPYRO_PYTHON ?= .bench-venvs/numpyro/bin/python
 EXTRAS ?= test,examples
 
 .PHONY: setup demo test lint bench format
@@ -40,11 +41,15 @@ format: setup
 
 bench: setup
 	$(PIP) install -q -c constraints.txt -e ".[bench]" || echo "pyro-ppl not installable: benchmarking without Pyro"
+	# NumPyro, a peer in its own interpreter (jax): the section is skipped when it does not install.
+	@[ -x $(NUMPYRO_PYTHON) ] || python3 -m venv .bench-venvs/numpyro || rm -rf .bench-venvs/numpyro
+	@$(NUMPYRO_PYTHON) -c "import numpyro" 2>/dev/null || .bench-venvs/numpyro/bin/pip install -q jax jaxlib numpyro \
+		|| echo "jax/numpyro not installable: benchmarking without NumPyro"
 	# glibc hands blocks over 128 KiB straight back to the OS, so every fresh 1e6-element
 	# tensor page-faults anew; on sandboxed machines that fault cost swamps the
 	# arithmetic being compared. Keeping such blocks in the heap (for every peer alike)
 	# makes the large-input ratios measure the arithmetic.
-	MALLOC_MMAP_THRESHOLD_=268435456 MALLOC_TRIM_THRESHOLD_=268435456 \
+	MALLOC_MMAP_THRESHOLD_=268435456 MALLOC_TRIM_THRESHOLD_=268435456 NUMPYRO_PYTHON=$(NUMPYRO_PYTHON) \
 	MPLBACKEND=Agg OMP_NUM_THREADS=1 $(PYTHON) -m benchmarks
 
 # A long randomized run of the distribution fuzzer (the suite runs a short,

@@ -3,7 +3,9 @@
 Each ``bench_*.py`` module exposes ``cases()`` (timings, grouped by area into
 one markdown table each and charted), ``tables()`` (measurements that are not
 timings, such as gradient variances: ``[(title, markdown)]`` written after the
-timing tables), or both.
+timing tables), or both. ``bench_numpyro.py`` is the exception: a script for a
+jax interpreter, driven by ``benchmarks/numpyro_peer.py`` (the NumPyro section,
+run with ``--only numpyro`` or a full run; skipped when NumPyro is not installed).
 """
 
 import argparse
@@ -11,13 +13,18 @@ import importlib
 import pathlib
 import pkgutil
 
+from benchmarks import numpyro_peer
 from benchmarks.harness import format_table, run_cases
 
 HERE = pathlib.Path(__file__).resolve().parent
+# Run by another interpreter (jax), never imported here.
+PEER_SCRIPTS = {"bench_numpyro"}
 
 
 def _modules(only):
     for info in pkgutil.iter_modules([str(HERE)]):
+        if info.name in PEER_SCRIPTS:
+            continue
         if info.name.startswith("bench_") and (not only or only in info.name):
             yield importlib.import_module(f"benchmarks.{info.name}")
 
@@ -38,6 +45,8 @@ def main(argv=None):
                 by_area.setdefault(result.case.area, []).append(result)
         if hasattr(module, "tables"):
             extra += module.tables(draws=args.draws)
+    if not args.only or args.only in "numpyro":
+        extra += numpyro_peer.tables(rounds=args.rounds)
     sections = [
         "# Benchmark results\n",
         "Ratios are medians of per-round time ratios "

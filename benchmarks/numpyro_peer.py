@@ -1,0 +1,212 @@
+"""NumPyro as a benchmark peer (issue 14): our eager and compiled steps vs ``jax.jit(svi.update)``.
+
+NumPyro needs jax, which lives in its own interpreter (``NUMPYRO_PYTHON``;
+``make bench`` creates ``.bench-venvs/numpyro``), so its steps run in a worker
+process (``benchmarks/bench_numpyro.py``) that times its own updates. Our side
+builds the same eight schools cases here, through the public API only: one
+``SVI`` with ``Trace_ELBO`` (eager) and one with ``JitTrace_ELBO`` (compiled),
+Adam with step size 0.01, each warmed up (and compiled) before timing.
+
+Rounds alternate like ``benchmarks.harness``: each round times a fixed number
+of steps of every peer, in a rotating order, and a ratio is the median over
+rounds of that round's per-step time ratio. When no interpreter with NumPyro
+is found, :func:`tables` prints ``NumPyro: not installed`` and returns nothing.
+"""
+
+import json
+import os
+import pathlib
+import statistics
+import subprocess
+import time
+
+import torch
+
+import ppl
+from distributions import Normal, constraints
+from inference import SVI, JitTrace_ELBO, Trace_ELBO
+from inference.autoguide import AutoNormal
+from inference.optim import Adam
+
+__all__ = ["numpyro_python", "NumPyroWorker", "ours_steppers", "measure_case", "tables"]
+
+HERE = pathlib.Path(__file__).resolve().parent
+WORKER = HERE / "bench_numpyro.py"
+DEFAULT_PYTHON = HERE.parent / ".bench-venvs" / "numpyro" / "bin" / "python"
+# One thread on the jax side too, as torch.set_num_threads(1) on ours.
+WORKER_ENV = {
+    "JAX_PLATFORMS": "cpu",
+    "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
+    "OMP_NUM_THREADS": "1",
+}
+
+SIGMA = torch.tensor([15.0, 10.0, 16.0, 11.0, 9.0, 11.0, 10.0, 18.0])
+Y = torch.tensor([28.0, 8.0, -3.0, 7.0, -1.0, 1.0, 18.0, 12.0])
+
+
+def _eight_schools(sigma, y):
+    mu = ppl.sample("mu", Normal(0.0, 5.0))
+    log_tau = ppl.sample("log_tau", Normal(0.0, 1.0))
+    with ppl.plate("schools", 8):
+        raw = ppl.sample("theta_raw", Normal(0.0, 1.0))
+        ppl.sample("obs", Normal(mu + log_tau.exp() * raw, sigma), obs=y)
+
+
+def _mean_field(sigma, y):
+    for name in ("mu", "log_tau"):
+        loc = ppl.param(f"{name}_loc", torch.tensor(0.0))
+        scale = ppl.param(f"{name}_scale", torch.tensor(1.0), constraint=constraints.positive)
+        ppl.sample(name, Normal(loc, scale))
+    with ppl.plate("schools", 8):
+        loc = ppl.param("raw_loc", torch.zeros(8))
+        scale = ppl.param("raw_scale", torch.ones(8), constraint=constraints.positive)
+        ppl.sample("theta_raw", Normal(loc, scale))
+
+
+# The worker's case names; the guide of each (a factory: AutoNormal binds its model).
+CASES = {
+    "eight schools, mean-field guide": lambda: _mean_field,
+    "eight schools, AutoNormal": lambda: AutoNormal(_eight_schools),
+}
+
+
+def numpyro_python():
+    """The interpreter that imports NumPyro (``NUMPYRO_PYTHON`` or the default venv), or None."""
+    python = os.environ.get("NUMPYRO_PYTHON") or str(DEFAULT_PYTHON)
+    try:
+        check = subprocess.run(
+            [python, "-c", "import numpyro"], capture_output=True, timeout=300, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return python if check.returncode == 0 else None
+
+
+class NumPyroWorker:
+    """A running ``bench_numpyro.py``: ``seconds(case, calls)`` times ``calls`` of its updates."""
+
+    def __init__(self, python):
+        env = {**os.environ, **WORKER_ENV}
+        self.process = subprocess.Popen(
+            [python, str(WORKER)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        ready = self._reply()
+        self.version, self.cases = ready["numpyro"], ready["ready"]
+
+    def _reply(self):
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the NumPyro worker exited (code {self.process.wait()})")
+        return json.loads(line)
+
+    def seconds(self, case, calls):
+        """Wall seconds of ``calls`` jitted updates of ``case``, timed inside the worker."""
+        self.process.stdin.write(json.dumps({"case": case, "calls": calls}) + "\n")
+        self.process.stdin.flush()
+        return self._reply()["seconds"]
+
+    def close(self):
+        """Closes the worker's stdin, waits for it to exit and closes its stdout."""
+        self.process.stdin.close()
+        self.process.wait(timeout=60)
+        self.process.stdout.close()
+
+
+def _stepper(guide_factory, elbo, warm_steps=2):
+    """A zero-argument SVI step of eight schools in its own parameter store, warmed up."""
+    store = ppl.ParamStore()
+    with ppl.param_store_scope(store):
+        svi = SVI(_eight_schools, guide_factory(), Adam({"lr": 0.01}), elbo)
+        for _ in range(warm_steps):  # the eager warm-up step, then the compiling one
+            svi.step(SIGMA, Y)
+
+    def step():
+        with ppl.param_store_scope(store):
+            svi.step(SIGMA, Y)
+
+    return step
+
+
+def ours_steppers(case):
+    """``{"eager": step, "compiled": step}`` for one case: Trace_ELBO and JitTrace_ELBO."""
+    guide = CASES[case]
+    return {"eager": _stepper(guide, Trace_ELBO()), "compiled": _stepper(guide, JitTrace_ELBO())}
+
+
+def _time(step, calls):
+    start = time.perf_counter()
+    for _ in range(calls):
+        step()
+    return time.perf_counter() - start
+
+
+def measure_case(case, worker, rounds=15, budget=0.05):
+    """Median per-step seconds of each peer and median per-round ratios of ours to NumPyro.
+
+    Returns:
+        ``(seconds, ratios)``: ``seconds`` maps ``eager``, ``compiled`` and
+        ``numpyro`` to median seconds per step, ``ratios`` maps ``eager`` and
+        ``compiled`` to the median over rounds of ours / NumPyro.
+    """
+    torch.set_num_threads(1)
+    ours = ours_steppers(case)
+    timers = {name: (lambda n, s=step: _time(s, n)) for name, step in ours.items()}
+    timers["numpyro"] = lambda n: worker.seconds(case, n)
+    calls = {name: max(1, min(10_000, int(budget / timer(1)))) for name, timer in timers.items()}
+    per_step = {name: [] for name in timers}
+    names = list(timers)
+    for r in range(rounds):
+        for name in names[r % 3 :] + names[: r % 3]:  # rotate so drift hits every peer
+            per_step[name].append(timers[name](calls[name]) / calls[name])
+    seconds = {name: statistics.median(v) for name, v in per_step.items()}
+    ratios = {
+        name: statistics.median(a / b for a, b in zip(per_step[name], per_step["numpyro"]))
+        for name in ours
+    }
+    return seconds, ratios
+
+
+def _table(rows, version):
+    lines = [
+        "| case | ours eager (us) | ours compiled (us) | NumPyro jit (us) "
+        "| eager/NumPyro | compiled/NumPyro |",
+        "|---|---|---|---|---|---|",
+    ]
+    for case, (sec, ratio) in rows.items():
+        us = {k: f"{v * 1e6:.1f}" for k, v in sec.items()}
+        lines.append(
+            f"| {case}, Trace_ELBO step | {us['eager']} | {us['compiled']} | {us['numpyro']} "
+            f"| {ratio['eager']:.2f} | {ratio['compiled']:.2f} |"
+        )
+    note = (
+        f"\n\nNumPyro {version}, `jax.jit(svi.update)` waiting for each loss, in its own "
+        "process; ours is `SVI.step` with `Trace_ELBO` (eager) and `JitTrace_ELBO` "
+        "(compiled). One thread each side, CPU; rounds alternate between the processes. "
+        "Aim (issue 14): compiled/NumPyro at 3 or below."
+    )
+    return "\n".join(lines) + note
+
+
+def tables(rounds=15, log=print):
+    """The NumPyro section ``[(title, markdown)]``, or ``[]`` when NumPyro is not installed."""
+    python = numpyro_python()
+    if python is None:
+        log("NumPyro: not installed")
+        return []
+    worker = NumPyroWorker(python)
+    try:
+        if set(worker.cases) != set(CASES):
+            raise RuntimeError(f"the worker's cases {worker.cases} are not ours {list(CASES)}")
+        rows = {case: measure_case(case, worker, rounds=rounds) for case in CASES}
+    finally:
+        worker.close()
+    for case, (sec, ratio) in rows.items():
+        log(
+            f"[numpyro] {case}: NumPyro {sec['numpyro'] * 1e6:.1f} us, "
+            f"eager/NumPyro {ratio['eager']:.2f}, compiled/NumPyro {ratio['compiled']:.2f}"
+        )
+    return [("svi vs NumPyro (jit)", _table(rows, worker.version))]
