@@ -26,6 +26,7 @@ __all__ = [
     "integer_quantile",
     "near_normal",
     "normal_guess",
+    "poisson_draws",
 ]
 
 # Exponential search doubles its step at most this often before giving up on a
@@ -39,6 +40,34 @@ _MAX_BISECTIONS = 128
 # smooth density's entropy is of order exp(-2 pi^2 variance), nil.
 _EDGEWORTH_MIN_VARIANCE = 1e4
 _EDGEWORTH_MAX_SKEW2 = 1e-4
+# Above this rate Poisson draws come from the Cornish-Fisher expansion instead of
+# torch.poisson, which returns -2^63 (int64 overflow) past about 9.2e18.
+_CORNISH_FISHER_RATE = 1e16
+
+
+def poisson_draws(rate):
+    """Poisson variates at ``rate`` (any shape and float dtype), inside the support at every rate.
+
+    Up to 1e16 this is ``torch.poisson`` (exact). Above, a standard normal ``z``
+    is mapped through the Cornish-Fisher expansion of the Poisson quantile to
+    its first correction, ``rate + sqrt(rate) z + (z^2 - 1) / 6`` (the count
+    whose continuity-corrected cdf is ``Phi(z)``), rounded to an integer, in
+    float64. The first omitted term is of order ``z^3 / sqrt(rate)`` counts,
+    below 1e-7 of a count here, so it moves a draw across an integer with
+    probability of about that order. Only elementwise ops, so ``torch.vmap``
+    batches it.
+
+    Example:
+        >>> x = poisson_draws(torch.tensor([0.0, 3.0, 1e30], dtype=torch.float64))
+        >>> x[0].item(), bool((x >= 0).all()), abs(x[2].item() / 1e30 - 1) < 1e-12
+        (0.0, True, True)
+    """
+    big = rate > _CORNISH_FISHER_RATE
+    exact = torch.poisson(torch.where(big, 0.0, rate))
+    lam = torch.where(big, rate, _CORNISH_FISHER_RATE).double()
+    z = torch.randn(rate.shape, dtype=torch.float64, device=rate.device)
+    approx = (lam + lam.sqrt() * z + (z.pow(2) - 1) / 6).round().clamp(min=0)
+    return torch.where(big, approx.to(rate.dtype), exact)
 
 
 def near_normal(variance, skewness):
@@ -96,7 +125,11 @@ def count_icdf(dist, value, dtype, reaches, top=math.inf):
     # The ends are answered directly; searching for q = 1 would run to huge k.
     inner = torch.where((q <= 0) | (q >= 1), 0.5, q)
     guess, step = normal_guess(inner, dist.mean, dist.variance)
-    k = integer_quantile(reaches, inner, guess, step).to(dtype)
+    exact = integer_quantile(reaches, inner, guess, step)
+    k = exact.to(dtype)
+    # Past 2^24 (float32) the nearest float can be below the quantile, whose cdf
+    # is then short of q: round up to the next float instead.
+    k = torch.where(k.double() < exact, torch.nextafter(k, torch.full_like(k, math.inf)), k)
     top = torch.as_tensor(top, dtype=dtype).expand(q.shape)
     k = torch.minimum(torch.where(q >= 1, top, k), top)
     return torch.where(q <= 0, torch.zeros_like(k), k)

@@ -7,6 +7,8 @@ be smaller than the distribution's. Factorizations report failures as
 element, and say how to repair the matrix.
 """
 
+import math
+
 import torch
 
 from distributions import constraints
@@ -95,7 +97,8 @@ def batch_mahalanobis(scale_tril, x):
         solved = torch.linalg.solve_triangular(scale_tril, x.unsqueeze(-1), upper=False)
         return solved.squeeze(-1).pow(2).sum(-1)
     sample_shape = x.shape[:lead]
-    columns = x.reshape((-1,) + x.shape[lead:]).movedim(0, -1)
+    # The count is explicit: -1 is ambiguous when the batch is empty.
+    columns = x.reshape((math.prod(sample_shape),) + x.shape[lead:]).movedim(0, -1)
     solved = torch.linalg.solve_triangular(scale_tril, columns, upper=False)
     squared = solved.pow(2).sum(-2).movedim(-1, 0)
     return squared.reshape(sample_shape + squared.shape[1:])
@@ -282,6 +285,8 @@ def check_lower_cholesky(owner, name, matrix):
     Example:
         >>> check_lower_cholesky("MultivariateNormal", "scale_tril", torch.eye(2))
     """
+    if matrix.numel() == 0:
+        return  # an empty batch has nothing to violate (and min() of nothing raises)
     diagonal_ok = bool(matrix.diagonal(dim1=-2, dim2=-1).min() > 0)
     if matrix.numel() <= _SMALL:
         # Exactly the constraint's test (NaN anywhere makes the comparison fail).

@@ -8,9 +8,14 @@ import torch.nn.functional as F
 
 from distributions import constraints
 from distributions.binary_params import BinaryParams
-from distributions.counts import count_entropy, count_icdf, edgeworth_entropy, near_normal
+from distributions.counts import (
+    count_entropy,
+    count_icdf,
+    edgeworth_entropy,
+    near_normal,
+    poisson_draws,
+)
 from distributions.distribution import Distribution
-from distributions.poisson import Poisson
 from distributions.special import betainc, log_beta, log_standard_gamma
 from distributions.utils import broadcast_all, broadcast_shape, probs_or_logits, safe_xlogy
 
@@ -32,7 +37,9 @@ class NegativeBinomial(BinaryParams, Distribution):
     ``lambda ~ Gamma(r, rate=(1 - p) / p)`` (Greenwood & Yule 1920; Devroye
     1986, *Non-Uniform Random Variate Generation*, ch. X), so draws cost and
     store one gamma and one Poisson variate each, whatever the mean; it uses
-    only plain tensor ops, so ``torch.vmap`` batches it.
+    only plain tensor ops, so ``torch.vmap`` batches it. A draw too large for
+    the dtype (a mean past about 3e38 in float32) saturates at its largest
+    finite float: build such a law in float64.
     ``cdf`` is ``I_{1-p}(r, k + 1)`` (Abramowitz & Stegun 1964, 26.5.26), and
     ``icdf`` searches integers for the smallest ``k`` with ``cdf(k) >= q``.
     Built from ``probs``, impossible outcomes score exactly ``-inf``.
@@ -117,8 +124,13 @@ class NegativeBinomial(BinaryParams, Distribution):
             # lambda = G * p / (1 - p) with G ~ Gamma(r, 1), formed in log space so
             # that tiny r (draws below 1e-308) and p = 0 (log odds -inf) give 0.
             log_lam = log_standard_gamma(r) + self._log_odds()
-            lam = log_lam.exp().masked_fill(r == 0, 0.0)
-            return Poisson(lam, validate_args=False).sample()
+            # In float64, so that a rate past float32's range still draws a count. A
+            # count past the dtype's range saturates at its largest float (an
+            # integer; inf is outside the support), with no data-dependent branch
+            # that would stop torch.vmap.
+            lam = log_lam.double().exp().masked_fill(r == 0, 0.0)
+            x = poisson_draws(lam).clamp(max=torch.finfo(log_lam.dtype).max)
+            return x.to(log_lam.dtype)
 
     def log_prob(self, value):
         if self._validate_args:

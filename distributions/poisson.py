@@ -5,7 +5,13 @@ import math
 import torch
 
 from distributions import constraints
-from distributions.counts import count_entropy, count_icdf, edgeworth_entropy, near_normal
+from distributions.counts import (
+    count_entropy,
+    count_icdf,
+    edgeworth_entropy,
+    near_normal,
+    poisson_draws,
+)
 from distributions.exp_family import ExponentialFamily
 from distributions.utils import broadcast_all, promote_float, safe_xlogy
 
@@ -16,7 +22,10 @@ class Poisson(ExponentialFamily):
     """Pmf ``rate^k exp(-rate) / k!`` for ``k = 0, 1, ...``.
 
     Sampling uses ``torch.poisson`` (rejection for large rates, so the cost
-    does not grow with the rate). ``rate = 0`` puts all mass at 0 exactly.
+    does not grow with the rate) up to a rate of 1e16, and a Cornish-Fisher
+    normal expansion above, where torch's int64 counts overflow (see
+    :func:`distributions.counts.poisson_draws`). ``rate = 0`` puts all mass at
+    0 exactly.
 
     Args:
         rate: non-negative rate.
@@ -53,7 +62,7 @@ class Poisson(ExponentialFamily):
     def sample(self, sample_shape=torch.Size()):
         shape = self._extended_shape(sample_shape)
         with torch.no_grad():
-            return torch.poisson(self.rate.expand(shape))
+            return poisson_draws(self.rate.expand(shape))
 
     def log_prob(self, value):
         if self._validate_args:

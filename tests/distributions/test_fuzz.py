@@ -313,7 +313,6 @@ KNOWN = {
     "RelaxedOneHotCategorical": "log_prob of own draws NaN at extreme temperature",
     "RelaxedBernoulli": "cdf(icdf(u)) off at extreme temperature",
     "NegativeBinomial": "draws outside the support (torch.poisson at huge rates)",
-    "Poisson": "draws outside the support (torch.poisson at huge float32 rates)",
     "Wishart": "warns of singular draws at extreme scale (warnings are errors)",
 }
 SLOW: dict = {}  # families whose fuzzing takes minutes (none since StudentT's large-df cdf)
