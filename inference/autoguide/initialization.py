@@ -188,7 +188,7 @@ class InitMessenger(Messenger):
     """Sets every latent sample site to the value an init strategy gives.
 
     Observed sites and sites that already have a value are left alone. A
-    value covering a subsampled plate in full is kept in :attr:`full_values`
+    value covering a subsampled plate in full is kept in ``full_values``
     and the site takes the subsample's slice of it.
 
     Args:

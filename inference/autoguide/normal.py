@@ -94,7 +94,8 @@ class AutoNormal(AutoGuide):
         """The posterior median of each site: the image of ``loc`` (full plate sizes).
 
         Args:
-            *args, **kwargs: the model's arguments (needed before the first call).
+            *args: the model's arguments (needed before the first call).
+            **kwargs: the model's keyword arguments.
         """
         self.prepare(*args, **kwargs)
         with torch.no_grad():
@@ -114,7 +115,8 @@ class AutoNormal(AutoGuide):
 
         Args:
             quantiles: a list or tensor of levels in ``(0, 1)``.
-            *args, **kwargs: the model's arguments (needed before the first call).
+            *args: the model's arguments (needed before the first call).
+            **kwargs: the model's keyword arguments.
 
         Returns:
             A dict of site name to a tensor of shape ``(len(quantiles), *site_shape)``.
@@ -133,7 +135,8 @@ class AutoNormal(AutoGuide):
 
         Args:
             num_samples: how many draws.
-            *args, **kwargs: the model's arguments (needed before the first call).
+            *args: the model's arguments (needed before the first call).
+            **kwargs: the model's keyword arguments.
 
         Returns:
             A dict of site name to a tensor of shape ``(num_samples, *site_shape)``.

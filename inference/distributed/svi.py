@@ -55,12 +55,13 @@ class DistributedSVI(SVI):
     stream derived from ``seed`` (:func:`~inference.distributed.context.seed_rank`).
 
     Args:
-        model, guide, optim, loss, skip_nonfinite, **static_kwargs: as for
+        model, guide, optim, loss, skip_nonfinite: as for
             :class:`~inference.svi.SVI`. With ``skip_nonfinite=False`` a
             non-finite loss or gradient on any rank raises
             :class:`~inference.svi.NonFiniteLossError` on every rank.
         seed: one seed for all ranks (every rank must pass the same value).
         shard: names of full plates to split across the ranks.
+        **static_kwargs: as for :class:`~inference.svi.SVI`.
 
     Attributes:
         rank, world_size, device: this process's place in the group and the

@@ -124,7 +124,7 @@ def eliminate(factors, variables, op="logsumexp", record=None):
             variable, before it was summed out (for backward sampling).
 
     Returns:
-        The list of factors left: those that held no eliminated variable and
+        The list of factors left, those that held no eliminated variable and
         one message per connected group of eliminated variables.
 
     Example:
