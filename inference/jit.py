@@ -1,7 +1,7 @@
 """``JitTrace_ELBO``, ``JitTraceGraph_ELBO``, ``JitTraceMeanField_ELBO``: compiled SVI steps.
 
 Each is its eager estimator (same surrogate, same credit rule, same
-baselines) whose :meth:`loss_and_grads` -- what :class:`~inference.SVI` calls
+baselines) whose ``loss_and_grads`` -- what :class:`~inference.SVI` calls
 each step -- runs the forward pass compiled by ``torch.compile`` with inductor
 (:class:`~inference.compiled_step.CompiledLoss`): guide, model, log-densities,
 surrogate and baselines in one graph, the backward pass compiled by
