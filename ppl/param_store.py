@@ -168,8 +168,9 @@ class ParamStore:
         """A snapshot of the store, detached from autograd.
 
         Returns:
-            ``{"params": {name: unconstrained tensor}, "constraints": {name:
-            constraint}, "event_dims": {name: int or None}}``.
+            A dict with keys ``"params"`` (name to unconstrained tensor),
+            ``"constraints"`` (name to constraint) and ``"event_dims"`` (name
+            to int or None).
         """
         return {
             "params": {n: p.detach().clone() for n, p in self._params.items()},
