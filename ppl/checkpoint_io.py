@@ -8,8 +8,11 @@ mid-write (``SIGKILL``, a power cut) cannot remove its own temp file, so the
 next save of the same target removes those whose writer is gone.
 """
 
+from __future__ import annotations
+
 import os
 import tempfile
+from typing import Any
 
 import torch
 
@@ -18,11 +21,11 @@ __all__ = ["write_atomically", "read_torch_file", "stale_temp_files"]
 _MARK = ".ppl-tmp-"
 
 
-def _temp_prefix(path):
+def _temp_prefix(path: str) -> str:
     return f".{os.path.basename(path)}{_MARK}"
 
 
-def _process_alive(pid):
+def _process_alive(pid: int) -> bool:
     if pid == os.getpid():
         return True  # another thread of this process may be saving right now
     if os.name != "posix":
@@ -36,7 +39,7 @@ def _process_alive(pid):
     return True
 
 
-def stale_temp_files(path):
+def stale_temp_files(path: str) -> list[str]:
     """The temp files of earlier saves to ``path`` whose writing process has exited.
 
     Temp files of other targets, of live processes, and files not named by
@@ -61,7 +64,7 @@ def stale_temp_files(path):
     return sorted(stale)
 
 
-def _remove_stale(path):
+def _remove_stale(path: str) -> None:
     for stale in stale_temp_files(path):
         try:
             os.remove(stale)
@@ -69,7 +72,7 @@ def _remove_stale(path):
             pass  # a concurrent save of the same target removed it first
 
 
-def write_atomically(path, payload):
+def write_atomically(path: str | os.PathLike[str], payload: Any) -> None:
     """Writes ``torch.save(payload)`` to ``path`` through a temp file renamed over it.
 
     Stale temp files of earlier, killed saves to the same ``path`` are removed
@@ -104,7 +107,9 @@ def write_atomically(path, payload):
         raise
 
 
-def read_torch_file(path, map_location=None, what="a parameter store"):
+def read_torch_file(
+    path: str | os.PathLike[str], map_location: Any = None, what: str = "a parameter store"
+) -> Any:
     """Loads ``path`` with ``torch.load(weights_only=True)``; any refusal is one ``ValueError``.
 
     Opening the file raises as usual (``FileNotFoundError``, ``PermissionError``):
@@ -143,7 +148,7 @@ def read_torch_file(path, map_location=None, what="a parameter store"):
             ) from None
 
 
-def _first_line(exc):
+def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     line = text[0] if text else ""
     return line if len(line) <= 120 else line[:117] + "..."

@@ -12,11 +12,16 @@ torch's reader does not notice is still caught. Version 1 files (no checksum)
 are still read.
 """
 
+from __future__ import annotations
+
 import hashlib
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 
 from distributions import constraints
+from distributions.constraints import Constraint
 
 __all__ = [
     "encode_constraint",
@@ -34,7 +39,7 @@ _PUBLIC = {
 }
 
 
-def encode_constraint(constraint):
+def encode_constraint(constraint: Constraint) -> dict[str, Any]:
     """Encodes a constraint as plain data.
 
     Example:
@@ -56,7 +61,7 @@ def encode_constraint(constraint):
     return {"class": cls.__name__, "attrs": {k: _encode(v) for k, v in vars(constraint).items()}}
 
 
-def _encode(value):
+def _encode(value: Any) -> Any:
     if isinstance(value, constraints.Constraint):
         return {"constraint": encode_constraint(value)}
     if isinstance(value, (list, tuple)):
@@ -66,7 +71,7 @@ def _encode(value):
     raise ValueError(f"cannot save a constraint attribute of type {type(value).__name__}")
 
 
-def decode_constraint(data):
+def decode_constraint(data: Any) -> Constraint:
     """Rebuilds a constraint encoded by :func:`encode_constraint`.
 
     Raises:
@@ -90,7 +95,7 @@ def decode_constraint(data):
     return obj
 
 
-def _decode(value):
+def _decode(value: Any) -> Any:
     if isinstance(value, dict):
         return decode_constraint(value.get("constraint"))
     if isinstance(value, list):
@@ -98,7 +103,7 @@ def _decode(value):
     return value
 
 
-def _check_plain(value, where):
+def _check_plain(value: Any, where: str) -> None:
     if isinstance(value, dict):
         for key, item in value.items():
             if not isinstance(key, (str, int)):
@@ -114,7 +119,7 @@ def _check_plain(value, where):
         )
 
 
-def payload_checksum(payload):
+def payload_checksum(payload: Any) -> str:
     """SHA-256 (hex) of a payload's content: every entry but ``"checksum"``, in order.
 
     Tensors count by dtype, shape and bytes (on the CPU, dense), so the sum
@@ -133,7 +138,7 @@ def payload_checksum(payload):
     return digest.hexdigest()
 
 
-def _feed(digest, value):
+def _feed(digest: Any, value: Any) -> None:
     # Each item is tagged with its type (and containers with their length), so
     # different structures cannot produce the same byte stream.
     if isinstance(value, dict):
@@ -151,7 +156,7 @@ def _feed(digest, value):
         digest.update(f"<{type(value).__name__}:{value!r}>".encode())
 
 
-def _feed_tensor(digest, tensor):
+def _feed_tensor(digest: Any, tensor: torch.Tensor) -> None:
     t = tensor.detach()
     if t.layout != torch.strided:
         t = t.to_dense()
@@ -160,7 +165,9 @@ def _feed_tensor(digest, tensor):
     digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
 
 
-def encode_state(state, extra, file_format, version):
+def encode_state(
+    state: Mapping[str, Any], extra: Any, file_format: str, version: int
+) -> dict[str, Any]:
     """The payload :meth:`ParamStore.save` writes: plain data only, with its checksum.
 
     Raises:
@@ -179,7 +186,7 @@ def encode_state(state, extra, file_format, version):
     return payload
 
 
-def decode_state(payload, path, file_format, version):
+def decode_state(payload: Any, path: Any, file_format: str, version: int) -> Any:
     """Checks a payload's layout and checksum, and returns ``(state, extra)``.
 
     Everything is checked here, before a store changes: the format marker,
@@ -214,7 +221,7 @@ def decode_state(payload, path, file_format, version):
     return state, payload.get("extra")
 
 
-def _check_checksum(payload, path, needed):
+def _check_checksum(payload: Mapping[str, Any], path: Any, needed: bool) -> None:
     stored = payload.get("checksum")
     if stored is None and not needed:
         return
@@ -225,7 +232,7 @@ def _check_checksum(payload, path, needed):
         )
 
 
-def _checked_params(params, path):
+def _checked_params(params: Any, path: Any) -> dict[str, torch.Tensor]:
     if not isinstance(params, dict) or not all(
         isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in params.items()
     ):
@@ -239,7 +246,9 @@ def _checked_params(params, path):
     return params
 
 
-def _checked_event_dims(event_dims, params, path):
+def _checked_event_dims(
+    event_dims: Any, params: Mapping[str, torch.Tensor], path: Any
+) -> dict[str, int | None]:
     if not isinstance(event_dims, dict) or set(event_dims) - set(params):
         raise ValueError(f"'{path}': the event_dims table must map known param names")
     for name, dim in event_dims.items():

@@ -12,12 +12,18 @@ separate parameters. Scopes are per thread (a :class:`threading.local`, which
 own scope, train independently.
 """
 
+from __future__ import annotations
+
+import os
 import threading
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any
 
 import torch
 
 from distributions import constraints, transform_to
+from distributions.constraints import Constraint
 from distributions.torch_constraints import as_constraint
 from ppl import validation
 from ppl.checkpoint_io import read_torch_file, write_atomically
@@ -48,13 +54,19 @@ class ParamStore:
         0.6931
     """
 
-    def __init__(self):
-        self._params = {}
-        self._constraints = {}
-        self._event_dims = {}
+    def __init__(self) -> None:
+        self._params: dict[str, torch.Tensor] = {}
+        self._constraints: dict[str, Constraint] = {}
+        self._event_dims: dict[str, int | None] = {}
 
     # -------------------------------------------------------------- access
-    def get_param(self, name, init_value=None, constraint=constraints.real, event_dim=None):
+    def get_param(
+        self,
+        name: str,
+        init_value: Any = None,
+        constraint: Constraint = constraints.real,
+        event_dim: int | None = None,
+    ) -> torch.Tensor:
         """Returns the constrained value of ``name``, creating it from ``init_value`` if new.
 
         Args:
@@ -77,7 +89,13 @@ class ParamStore:
             self.setdefault(name, init_value, constraint, event_dim)
         return self[name]
 
-    def setdefault(self, name, init_value, constraint=constraints.real, event_dim=None):
+    def setdefault(
+        self,
+        name: str,
+        init_value: Any,
+        constraint: Constraint = constraints.real,
+        event_dim: int | None = None,
+    ) -> torch.Tensor:
         """Stores ``init_value`` under ``name`` unless present; returns the constrained value."""
         if name not in self._params:
             if callable(init_value) and not isinstance(init_value, torch.Tensor):
@@ -85,14 +103,14 @@ class ParamStore:
             self._store(name, init_value, constraint, event_dim)
         return self[name]
 
-    def __getitem__(self, name):
+    def __getitem__(self, name: str) -> torch.Tensor:
         leaf = self._params[name]
         constraint = self._constraints[name]
         if constraint is constraints.real:
             return leaf
         return transform_to(constraint)(leaf)
 
-    def __setitem__(self, name, value):
+    def __setitem__(self, name: str, value: Any) -> None:
         self._store(
             name,
             value,
@@ -100,55 +118,55 @@ class ParamStore:
             self._event_dims.get(name),
         )
 
-    def __delitem__(self, name):
+    def __delitem__(self, name: str) -> None:
         del self._params[name]
         del self._constraints[name]
         del self._event_dims[name]
 
-    def __contains__(self, name):
+    def __contains__(self, name: str) -> bool:
         return name in self._params
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self._params)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str]:
         return iter(list(self._params))
 
-    def keys(self):
+    def keys(self) -> list[str]:
         """The parameter names."""
         return list(self._params)
 
-    def values(self):
+    def values(self) -> list[torch.Tensor]:
         """The constrained values."""
         return [self[name] for name in self._params]
 
-    def items(self):
+    def items(self) -> list[tuple[str, torch.Tensor]]:
         """``(name, constrained value)`` pairs."""
         return [(name, self[name]) for name in self._params]
 
-    def named_parameters(self):
+    def named_parameters(self) -> Iterator[tuple[str, torch.Tensor]]:
         """Yields ``(name, unconstrained leaf tensor)``: what an optimizer updates."""
         yield from list(self._params.items())
 
-    def get_unconstrained(self, name):
+    def get_unconstrained(self, name: str) -> torch.Tensor:
         """The unconstrained leaf tensor of ``name``."""
         return self._params[name]
 
-    def get_constraint(self, name):
+    def get_constraint(self, name: str) -> Constraint:
         """The constraint of ``name``."""
         return self._constraints[name]
 
-    def get_event_dim(self, name):
+    def get_event_dim(self, name: str) -> int | None:
         """The ``event_dim`` of ``name`` (``None`` when not given)."""
         return self._event_dims[name]
 
-    def clear(self):
+    def clear(self) -> None:
         """Removes every parameter."""
         self._params.clear()
         self._constraints.clear()
         self._event_dims.clear()
 
-    def _store(self, name, value, constraint, event_dim):
+    def _store(self, name: str, value: Any, constraint: Any, event_dim: int | None) -> None:
         # torch's constraint objects (Pyro code) are kept as ours: saved, compared, shown alike.
         constraint = as_constraint(constraint, name=f"param '{name}'")
         value = _as_tensor(name, value)
@@ -156,7 +174,7 @@ class ParamStore:
         if constraint is constraints.real and isinstance(value, torch.nn.Parameter):
             # A torch module's parameter (ppl.module, ppl.nn): shared by design,
             # so training through the store trains the module.
-            leaf = value
+            leaf: torch.Tensor = value
         else:
             leaf = _own_leaf(transform_to(constraint).inv(value))
         self._params[name] = leaf
@@ -164,7 +182,7 @@ class ParamStore:
         self._event_dims[name] = event_dim
 
     # --------------------------------------------------------------- state
-    def get_state(self):
+    def get_state(self) -> dict[str, Any]:
         """A snapshot of the store, detached from autograd.
 
         Returns:
@@ -178,7 +196,7 @@ class ParamStore:
             "event_dims": dict(self._event_dims),
         }
 
-    def set_state(self, state):
+    def set_state(self, state: Mapping[str, Any]) -> None:
         """Adds (or overwrites) the parameters of a :meth:`get_state` snapshot.
 
         All new entries are built before any is stored, so a snapshot that
@@ -199,7 +217,7 @@ class ParamStore:
             self._constraints[name] = constraint
             self._event_dims[name] = event_dim
 
-    def save(self, path, extra=None):
+    def save(self, path: str | os.PathLike[str], extra: Any = None) -> None:
         """Writes the store to ``path`` atomically (a temp file renamed over it).
 
         The file carries a checksum of its content, which :meth:`load`
@@ -218,7 +236,7 @@ class ParamStore:
         payload = encode_state(self.get_state(), extra, _FORMAT, _VERSION)
         write_atomically(path, payload)
 
-    def load(self, path, map_location=None):
+    def load(self, path: str | os.PathLike[str], map_location: Any = None) -> Any:
         """Reads a file written by :meth:`save` into the store (overwriting same names).
 
         The file is read with ``torch.load(weights_only=True)``: it can hold
@@ -245,7 +263,7 @@ class ParamStore:
         return extra
 
 
-def _as_tensor(name, value):
+def _as_tensor(name: str, value: Any) -> torch.Tensor:
     if isinstance(value, torch.Tensor):
         return value
     try:
@@ -257,7 +275,7 @@ def _as_tensor(name, value):
         ) from None
 
 
-def _own_leaf(unconstrained):
+def _own_leaf(unconstrained: torch.Tensor) -> torch.Tensor:
     # A dense copy the store alone owns: an expanded view (stride 0, Adam's
     # in-place update refuses it), a slice of a caller's tensor or the caller's
     # tensor itself would otherwise alias memory the store does not control.
@@ -265,7 +283,7 @@ def _own_leaf(unconstrained):
     return leaf.requires_grad_()
 
 
-def _checked_init(name, value, constraint):
+def _checked_init(name: str, value: torch.Tensor, constraint: Constraint) -> torch.Tensor:
     if constraint is constraints.simplex and bool((value >= 0).all()):
         # Like Categorical(probs=...), a nonnegative vector is read as
         # unnormalized weights for the simplex.
@@ -285,7 +303,7 @@ class _ThreadScopes(threading.local):
     # The stack of scoped stores of the current thread, innermost last; like
     # the handler stack it is replaced, never mutated, and each thread sees
     # only its own scopes (the class attribute is a new thread's empty stack).
-    scopes = ()
+    scopes: tuple[ParamStore, ...] = ()
 
 
 _SCOPES = _ThreadScopes()
@@ -293,10 +311,10 @@ _SCOPES = _ThreadScopes()
 # One entry per scope entered in any thread (atomic appends and pops): while it
 # is empty every thread uses the default store, found without the thread-local
 # read (several times dearer; every no-handler ppl.param call asks).
-_ENTERED_SCOPES = []
+_ENTERED_SCOPES: list[None] = []
 
 
-def get_param_store():
+def get_param_store() -> ParamStore:
     """Returns the current parameter store (the innermost ``param_store_scope``'s).
 
     Scopes belong to the thread that entered them: a thread outside any
@@ -312,7 +330,7 @@ def get_param_store():
     return scopes[-1] if scopes else _DEFAULT_STORE
 
 
-def clear_param_store():
+def clear_param_store() -> None:
     """Removes every parameter from the current store.
 
     Example:
@@ -323,7 +341,7 @@ def clear_param_store():
 
 
 @contextmanager
-def param_store_scope(store=None):
+def param_store_scope(store: ParamStore | None = None) -> Iterator[ParamStore]:
     """Makes ``store`` (a fresh one by default) the current store inside the block.
 
     Args:

@@ -12,10 +12,14 @@ Every plate records a :class:`CondIndepStackFrame` on the sites it encloses,
 which is how inference code learns the plates of a site.
 """
 
+from __future__ import annotations
+
 import contextlib
 import numbers
 import threading
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -59,12 +63,12 @@ class CondIndepStackFrame:
     counter: int | None = None
 
     @property
-    def vectorized(self):
+    def vectorized(self) -> bool:
         """Whether the plate is a tensor dim (``True``) or a Python loop."""
         return self.dim is not None
 
     @property
-    def scale(self):
+    def scale(self) -> float:
         """The subsampling factor ``size / subsample_size``."""
         return self.size / self.subsample_size
 
@@ -72,14 +76,14 @@ class CondIndepStackFrame:
 class _ActiveDims(threading.local):
     # Dims held by the vectorized plates currently entered, per thread (like
     # the handler stack): dim -> plate name.
-    def __init__(self):
-        self.dims = {}
+    def __init__(self) -> None:
+        self.dims: dict[int | None, str] = {}
 
 
 _ACTIVE = _ActiveDims()
 
 
-def _allocate_dim(name, dim):
+def _allocate_dim(name: str, dim: int | None) -> int | None:
     _ACTIVE_DIMS = _ACTIVE.dims
     if name in _ACTIVE_DIMS.values():
         other = next(d for d, n in _ACTIVE_DIMS.items() if n == name)
@@ -97,7 +101,9 @@ def _allocate_dim(name, dim):
     return dim
 
 
-def subsample_indices(size, subsample_size, dim=None, device=None):
+def subsample_indices(
+    size: int, subsample_size: int, dim: int | None = None, device: torch.device | str | None = None
+) -> torch.Tensor:
     """Draws the indices a plate uses: a random subset, or all of them in order.
 
     Args:
@@ -119,7 +125,7 @@ def subsample_indices(size, subsample_size, dim=None, device=None):
     return torch.randperm(size, device=device)[:subsample_size]
 
 
-def broadcast_to_frame(msg, frame):
+def broadcast_to_frame(msg: Message, frame: CondIndepStackFrame) -> None:
     """Expands a sample site's distribution so its batch shape covers ``frame``'s dim.
 
     A batch dim of size 1 (or a missing one) at the plate's dim is expanded to
@@ -137,6 +143,7 @@ def broadcast_to_frame(msg, frame):
     if batch_shape is None:
         return  # not a distribution: check_message reports it
     dim, size = frame.dim, frame.subsample_size
+    assert dim is not None  # only a vectorized plate broadcasts its sites
     if len(batch_shape) >= -dim:
         actual = batch_shape[dim]
         if actual == size:
@@ -153,19 +160,19 @@ def broadcast_to_frame(msg, frame):
 class _PlateFrameMessenger(Messenger):
     # Adds one frame (and the subsampling scale) to the sites it encloses.
 
-    def __init__(self, frame):
+    def __init__(self, frame: CondIndepStackFrame) -> None:
         super().__init__()
         self.frame = frame
         self._scale = frame.scale
 
-    def _process_sample(self, msg):
+    def _process_sample(self, msg: Message) -> None:
         msg.cond_indep_stack = (self.frame,) + msg.cond_indep_stack
         if self._scale != 1.0:
             msg.scale = self._scale * msg.scale
         if self.frame.dim is not None and not msg.infer.get("_deterministic"):
             broadcast_to_frame(msg, self.frame)
 
-    def _process_param(self, msg):
+    def _process_param(self, msg: Message) -> None:
         msg.cond_indep_stack = (self.frame,) + msg.cond_indep_stack
 
 
@@ -222,14 +229,14 @@ class plate(_PlateFrameMessenger):
 
     def __init__(
         self,
-        name,
-        size=None,
-        subsample_size=None,
-        subsample=None,
-        dim=None,
-        use_cuda=None,
-        device=None,
-    ):
+        name: str,
+        size: int | None = None,
+        subsample_size: int | None = None,
+        subsample: torch.Tensor | Sequence[int] | None = None,
+        dim: int | None = None,
+        use_cuda: bool | None = None,
+        device: torch.device | str | None = None,
+    ) -> None:
         device = _resolve_device(name, use_cuda, device)
         if size is None:
             size = _size_of_subsample(name, subsample)
@@ -253,7 +260,8 @@ class plate(_PlateFrameMessenger):
             apply_stack(msg)
             name, subsample = msg.name, msg.value
         elif subsample is None:
-            subsample = subsample_indices(size, subsample_size, device=device)
+            # Without a subsample, subsample_size was set to size above.
+            subsample = subsample_indices(size, subsample_size, device=device)  # type: ignore[arg-type]
         self.name = name
         self.indices = torch.as_tensor(subsample)
         self.subsample_size = int(self.indices.shape[0])
@@ -264,17 +272,17 @@ class plate(_PlateFrameMessenger):
             )
         super().__init__(CondIndepStackFrame(name, dim, size, self.subsample_size))
 
-    def __enter__(self):
+    def __enter__(self) -> torch.Tensor:
         dim = _allocate_dim(self.name, self.dim)
         self.frame = CondIndepStackFrame(self.name, dim, self.size, self.subsample_size)
         super().__enter__()
         return self.indices
 
-    def __exit__(self, exc_type, exc_value, traceback):
+    def __exit__(self, exc_type: Any, exc_value: Any, traceback: Any) -> None:
         super().__exit__(exc_type, exc_value, traceback)
         _ACTIVE.dims.pop(self.frame.dim, None)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[int]:
         for counter, index in enumerate(self.indices.tolist()):
             frame = CondIndepStackFrame(
                 self.name, None, self.size, self.subsample_size, counter=counter
@@ -282,10 +290,10 @@ class plate(_PlateFrameMessenger):
             with _PlateFrameMessenger(frame):
                 yield index
 
-    def __len__(self):
+    def __len__(self) -> int:
         return self.subsample_size
 
-    def _postprocess_param(self, msg):
+    def _postprocess_param(self, msg: Message) -> None:
         # A local parameter (event_dim given) spans the full plate; the run
         # uses only its subsample, so index it along the plate's dim.
         if validation.is_validation_enabled():
@@ -298,12 +306,12 @@ class plate(_PlateFrameMessenger):
         if value.dim() >= -dim and value.shape[dim] == self.size:
             msg.value = value.index_select(dim, self.indices.to(value.device))
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"plate({self.name!r}, size={self.size}, subsample_size={self.subsample_size})"
 
 
 @contextlib.contextmanager
-def plate_stack(prefix, sizes, rightmost_dim=-1):
+def plate_stack(prefix: str, sizes: Sequence[int], rightmost_dim: int = -1) -> Iterator[None]:
     """Enters one vectorized plate per size, on contiguous dims ending at ``rightmost_dim``.
 
     The plates are named ``f"{prefix}_{i}"`` with ``i`` counted from the
@@ -338,7 +346,7 @@ def plate_stack(prefix, sizes, rightmost_dim=-1):
         yield
 
 
-def _size_of_subsample(name, subsample):
+def _size_of_subsample(name: str, subsample: Any) -> int:
     # Without a size the subsample is the whole plate (Pyro would refuse it).
     if subsample is None:
         raise ValueError(
@@ -348,7 +356,9 @@ def _size_of_subsample(name, subsample):
     return len(subsample)
 
 
-def _resolve_device(name, use_cuda, device):
+def _resolve_device(
+    name: str, use_cuda: bool | None, device: torch.device | str | None
+) -> torch.device | str | None:
     if use_cuda is None:
         return device
     if device is None:
@@ -361,7 +371,7 @@ def _resolve_device(name, use_cuda, device):
     return device
 
 
-def _as_size(size):
+def _as_size(size: Any) -> Any:
     # Sizes often arrive as `tensor.shape[0]`, numpy ints or 0-dim integer tensors.
     if isinstance(size, torch.Tensor) and size.numel() == 1 and not size.is_floating_point():
         return int(size)
@@ -370,7 +380,9 @@ def _as_size(size):
     return size
 
 
-def _check_arguments(name, size, subsample_size, subsample, dim):
+def _check_arguments(
+    name: str, size: Any, subsample_size: int | None, subsample: Any, dim: int | None
+) -> None:
     if not isinstance(size, int) or isinstance(size, bool) or size < 1:
         raise ValueError(f"plate '{name}': size must be a positive int, got {size!r}")
     if subsample_size is not None and not 1 <= subsample_size <= size:

@@ -17,11 +17,21 @@ i.i.d. draws), those an enumeration handler allocated (``infer["_enum_dims"]``,
 given. Sizes of 1 are always fine.
 """
 
+from __future__ import annotations
+
 import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import torch
 
+from distributions.distribution import ShapeLike
 from distributions.utils import broadcast_shape
+from ppl.runtime import Message
+from ppl.trace_struct import Trace
+
+if TYPE_CHECKING:  # ppl.plate imports this module: the frame type is for the checker only
+    from ppl.plate import CondIndepStackFrame
 
 __all__ = [
     "check_local_param",
@@ -31,11 +41,11 @@ __all__ = [
 ]
 
 
-def _plate_dims(msg):
+def _plate_dims(msg: Message) -> dict[int, CondIndepStackFrame]:
     return {f.dim: f for f in msg.cond_indep_stack if f.dim is not None}
 
 
-def _exempt_dims(msg, batch_ndim, sample_ndim):
+def _exempt_dims(msg: Message, batch_ndim: int, sample_ndim: int) -> set[int]:
     """Dims that need no plate: the sample_shape's and the enumeration's."""
     exempt = set(range(-batch_ndim - sample_ndim, -batch_ndim))
     exempt.update(msg.infer.get("_enum_dims", {}))
@@ -44,7 +54,7 @@ def _exempt_dims(msg, batch_ndim, sample_ndim):
     return exempt
 
 
-def _log_prob_shape(msg, sample_shape):
+def _log_prob_shape(msg: Message, sample_shape: ShapeLike) -> torch.Size | None:
     """The batch shape the site's log-probability will have (None if it cannot tell)."""
     fn = msg.fn
     shape = torch.Size(sample_shape) + fn.batch_shape
@@ -58,7 +68,7 @@ def _log_prob_shape(msg, sample_shape):
     return shape
 
 
-def check_plates_cover(msg, max_plate_nesting=math.inf):
+def check_plates_cover(msg: Message, max_plate_nesting: float = math.inf) -> None:
     """Raises when a batch dim of a sample site's log-probability has no plate.
 
     Args:
@@ -94,7 +104,7 @@ def check_plates_cover(msg, max_plate_nesting=math.inf):
             raise missing_plate_error(msg, shape, dim, plates)
 
 
-def check_trace_plates(trace, max_plate_nesting=math.inf):
+def check_trace_plates(trace: Trace, max_plate_nesting: float = math.inf) -> None:
     """Runs :func:`check_plates_cover` on every scored sample site of a trace.
 
     Sites fully masked out (``deterministic``, ``mask(False)``) are skipped.
@@ -124,7 +134,7 @@ def check_trace_plates(trace, max_plate_nesting=math.inf):
             raise ValueError(f"{e}\n{trace.format_shapes(last_site=name)}") from None
 
 
-def missing_plate_error(msg, shape, dim, plates):
+def missing_plate_error(msg: Message, shape: Sequence[int], dim: int, plates: Any) -> ValueError:
     """The error for a batch dim no plate covers, with the fixes.
 
     Args:
@@ -156,7 +166,7 @@ def missing_plate_error(msg, shape, dim, plates):
     )
 
 
-def check_local_param(msg, frame):
+def check_local_param(msg: Message, frame: CondIndepStackFrame) -> None:
     """Raises when a local parameter's size at its plate's dim is not the plate's size.
 
     A parameter created with ``event_dim`` inside a plate has one row per plate

@@ -10,6 +10,8 @@ Example:
     True
 """
 
+from __future__ import annotations
+
 import pyroapi
 
 __all__ = ["BACKEND_NAME", "BACKEND_MODULES", "register"]
@@ -25,6 +27,6 @@ BACKEND_MODULES = {
 }
 
 
-def register():
+def register() -> None:
     """Registers (or re-registers) the ``"ppl"`` backend with pyroapi."""
     pyroapi.register_backend(BACKEND_NAME, BACKEND_MODULES)

@@ -20,9 +20,12 @@ Existing torch modules: ``Module[torch.nn.Linear](3, 1)`` builds the class
 cache and ``__class_getitem__`` are all it takes, no metaclass.
 """
 
+from __future__ import annotations
+
 import functools
 import threading
 from collections.abc import Callable
+from typing import Any, SupportsIndex
 
 import torch
 
@@ -33,14 +36,14 @@ from ppl.param_store import get_param_store
 __all__ = ["Module", "method", "to_bayesian_"]
 
 # (Module subclass, torch module class) -> the mixed class, built once, and back.
-_MIXED_CLASSES = {}
-_MIXED_KEYS = {}
+_MIXED_CLASSES: dict[tuple[type, type], type] = {}
+_MIXED_KEYS: dict[type, tuple[type, type]] = {}
 
 
 class _CallState(threading.local):
     # One thread's view of a call scope: how deep the call is, and its values.
     depth = 0
-    values = None
+    values: dict[str, Any] | None = None
 
 
 class _CallScope:
@@ -53,20 +56,20 @@ class _CallScope:
     step traces it into its graph; a copy or unpickled module starts afresh.
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._state = _CallState()
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[type, tuple[()]]:
         return _CallScope, ()
 
     @property
-    def active(self):
+    def active(self) -> bool:
         """Whether the calling thread is inside a call of the module tree."""
         return self._state.depth > 0
 
     # enter/leave are called explicitly, in try/finally, not through `with`:
     # dynamo cannot enter a context manager made outside the compiled region.
-    def enter(self):
+    def enter(self) -> None:
         """Enters one (possibly nested) call; returns the call's site values."""
         state = self._state
         if state.depth == 0:
@@ -74,7 +77,7 @@ class _CallScope:
         state.depth += 1
         return state.values
 
-    def leave(self):
+    def leave(self) -> None:
         """Leaves one call; the outermost forgets the values."""
         state = self._state
         state.depth -= 1
@@ -112,7 +115,7 @@ class Module(torch.nn.Module):
         super().__init__()
         self._init_sites(name)
 
-    def _init_sites(self, name):
+    def _init_sites(self, name: str) -> None:
         object.__setattr__(self, "_ppl_prefix", name)
         object.__setattr__(self, "_ppl_scope", _CallScope())
         object.__setattr__(self, "_ppl_params", {})
@@ -138,7 +141,7 @@ class Module(torch.nn.Module):
             name = f"Bayesian{torch_class.__name__}"
 
             # The torch class's extra_repr comes first in the MRO: extend it.
-            def extra_repr(self):
+            def extra_repr(self: Any) -> str:
                 return _with_sites(self, torch_class.extra_repr(self))
 
             namespace = {"__module__": __name__, "extra_repr": extra_repr}
@@ -147,7 +150,7 @@ class Module(torch.nn.Module):
             _MIXED_KEYS[mixed] = key
         return _MIXED_CLASSES[key]
 
-    def __reduce_ex__(self, protocol):
+    def __reduce_ex__(self, protocol: SupportsIndex) -> Any:
         # A mixed class is not importable by name: pickle (torch.save, deepcopy)
         # records the two classes it is made of and rebuilds it on loading.
         key = _MIXED_KEYS.get(type(self))
@@ -156,7 +159,7 @@ class Module(torch.nn.Module):
         return _new_mixed, key, self.__getstate__()
 
     # ------------------------------------------------------------ calling
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         scope = self._ppl_scope
         scope.enter()
         try:
@@ -176,7 +179,7 @@ class Module(torch.nn.Module):
         return f"{prefix}.{attribute}" if prefix else attribute
 
     # -------------------------------------------------- attribute access
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> Any:
         state = self.__dict__
         params = state.get("_ppl_params")
         if params is not None:
@@ -191,7 +194,7 @@ class Module(torch.nn.Module):
                 return self._read(name, self._read_torch_param, tensor)
         return super().__getattr__(name)
 
-    def _read(self, name, reader, spec):
+    def _read(self, name: str, reader: Callable[..., Any], spec: Any) -> Any:
         # One value per site and call; outside a call each read is its own call.
         full_name = self.site_name(name)
         scope = self._ppl_scope
@@ -204,20 +207,20 @@ class Module(torch.nn.Module):
             scope.leave()
 
     @staticmethod
-    def _read_param(full_name, spec):
+    def _read_param(full_name: str, spec: Any) -> torch.Tensor:
         return primitives.param(
             full_name, spec.init_value, constraint=spec.constraint, event_dim=spec.event_dim
         )
 
-    def _read_sample(self, full_name, spec):
+    def _read_sample(self, full_name: str, spec: Any) -> torch.Tensor:
         return primitives.sample(full_name, spec.distribution(self, full_name))
 
     @staticmethod
-    def _read_torch_param(full_name, tensor):
+    def _read_torch_param(full_name: str, tensor: torch.Tensor) -> torch.Tensor:
         _share_with_store(full_name, tensor)
         return primitives.param(full_name, tensor)
 
-    def __setattr__(self, name, value):
+    def __setattr__(self, name: str, value: Any) -> None:
         state = self.__dict__
         if "_ppl_params" not in state:
             return super().__setattr__(name, value)
@@ -237,7 +240,7 @@ class Module(torch.nn.Module):
             _adopt(self, name, value)
         return None
 
-    def __delattr__(self, name):
+    def __delattr__(self, name: str) -> None:
         if name in self.__dict__.get("_ppl_params", {}) or name in self.__dict__.get(
             "_ppl_samples", {}
         ):
@@ -245,7 +248,7 @@ class Module(torch.nn.Module):
             return None
         return super().__delattr__(name)
 
-    def _forget(self, name):
+    def _forget(self, name: str) -> None:
         self._ppl_params.pop(name, None)
         self._ppl_samples.pop(name, None)
 
@@ -254,19 +257,19 @@ class Module(torch.nn.Module):
         return _with_sites(self, super().extra_repr())
 
 
-def _with_sites(module, description):
+def _with_sites(module: Module, description: str) -> str:
     specs = {**module._ppl_params, **module._ppl_samples}
     return ", ".join(
         part for part in [description, *(f"{n}={v!r}" for n, v in specs.items())] if part
     )
 
 
-def _new_mixed(cls, torch_class):
+def _new_mixed(cls: type[Module], torch_class: type) -> Module:
     mixed = cls[torch_class]
     return mixed.__new__(mixed)
 
 
-def _adopt(parent, name, child):
+def _adopt(parent: Module, name: str, child: torch.nn.Module) -> None:
     # Give every ppl module inside `child` its dotted path and the parent's
     # call scope, so site names and the one-draw-per-call cache follow the tree.
     prefix = parent.site_name(name)
@@ -276,7 +279,7 @@ def _adopt(parent, name, child):
             object.__setattr__(module, "_ppl_scope", parent._ppl_scope)
 
 
-def _share_with_store(full_name, tensor):
+def _share_with_store(full_name: str, tensor: torch.Tensor) -> None:
     # The module's own tensor is the parameter the store holds under its name.
     # A different tensor stored there (after ParamStore.load, say) wins by value
     # and is then replaced by the module's tensor, so there is one leaf to train.
@@ -352,7 +355,7 @@ def method(fn: Callable) -> Callable:
     """
 
     @functools.wraps(fn)
-    def wrapper(self, *args, **kwargs):
+    def wrapper(self: Module, *args: Any, **kwargs: Any) -> Any:
         scope = self._ppl_scope
         scope.enter()
         try:

@@ -7,6 +7,8 @@ module call. They are plain records; :mod:`ppl.nn.module` gives them their
 meaning (Pyro calls them ``PyroParam`` and ``PyroSample``).
 """
 
+from __future__ import annotations
+
 from collections.abc import Callable
 from typing import Any
 
@@ -75,7 +77,7 @@ class Param:
         self.constraint = constraint
         self.event_dim = event_dim
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Param(constraint={self.constraint}, event_dim={self.event_dim})"
 
 
@@ -137,5 +139,5 @@ class Sample:
             )
         return fn
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Sample({self.prior!r})"

@@ -13,6 +13,10 @@ Science 22). With ``centered=None`` the centeredness is a parameter in
 "Automatic Reparameterisation of Probabilistic Programs", ICML).
 """
 
+from __future__ import annotations
+
+from typing import Any
+
 import torch
 
 from distributions import constraints
@@ -22,7 +26,7 @@ from ppl.reparam.reparam import Reparam, as_deterministic, unwrap, wrap
 __all__ = ["LocScaleReparam"]
 
 
-def _check_centered(centered):
+def _check_centered(centered: float | torch.Tensor | None) -> float | torch.Tensor | None:
     if centered is None:
         return None
     if isinstance(centered, (int, float)) and not isinstance(centered, bool):
@@ -108,14 +112,15 @@ class LocScaleReparam(Reparam):
             )
         params = {key: getattr(inner, key) for key in self.shape_params}
         # The parameters derive from the site's own, already checked: skip the checks.
-        decentered_fn = type(inner)(
+        # (_loc_scale has checked that the family takes loc and scale.)
+        decentered_fn = type(inner)(  # type: ignore[call-arg]
             loc=loc * centered, scale=scale**centered, validate_args=False, **params
         )
         decentered = primitives.sample(f"{name}_decentered", wrap(decentered_fn, event_dim))
         value = loc + scale ** (1 - centered) * (decentered - centered * loc)
         return as_deterministic(value, event_dim)
 
-    def _loc_scale(self, name, inner):
+    def _loc_scale(self, name: str, inner: Any) -> tuple[torch.Tensor, torch.Tensor]:
         loc, scale = getattr(inner, "loc", None), getattr(inner, "scale", None)
         if not (isinstance(loc, torch.Tensor) and isinstance(scale, torch.Tensor)):
             raise TypeError(
@@ -126,5 +131,5 @@ class LocScaleReparam(Reparam):
             )
         return loc, scale
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"LocScaleReparam(centered={self.centered!r})"

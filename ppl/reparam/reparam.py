@@ -9,6 +9,8 @@ new ``fn``, ``value`` and ``is_observed`` of the site, Pyro's contract, so a
 reparameterizer written for Pyro's ``apply(msg)`` ports unchanged.
 """
 
+from __future__ import annotations
+
 import abc
 
 import torch
@@ -91,5 +93,5 @@ class Reparam(abc.ABC):
             :func:`as_deterministic`).
         """
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"{type(self).__name__}()"

@@ -10,6 +10,10 @@ Probabilistic Programs", ICML). The choice per site is made on the first run
 and kept in :attr:`AutoReparam.config`.
 """
 
+from __future__ import annotations
+
+from typing import Any
+
 from ppl.handlers.reparam import reparam
 from ppl.reparam.loc_scale import LocScaleReparam
 from ppl.reparam.reparam import Reparam, unwrap
@@ -47,7 +51,7 @@ class AutoReparam:
         self.centered = centered
         self.config: dict = {}
 
-    def __call__(self, msg_or_model):
+    def __call__(self, msg_or_model: Any) -> Any:
         """A site's reparameterizer (``msg`` a sample message), or the model reparameterized."""
         if callable(msg_or_model):  # a model (messages are not callable)
             return reparam(msg_or_model, config=self)
@@ -56,7 +60,7 @@ class AutoReparam:
             self.config[name] = self.configure(msg_or_model)
         return self.config[name]
 
-    def configure(self, msg) -> Reparam | None:
+    def configure(self, msg: Any) -> Reparam | None:
         """The reparameterizer for one site, or ``None`` to leave it alone."""
         if msg["is_observed"] or msg["name"].endswith("_decentered"):
             return None  # data, or the noise of a LocScaleReparam already

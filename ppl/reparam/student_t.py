@@ -9,6 +9,8 @@ Student-t likelihoods (robust regression), which become conditionally
 Gaussian.
 """
 
+from __future__ import annotations
+
 from distributions import Gamma, Normal, StudentT
 from ppl import primitives
 from ppl.reparam.reparam import Reparam, unwrap, wrap

@@ -8,7 +8,10 @@ works in the space of ``x``, where a complicated ``y`` (a flow's output, a
 skewed positive variable) is often simple.
 """
 
+from __future__ import annotations
+
 from collections.abc import Callable
+from typing import Any
 
 from distributions import LogNormal, Normal, TransformedDistribution
 from distributions.transforms import ExpTransform
@@ -20,7 +23,7 @@ __all__ = ["TransformReparam", "is_transformed", "register_transformed_view"]
 # Families that are transformed distributions in law but not in class (torch
 # builds them as TransformedDistribution subclasses; ours have their own
 # samplers): their class -> a function giving the equal TransformedDistribution.
-_VIEWS = {}
+_VIEWS: dict[type, Callable] = {}
 
 
 def register_transformed_view(cls: type) -> Callable[[Callable], Callable]:
@@ -34,14 +37,14 @@ def register_transformed_view(cls: type) -> Callable[[Callable], Callable]:
         True
     """
 
-    def register(view):
+    def register(view: Callable) -> Callable:
         _VIEWS[cls] = view
         return view
 
     return register
 
 
-def is_transformed(fn) -> bool:
+def is_transformed(fn: Any) -> bool:
     """Whether ``TransformReparam`` applies to ``fn`` (once ``Independent`` is peeled off).
 
     Example:
@@ -53,7 +56,7 @@ def is_transformed(fn) -> bool:
 
 
 @register_transformed_view(LogNormal)
-def _log_normal_view(fn):
+def _log_normal_view(fn: Any) -> TransformedDistribution:
     return TransformedDistribution(Normal(fn.loc, fn.scale), [ExpTransform()])
 
 
