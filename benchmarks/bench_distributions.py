@@ -154,6 +154,7 @@ def _large_cases():
     return (
         _categorical_large()
         + _family_large()
+        + [_dirichlet_backward_large()]
         + [
             Case(
                 "distributions-large",
@@ -232,6 +233,24 @@ def _family_large():
         )
         for name, f, hand in specs
     ]
+
+
+def _dirichlet_backward_large():
+    """rsample + backward of 1e5 x K=3 Dirichlet draws: the implicit gradient's cost."""
+    conc = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    weights = torch.arange(3.0)
+
+    def backward(lib):
+        x = lib.Dirichlet(conc.expand(100_000, 3), validate_args=False).rsample()
+        (grad,) = torch.autograd.grad((x * weights).sum(), conc)
+        return grad
+
+    return Case(
+        "distributions-large",
+        "Dirichlet rsample+backward 1e5 x K=3",
+        {"ours": lambda: backward(ours), "torch": lambda: backward(tdist)},
+        "ours: exact implicit gradient (continued fraction); torch: ~1e-3 approximations",
+    )
 
 
 def _categorical_large():

@@ -94,8 +94,7 @@ class Gamma(ExponentialFamily):
         return torch.lgamma(x + 1) + (x + 1) * torch.log(-y.reciprocal())
 
 
-# From about this many elements the fused form below is faster; for small
-# tensors its extra kernel launch (~4 us) costs more than xlogy's arithmetic.
+# Below this size the fused form's extra kernel launch costs more than it saves.
 _FUSED_MIN_NUMEL = 1024
 
 

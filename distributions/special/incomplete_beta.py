@@ -25,6 +25,7 @@ import functools
 
 import torch
 
+from distributions.special.beta_continued_fraction import continued_fraction
 from distributions.special.incomplete_beta_asymptotic import ASYMPTOTIC_MIN, temme_betainc_log
 from distributions.special.log_gamma import (
     HALF_LOG_2PI,
@@ -42,9 +43,6 @@ __all__ = [
     "log_beta_density",
 ]
 
-_TINY = 1e-300
-_TOL = 1e-15
-_MAX_ITER = 3000
 _LARGE = 10.0  # both parameters above this use the cancellation-free prefactor
 
 
@@ -87,109 +85,6 @@ def _log_prefactor(a, b, x, y, log_x=None, log_y=None):
 def _xmul(a, log_x):
     """``a * log_x`` that is 0 where ``a`` is 0 (as ``xlogy``)."""
     return torch.where(a == 0, torch.zeros_like(log_x), a * log_x)
-
-
-def _coefficients(a, b, x, m, ta, tb):
-    """The ``m``-th odd and even coefficients and their derivatives along ``(ta, tb)``."""
-    odd = -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1))
-    even_over_b = (m + 1) * x / ((a + 2 * m + 1) * (a + 2 * m + 2))
-    even = even_over_b * (b - m - 1)
-    if ta is None:
-        return odd, even, None, None
-    dodd = odd * (
-        ta * (1 / (a + m) + 1 / (a + b + m) - 1 / (a + 2 * m) - 1 / (a + 2 * m + 1))
-        + tb / (a + b + m)
-    )
-    deven = even_over_b * (tb - ta * (b - m - 1) * (1 / (a + 2 * m + 1) + 1 / (a + 2 * m + 2)))
-    return odd, even, dodd, deven
-
-
-def _lentz_step(c, d, lc, ld, coef, dcoef):
-    """One modified-Lentz update of ``C`` and ``D``, with their log-derivatives ``lc``, ``ld``.
-
-    Returns the new ``(c, d, lc, ld)``, the factor ``delta = C D`` and ``d log delta``.
-    """
-    den = 1 + coef * d
-    small_d = den.abs() < _TINY
-    d_new = torch.where(small_d, _TINY, den).reciprocal()
-    c_new = 1 + coef / c
-    small_c = c_new.abs() < _TINY
-    c_new = torch.where(small_c, _TINY, c_new)
-    if dcoef is None:
-        return c_new, d_new, None, None, c_new * d_new, None
-    zero = torch.zeros_like(den)
-    ld_new = torch.where(small_d, zero, -d * (dcoef + coef * ld) / den)
-    lc_new = torch.where(small_c, zero, (dcoef - coef * lc) / (c * c_new))
-    return c_new, d_new, lc_new, ld_new, c_new * d_new, lc_new + ld_new
-
-
-def _settled(delta, dlog_delta, dlog_f):
-    """Whether a Lentz factor no longer changes ``f`` or, if tracked, ``d log f``.
-
-    The derivative can keep moving after the value has settled (a terminating
-    fraction such as ``b = 1`` has constant value but not constant derivative),
-    so it needs its own test.
-    """
-    settled = (delta - 1).abs() < _TOL
-    if dlog_delta is not None:
-        settled = settled & (dlog_delta.abs() < _TOL * (1 + dlog_f.abs()))
-    return settled
-
-
-def _continued_fraction(a, b, x, ta=None, tb=None, skip=None):
-    """``h = 1 / (1 + d1/(1 + d2/(1 + ...)))`` with the A&S 26.5.8 coefficients.
-
-    Converges quickly for ``x < (a + 1) / (a + b + 2)``; the number of terms
-    grows like ``sqrt(max(a, b))``. Every few iterations the converged elements
-    are set aside, so a few slow elements do not make the whole batch slow.
-
-    With tangent weights ``ta``, ``tb`` it also returns the derivative of
-    ``log h`` along ``ta d/da + tb d/db``, carried through the recurrence in
-    forward mode (Boik & Robison-Cox 1998); otherwise that is ``None``.
-    Elements where ``skip`` is True (answered elsewhere) are set aside at once
-    with ``h = 1``; an empty or fully skipped batch returns without iterating.
-    """
-    shape = x.shape
-    tangent = ta is not None
-    if x.numel() == 0 or (skip is not None and bool(skip.all())):
-        ones = torch.ones_like(x)
-        return ones, (torch.zeros_like(ones) if tangent else None)
-    flat = [t.reshape(-1) for t in torch.broadcast_tensors(a, b, x, *((ta, tb) if tangent else ()))]
-    a, b, x = flat[:3]
-    ta, tb = flat[3:] if tangent else (None, None)
-    index = torch.arange(x.numel(), device=x.device)
-    c, d, f = torch.ones_like(x), torch.zeros_like(x), torch.ones_like(x)
-    lc = ld = dlog_f = torch.zeros_like(x) if tangent else None
-    done = torch.zeros(x.shape, dtype=torch.bool, device=x.device)
-    if skip is not None:
-        done = done | torch.broadcast_to(skip, shape).reshape(-1)
-    finished = []
-    for m in range(_MAX_ITER):
-        odd, even, dodd, deven = _coefficients(a, b, x, m, ta, tb)
-        c, d, lc, ld, delta1, dl1 = _lentz_step(c, d, lc, ld, odd, dodd)
-        c, d, lc, ld, delta2, dl2 = _lentz_step(c, d, lc, ld, even, deven)
-        f = torch.where(done, f, f * delta1 * delta2)
-        if tangent:
-            dlog_f = torch.where(done, dlog_f, dlog_f + dl1 + dl2)
-        done = done | (_settled(delta1, dl1, dlog_f) & _settled(delta2, dl2, dlog_f))
-        if m % 4 == 0 and bool(done.any()):
-            finished.append((index[done], f[done], dlog_f[done] if tangent else None))
-            keep = ~done
-            if not bool(keep.any()):
-                break
-            state = [index, a, b, x, c, d, f, done] + ([ta, tb, lc, ld, dlog_f] if tangent else [])
-            state = [t[keep] for t in state]
-            index, a, b, x, c, d, f, done = state[:8]
-            if tangent:
-                ta, tb, lc, ld, dlog_f = state[8:]
-    else:
-        finished.append((index, f, dlog_f))
-    order = torch.cat([piece[0] for piece in finished]).argsort()
-    h = torch.cat([piece[1] for piece in finished])[order].reshape(shape).reciprocal()
-    if not tangent:
-        return h, None
-    dlog_h = -torch.cat([piece[2] for piece in finished])[order].reshape(shape)
-    return h, dlog_h
 
 
 def _oriented(a, b, x, y):
@@ -244,7 +139,7 @@ def betainc_log_parts(a, b, x, y, log_x=None, log_y=None):
         if log_x is not None:
             log_x, log_y = torch.where(swap, log_y, log_x), torch.where(swap, log_x, log_y)
         large = _asymptotic(a, b)
-        h, _ = _continued_fraction(a, b, x, skip=large)
+        h, _ = continued_fraction(a, b, x, skip=large)
         log_pref = _log_prefactor(a, b, x, y, log_x, log_y)
         log_j = log_pref - torch.log(a) + torch.log(h)
         log_jc = torch.log1p(-log_j.exp().clamp(max=1.0))
@@ -298,24 +193,26 @@ def _accurate_logs(x, y):
     )
 
 
-def _dlog_j(a, b, x, y, wrt):
+def _dlog_j(a, b, x, y, wrt, with_log_j=True):
     """``d log I / d wrt`` on the fast side of the symmetry, with what the callers need.
 
     Returns ``(sign, log_j, dlog_j, x y h / a)`` where ``I = J`` (``sign = 1``) or
     ``I = 1 - J`` (``sign = -1``) and ``J = x^a y^b h / (a B(a, b))`` in the
-    oriented parameters.
+    oriented parameters; ``log_j`` is ``None`` unless ``with_log_j`` (the implicit
+    gradient does not need it, and its prefactor costs a fifth of the call).
     """
     swap, a_, b_, x_, y_ = _oriented(a, b, x, y)
     first = ~swap if wrt == "a" else swap  # which oriented slot holds the parameter
-    ta, tb = first.to(a_.dtype), (~first).to(a_.dtype)
-    h, dlog_h = _continued_fraction(a_, b_, x_, ta, tb, skip=_asymptotic(a_, b_))
+    ta = first.to(a_.dtype)
+    h, dlog_h = continued_fraction(a_, b_, x_, ta, skip=_asymptotic(a_, b_))
     log_x, log_y = _accurate_logs(x_, y_)
     # d/da log(x^a y^b / B(a, b)) = log x - (psi(a) - psi(a + b)), and symmetrically in b.
-    dlog_pref = ta * (log_x + digamma_difference(a_, b_)) + tb * (
-        log_y + digamma_difference(b_, a_)
-    )
+    p, q = torch.where(first, a_, b_), torch.where(first, b_, a_)
+    dlog_pref = torch.where(first, log_x, log_y) + digamma_difference(p, q)
     dlog_j = dlog_pref - ta / a_ + dlog_h
-    log_j = _log_prefactor(a_, b_, x_, y_) - torch.log(a_) + torch.log(h)
+    log_j = None
+    if with_log_j:
+        log_j = _log_prefactor(a_, b_, x_, y_) - torch.log(a_) + torch.log(h)
     sign = torch.where(swap, -1.0, 1.0).to(a.dtype)
     return sign, log_j, dlog_j, x_ * y_ * h / a_
 
@@ -340,7 +237,7 @@ def beta_implicit_grad(a, b, x, y, wrt="a"):
         0.361192
     """
     with torch.no_grad():
-        sign, _, dlog_j, scale = _dlog_j(a, b, x, y, wrt)
+        sign, _, dlog_j, scale = _dlog_j(a, b, x, y, wrt, with_log_j=False)
         grad = -sign * scale * dlog_j
     large = _asymptotic(a, b)
     if bool(large.any()):
