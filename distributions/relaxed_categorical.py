@@ -194,13 +194,28 @@ class RelaxedTransformed(TransformedDistribution):
         return f"{type(self).__name__}({self.base_dist!r})"
 
 
+class _ExpOntoSimplex(ExpTransform):
+    """``exp``, with results below the smallest normal float raised to it.
+
+    At small temperatures a log-space draw falls far below ``log(tiny)`` (at
+    ``t = 1e-3`` already in float64) and its ``exp`` rounds to 0: the point leaves
+    the open simplex and its log-density is NaN. Raised to ``tiny`` it stays
+    inside, moves by less than ``tiny``, and pulls back to a finite log.
+    """
+
+    def _call(self, x):
+        return x.exp().clamp(min=torch.finfo(x.dtype).tiny)
+
+
 class RelaxedOneHotCategorical(RelaxedTransformed):
     """The Concrete / Gumbel-softmax distribution on the simplex (Maddison et al. 2017;
     Jang et al. 2017, arXiv 1611.01144).
 
     ``exp`` of an :class:`ExpRelaxedCategorical` draw: a reparameterizable
     relaxation of a one-hot categorical sample. Arguments are validated here
-    (not again by the underlying :class:`ExpRelaxedCategorical`).
+    (not again by the underlying :class:`ExpRelaxedCategorical`). Coordinates
+    of a draw below the smallest normal float (small temperatures) are raised
+    to it, so draws stay inside the open simplex with a finite ``log_prob``.
 
     Args:
         temperature: relaxation temperature, positive.
@@ -218,5 +233,5 @@ class RelaxedOneHotCategorical(RelaxedTransformed):
     support = constraints.simplex
     has_rsample = True
     _base = ExpRelaxedCategorical
-    _transform = ExpTransform
+    _transform = _ExpOntoSimplex
     _category_dims = 1

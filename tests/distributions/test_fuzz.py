@@ -309,8 +309,9 @@ KNOWN = {
     "Pareto": "draws with log_prob -inf at extreme parameters",
     "MultivariateNormal": "draws with log_prob -inf for extreme scale_tril",
     "LowRankMultivariateNormal": "expand's log_prob differs from the broadcast one",
-    "LogisticNormal": "log_prob of own draws NaN at extreme loc and scale (float32)",
-    "RelaxedOneHotCategorical": "log_prob of own draws NaN at extreme temperature",
+    "LogisticNormal": "log_prob of own draws -inf where scale is below the float spacing of loc "
+    "(the stick-breaking round trip is exact to an ulp, not bit for bit) or a piece is below "
+    "float32's smallest normal (loc summing past 87)",
     "RelaxedBernoulli": "cdf(icdf(u)) off at extreme temperature",
     "NegativeBinomial": "draws outside the support (torch.poisson at huge rates)",
     "Wishart": "warns of singular draws at extreme scale (warnings are errors)",

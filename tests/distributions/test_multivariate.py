@@ -269,6 +269,38 @@ def test_logistic_normal_sampler_pulls_back_to_the_normal():
     assert_mean_within((x - loc) ** 2, scale**2, 2 * scale**4, "LogisticNormal pulled back var")
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)
+def test_logistic_normal_draws_pull_back_where_the_sigmoid_rounds_to_one(dtype):
+    # sigmoid(40) is 1 in float32: a clipped stick fraction mapped x = 41.4 back to
+    # about 16 (and huge scales gave pieces of exactly 0, log_prob NaN). The last
+    # piece here is exp(-72), inside float32's range (see the fuzzer's KNOWN for
+    # what is not representable).
+    torch.manual_seed(3)
+    loc = torch.tensor([41.4, 20.8, 10.2], dtype=dtype)
+    narrow = D.LogisticNormal(loc, torch.full((3,), 1e-3, dtype=dtype))
+    y = narrow.sample((4,))
+    x = D.transforms.StickBreakingTransform().inv(y)
+    torch.testing.assert_close(x, loc.expand(4, 3), rtol=0, atol=5e-3)  # 5 scales
+    wide64 = D.LogisticNormal(loc.double(), torch.full((3,), 1e-3, dtype=torch.float64))
+    # Within what a float32 round trip can hold (x to an ulp of 41, 4e-3 scales).
+    torch.testing.assert_close(
+        narrow.log_prob(y).double(), wide64.log_prob(y.double()), rtol=0, atol=0.1
+    )
+    wide = D.LogisticNormal(
+        torch.full((3,), 80.0, dtype=dtype), torch.full((3,), 5.5e34, dtype=dtype)
+    )
+    y = wide.sample((50,))
+    assert bool((y > 0).all()) and bool(wide.log_prob(y).isfinite().all())
+
+
+def test_stick_breaking_matches_torch_at_moderate_inputs():
+    x = torch.randn(20, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(0)) * 3
+    ours, ref = D.transforms.StickBreakingTransform(), tdist.transforms.StickBreakingTransform()
+    y = ours(x)
+    torch.testing.assert_close(y, ref(x))
+    torch.testing.assert_close(ours.log_abs_det_jacobian(x, y), ref.log_abs_det_jacobian(x, y))
+
+
 def test_logistic_normal_errors_name_the_argument_and_support():
     with pytest.raises(ValueError, match=r"LogisticNormal: argument 'scale' must satisfy.*x > 0"):
         D.LogisticNormal(torch.zeros(2), torch.tensor([1.0, -1.0]))
@@ -434,6 +466,26 @@ def test_exp_relaxed_categorical_matches_torch():
     assert ours.support.event_dim == 1 and ours.param_shape == (2, 3)
     big = ours.expand((4, 2))
     assert big.rsample().shape == (4, 2, 3) and big.log_prob(x[0]).shape == (4, 2)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)
+def test_relaxed_one_hot_draws_stay_inside_the_simplex_at_small_temperature(dtype):
+    # At t = 1e-3 the log-space draws fall below log(tiny) even in float64: their
+    # exp was exactly 0 and log_prob NaN (torch: NaN too). Raised to tiny they
+    # keep a finite log-density, and argmax is still the categorical draw.
+    torch.manual_seed(5)
+    probs = torch.tensor([0.2, 0.3, 0.5], dtype=dtype)
+    for t in (1e-3, 1e-17, 1e-35):
+        d = D.RelaxedOneHotCategorical(torch.tensor(t, dtype=dtype), probs=probs)
+        y = d.sample((6,))
+        assert bool((y > 0).all()) and bool(d.support.check(y).all())
+        assert bool(d.log_prob(y).isfinite().all())
+    # Where nothing underflows the density is torch's.
+    t = torch.tensor(0.7, dtype=torch.float64)
+    ours = D.RelaxedOneHotCategorical(t, probs=probs.double())
+    ref = tdist.RelaxedOneHotCategorical(t, probs=probs.double())
+    y = ref.sample((5,))
+    torch.testing.assert_close(ours.log_prob(y), ref.log_prob(y))
 
 
 def test_relaxed_argmax_is_categorical_at_any_temperature():
