@@ -36,6 +36,7 @@ that step's result is discarded and the structure warms up again eagerly.
 import torch
 
 from inference.compiled_step import CompiledLoss, CompileFallbackWarning, args_key
+from inference.compiled_svi import CompiledSVIStep
 from inference.mean_field import TraceMeanField_ELBO
 from inference.stochastic_graph import structure_key
 from inference.trace_elbo import Trace_ELBO, TraceGraph_ELBO
@@ -70,6 +71,41 @@ class _CompiledSteps:
             max_structures,
             quiet=bool(self.options.get("ignore_jit_warnings", False)),
         )
+        self.svi_steps = CompiledSVIStep(
+            type(self).__name__,
+            self._traced_loss,
+            max_structures,
+            quiet=bool(self.options.get("ignore_jit_warnings", False)),
+        )
+        self._captured_traces = None
+
+    def svi_step(self, svi, args, kwargs):
+        """One whole SVI step compiled (see :mod:`inference.compiled_svi`), or ``None`` for eager.
+
+        Returns:
+            A :class:`~inference.compiled_svi.StepResult`, or ``None`` when
+            ``svi`` must take this step eagerly (a warm-up, a tripped data
+            check, a fallback).
+        """
+        return self.svi_steps(svi, args, kwargs)
+
+    def eager_loss_and_grads(self, model, guide, *args, **kwargs):
+        """The eager estimator's :meth:`loss_and_grads` (SVI's warm-up and fallback steps)."""
+        return super().loss_and_grads(model, guide, *args, **kwargs)
+
+    def _traced_loss(self, model, guide, args, kwargs):
+        # The loss with every particle's traces (the compiled step checks them all).
+        self._captured_traces = []
+        try:
+            loss = self.differentiable_loss(model, guide, *args, **kwargs)
+            return loss, self._captured_traces
+        finally:
+            self._captured_traces = None
+
+    def _particle_loss(self, model_trace, guide_trace, prov):
+        if self._captured_traces is not None:
+            self._captured_traces.extend((model_trace, guide_trace))
+        return super()._particle_loss(model_trace, guide_trace, prov)
 
     def _forward(self, model, guide, args, kwargs):
         return self.differentiable_loss(model, guide, *args, **kwargs)

@@ -60,6 +60,11 @@ class SVI:
         self.num_skipped = 0
 
     def _loss_and_grads(self, *args, **kwargs):
+        # A compiled estimator's step that SVI takes eagerly (a warm-up, a
+        # fallback) is its eager estimator's.
+        eager = getattr(self.loss, "eager_loss_and_grads", None)
+        if eager is not None:
+            return eager(self.model, self.guide, *args, **kwargs)
         if hasattr(self.loss, "loss_and_grads"):
             return self.loss.loss_and_grads(self.model, self.guide, *args, **kwargs)
         loss = self.loss(self.model, self.guide, *args, **kwargs)
@@ -75,6 +80,13 @@ class SVI:
                 ``skip_nonfinite``), naming the sites with non-finite terms.
         """
         kwargs = {**self.static_kwargs, **kwargs}
+        compiled = getattr(self.loss, "svi_step", None)
+        result = compiled(self, args, kwargs) if compiled is not None else None
+        if result is not None:
+            # A compiled step (inference.compiled_svi) applied itself, or nothing.
+            if not result.finite:
+                self._nonfinite(result.loss, result.bad_params, result.bad_sites)
+            return result.loss
         # A step interrupted earlier (an exception, KeyboardInterrupt) may have
         # left gradients behind; they must not add to this step's.
         _clear_store_grads()
@@ -89,14 +101,13 @@ class SVI:
             reject = getattr(self.loss, "reject_step", None)
             if reject is not None:
                 reject()
-            self._nonfinite(loss, bad)
+            self._nonfinite(loss, bad, _nonfinite_sites(getattr(self.loss, "last_traces", None)))
             return loss
         self.optim(params)
         _zero_grads(params)
         return loss
 
-    def _nonfinite(self, loss, bad_params):
-        sites = _nonfinite_sites(getattr(self.loss, "last_traces", None))
+    def _nonfinite(self, loss, bad_params, sites):
         message = (
             f"SVI step skipped: loss={loss}, non-finite gradients in params {bad_params}, "
             f"non-finite log-probs or values at sites {sites}; no parameter or optimizer "

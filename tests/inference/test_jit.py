@@ -133,7 +133,7 @@ def test_a_value_branch_falls_back_with_one_warning():
         svi.step(x)
         svi.step(x)
     assert len([w for w in seen if w.category is CompileFallbackWarning]) == 1
-    assert svi.loss.compiled.failed  # TraceGraph never runs in pieces: eager from now on
+    assert svi.loss.svi_steps.failed  # eager from now on
 
 
 @pytest.mark.slow

@@ -1,0 +1,415 @@
+"""``CompiledSVIStep``: a whole SVI step as one compiled program of tensors.
+
+After one eager warm-up step of a structure (which creates the parameters,
+the optimizer state and the baselines, and validates the program), the step
+is captured once with ``make_fx`` in fake-tensor mode and compiled by
+inductor. The captured program is a function of tensors only::
+
+    (unconstrained params, baseline averages, data, optimizer state, rates)
+        -> [loss, data valid, step finite, per-param finite, per-site finite]
+
+Inside it: guide and model through the effect handlers, log-densities, the
+estimator's surrogate and baselines, ``torch.autograd.grad`` (the backward
+pass is traced into the same graph), the data checks of
+:mod:`inference.compiled_checks`, each parameter's clipped functional
+optimizer update (:mod:`inference.compiled_optim`), and the writes of new
+parameters, states and averages into the input tensors, each behind
+``torch.where(accept, new, old)``: a non-finite or invalid step changes
+nothing. One small tensor comes back to the host per step.
+
+What the capture assumes static, and how a change is detected:
+
+* Python control flow of model, guide and estimator. Fake tensors have no
+  values, so a branch on a value (``.item()``, ``if z:``) cannot be captured:
+  it fails the capture and the estimator falls back to eager with one
+  :class:`CompileFallbackWarning`. Every other Python value the program reads
+  is part of the structure key or fixed for the program's lifetime: the key
+  holds model, guide and optimizer identities, argument shapes, dtypes and
+  non-tensor values (:func:`~inference.compiled_step.args_key`), the
+  validation switches, and the parameter store.
+* The tensors it reads. Parameters, baseline averages, optimizer state and
+  arguments are inputs; the identity of each parameter and state tensor is
+  checked on every call (a cleared store, ``set_state``), and a changed one
+  warms the structure up again. Any other tensor the program closes over
+  (a global) is a constant of the capture.
+* Learning rates are inputs, so schedules need no recompilation.
+
+Random draws come from torch's generator (inductor's ``fallback_random``):
+a seed gives the same losses run to run.
+"""
+
+import collections
+import re
+import warnings
+from typing import NamedTuple
+
+import torch
+from torch.fx.experimental.proxy_tensor import make_fx
+from torch.overrides import TorchFunctionMode
+from torch.utils import _pytree as pytree
+
+import ppl
+from distributions import Distribution
+from inference.compiled_checks import data_checks, site_finiteness
+from inference.compiled_optim import (
+    clip_gradient,
+    finish_group,
+    functional_update,
+    host_update,
+    step_rate,
+)
+from inference.compiled_step import CompileFallbackWarning, args_key, validation_off
+from ppl.handlers import trace
+
+__all__ = ["CompiledSVIStep", "StepResult"]
+
+
+class StepResult(NamedTuple):
+    """What a compiled step reports: its loss, whether it was applied, and what was not finite."""
+
+    loss: float
+    finite: bool
+    bad_params: list
+    bad_sites: list
+
+
+class _NotReady(Exception):
+    """The warm-up did not create everything the step needs yet (warm up again)."""
+
+
+class _Substitute(TorchFunctionMode):
+    # Every torch call that receives one of the real tensors (by identity) gets
+    # its traced stand-in instead: parameters read from the store, a module's
+    # own nn.Parameter, baseline averages held by Python objects.
+    def __init__(self, table):
+        super().__init__()
+        self.table = table
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        table = self.table
+
+        def swap(x):
+            return table.get(id(x), x)
+
+        args = pytree.tree_map_only(torch.Tensor, swap, args)
+        kwargs = pytree.tree_map_only(torch.Tensor, swap, kwargs or {})
+        return func(*args, **kwargs)
+
+
+def _structure_key(svi, args, kwargs):
+    return (
+        id(svi.model),
+        id(svi.guide),
+        id(svi.optim),
+        id(ppl.get_param_store()),
+        ppl.is_validation_enabled(),
+        Distribution._validate_args,
+        args_key(args, kwargs),
+    )
+
+
+class _Layout:
+    """The real tensors behind each input of a captured program, in order."""
+
+    def __init__(self, svi, elbo, args, kwargs):
+        store = ppl.get_param_store()
+        self.store = store
+        self.names = list(store.keys())
+        self.leaves = [store.get_unconstrained(n) for n in self.names]
+        self.optim = svi.optim
+        torch_opt = getattr(svi.optim, "optimizer", None)
+        if not hasattr(svi.optim, "_names") or (torch_opt is None and self.leaves):
+            raise _NotReady("the optimizer has no parameters yet")
+        self.torch_opt = torch_opt
+        self.optim_cls = type(torch_opt) if torch_opt is not None else None
+        elbo.baselines.commit()  # the warm-up's staged averages, read on the host here
+        self.averages = list(elbo.baselines.averages.items())
+        data, self.spec = pytree.tree_flatten((tuple(args), dict(kwargs)))
+        self.data_mask = [isinstance(x, torch.Tensor) for x in data]
+        self.static_data = [None if m else x for x, m in zip(data, self.data_mask)]
+        self.data = [x for x in data if isinstance(x, torch.Tensor)]
+        self.state = self._state_layout()
+
+    def _state_layout(self):
+        # (leaf index, key, tensor or None for a host number) per state entry.
+        out = []
+        for i, p in enumerate(self.leaves):
+            if self.torch_opt is None or p not in self.torch_opt.state:
+                continue
+            for key, value in sorted(self.torch_opt.state[p].items()):
+                out.append((i, key, value if isinstance(value, torch.Tensor) else None))
+        return out
+
+    def group_of(self, p):
+        return self.optim._group_index(p)
+
+    def inputs(self, args, kwargs):
+        """The program's inputs for this call, or ``None`` when a tensor was replaced."""
+        store = ppl.get_param_store()
+        if store is not self.store or len(store) != len(self.names):
+            return None
+        for name, leaf in zip(self.names, self.leaves):
+            if name not in store or store.get_unconstrained(name) is not leaf:
+                return None
+        state = self.torch_opt.state if self.torch_opt is not None else {}
+        dynamic = []
+        for i, key, tensor in self.state:
+            value = state.get(self.leaves[i], {}).get(key)
+            if tensor is not None and value is not tensor:
+                return None
+            dynamic.append(tensor if tensor is not None else _host_number(value))
+        groups = self.torch_opt.param_groups if self.torch_opt is not None else []
+        rates = [_host_number(step_rate(self.optim_cls, g)) for g in groups]
+        data = [
+            x
+            for x in pytree.tree_leaves((tuple(args), dict(kwargs)))
+            if isinstance(x, torch.Tensor)
+        ]
+        averages = [value for _, value in self.averages]
+        return [*self.leaves, *averages, *data, *dynamic, *rates]
+
+    def counts(self):
+        groups = len(self.torch_opt.param_groups) if self.torch_opt is not None else 0
+        data = sum(self.data_mask)
+        return len(self.leaves), len(self.averages), data, len(self.state), groups
+
+
+def _host_number(value):
+    return torch.tensor(float(value), dtype=torch.float64)
+
+
+def _split(flat, counts):
+    out, start = [], 0
+    for n in counts:
+        out.append(list(flat[start : start + n]))
+        start += n
+    return out
+
+
+class _Program:
+    """One structure's captured and compiled step."""
+
+    def __init__(self, layout, compiled, param_names, site_names):
+        self.layout = layout
+        self.compiled = compiled
+        self.param_names = param_names
+        self.site_names = site_names
+
+    def run(self, args, kwargs):
+        inputs = self.layout.inputs(args, kwargs)
+        if inputs is None:
+            return None
+        with torch.no_grad():
+            values = self.compiled(*inputs).tolist()
+        loss, valid, finite = values[0], values[1] > 0, values[2] > 0
+        if not valid:
+            return None  # SVI reruns the step eagerly with validation on
+        if finite:
+            self._finish_host()
+        n = len(self.param_names)
+        bad_params = [p for p, ok in zip(self.param_names, values[3 : 3 + n]) if not ok]
+        bad_sites = [s for s, ok in zip(self.site_names, values[3 + n :]) if not ok]
+        return StepResult(loss, finite, bad_params, sorted(bad_sites))
+
+    def _finish_host(self):
+        layout = self.layout
+        if layout.torch_opt is None:
+            return
+        for group in layout.torch_opt.param_groups:
+            finish_group(layout.optim_cls, group)
+        for p in {id(layout.leaves[i]): layout.leaves[i] for i, _, _ in layout.state}.values():
+            host_update(layout.optim_cls, layout.torch_opt.state[p], {})
+
+
+class _Capture:
+    """Builds the function of tensors that ``make_fx`` traces for one structure."""
+
+    def __init__(self, layout, svi, run_loss):
+        self.layout = layout
+        self.svi = svi
+        self.run_loss = run_loss
+        self.param_names = []
+        self.site_names = []
+        self.validate = ppl.is_validation_enabled()
+
+    def __call__(self, *flat):
+        layout = self.layout
+        leaves, averages, data, dynamic, rates = _split(flat, layout.counts())
+        differentiable = [x.detach().requires_grad_() for x in leaves]
+        table = {id(real): t for real, t in zip(layout.leaves, differentiable)}
+        table.update({id(real): t for (_, real), t in zip(layout.averages, averages)})
+        table.update({id(real): t for real, t in zip(layout.data, data)})
+        loss, traces, captured = self._run_program(table, data)
+        used = [i for i, n in enumerate(layout.names) if n in captured]
+        grads = _grads(loss, [differentiable[i] for i in used])
+        flags = [torch.isfinite(g).all() for g in grads if g is not None]
+        finite = torch.stack([torch.isfinite(loss).all(), *flags]).all()
+        valid = data_checks(traces) if self.validate else torch.tensor(True)
+        accept = finite & valid
+        with torch.no_grad():
+            self._update(leaves, dynamic, rates, used, grads, accept)
+            self._commit_baselines(averages, accept)
+        self.param_names = [layout.names[i] for i, g in zip(used, grads) if g is not None]
+        self.site_names, site_flags = site_finiteness(traces)
+        out = [loss.detach(), valid, finite, *flags, *site_flags]
+        return torch.stack([torch.as_tensor(x).to(loss.dtype) for x in out])
+
+    def _run_program(self, table, data):
+        layout, stand_ins = self.layout, iter(data)
+        full = [next(stand_ins) if m else s for m, s in zip(layout.data_mask, layout.static_data)]
+        args, kwargs = pytree.tree_unflatten(full, layout.spec)
+        with _Substitute(table), trace(param_only=True) as capture:
+            loss, traces = self.run_loss(self.svi.model, self.svi.guide, args, kwargs)
+        if not isinstance(loss, torch.Tensor):
+            raise _NotReady("the loss is not a tensor")
+        captured = {n for n, s in capture.trace.nodes.items() if s.type == "param"}
+        return loss, traces, captured
+
+    def _update(self, leaves, dynamic, rates, used, grads, accept):
+        layout = self.layout
+        entries = collections.defaultdict(dict)
+        for (i, key, _), value in zip(layout.state, dynamic):
+            entries[i][key] = value
+        for i, grad in zip(used, grads):
+            if grad is None:
+                continue
+            p = layout.leaves[i]
+            if id(p) not in layout.optim._names:
+                raise _NotReady(f"parameter '{layout.names[i]}' joined after the warm-up")
+            group_index = layout.group_of(p)
+            group = layout.torch_opt.param_groups[group_index]
+            grad = clip_gradient(grad, _clip_args(layout.optim, p))
+            update = functional_update(layout.optim_cls)
+            new, state = update(leaves[i], grad, entries[i], group, rates[group_index])
+            leaves[i].copy_(torch.where(accept, new, leaves[i]))
+            for key, value in state.items():
+                if key not in entries[i]:
+                    raise _NotReady(f"optimizer state '{key}' of '{layout.names[i]}' is new")
+                old = entries[i][key]
+                old.copy_(torch.where(accept, value.to(old.dtype), old))
+
+    def _commit_baselines(self, averages, accept):
+        baselines = self.run_loss.__self__.baselines
+        index = {name: k for k, (name, _) in enumerate(self.layout.averages)}
+        staged, baselines.staged = baselines.staged, {}
+        for name, value in staged.items():
+            if name not in index:
+                raise _NotReady(f"baseline average of '{name}' is new")
+            old = averages[index[name]]
+            keep = accept & torch.isfinite(value).all()
+            old.copy_(torch.where(keep, value, old))
+
+
+def _grads(loss, params):
+    if not params or not loss.requires_grad:
+        return [None] * len(params)
+    return list(torch.autograd.grad(loss, params, allow_unused=True))
+
+
+def _clip_args(optim, p):
+    if optim._shared_clip is not None:
+        return optim._shared_clip
+    return optim._clips.get(id(p), {})
+
+
+def _cause(error):
+    text = str(error)
+    # Fake tensors have no values: a value-dependent branch names its expression.
+    found = re.search(r"Could not guard on data-dependent expression [^(]*", text)
+    if found:
+        return "a branch on a tensor's value: " + found.group(0).strip()
+    lines = text.strip().splitlines()
+    return f"{type(error).__name__}: {lines[0] if lines else ''}"
+
+
+class CompiledSVIStep:
+    """Serves SVI steps of one estimator compiled, per structure.
+
+    Args:
+        owner: the name used in warnings (the ELBO class).
+        run_loss: ``(model, guide, args, kwargs) -> (loss, traces)``, a bound
+            method of the estimator (its baselines are read from ``__self__``).
+        max_structures: compiled structures kept (least recently used leave first).
+        quiet: fall back to eager without the warning (``ignore_jit_warnings``).
+
+    Example:
+        >>> from inference import JitTrace_ELBO
+        >>> JitTrace_ELBO().svi_steps.max_structures
+        8
+    """
+
+    def __init__(self, owner, run_loss, max_structures=8, quiet=False):
+        self.owner = owner
+        self.run_loss = run_loss
+        self.max_structures = max_structures
+        self.quiet = quiet
+        self.programs = collections.OrderedDict()
+        self.failed = False
+        self.compiles = 0  # programs captured and compiled
+        self.warmups = 0  # eager steps that (re)started a structure
+
+    def __call__(self, svi, args: tuple, kwargs: dict):
+        """The step's :class:`StepResult`, or ``None`` when SVI must run it eagerly."""
+        if self.failed:
+            return None
+        key = _structure_key(svi, args, kwargs)
+        program = self.programs.get(key)
+        if program is None:
+            self._remember(key, "warm")
+            self.warmups += 1
+            return None
+        self.programs.move_to_end(key)
+        if program == "warm":
+            program = self._build(key, svi, args, kwargs)
+            if program is None:
+                return None
+        result = program.run(args, kwargs)
+        if result is None:
+            self.programs.pop(key, None)  # a replaced tensor: warm up again
+        return result
+
+    def _remember(self, key, value):
+        self.programs[key] = value
+        self.programs.move_to_end(key)
+        while len(self.programs) > self.max_structures:
+            self.programs.popitem(last=False)
+
+    def _build(self, key, svi, args, kwargs):
+        try:
+            layout = _Layout(svi, self.run_loss.__self__, args, kwargs)
+            inputs = layout.inputs(args, kwargs)
+            capture = _Capture(layout, svi, self.run_loss)
+            examples = [x.detach() for x in inputs]
+            with validation_off(), warnings.catch_warnings():
+                warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\.")
+                graph = make_fx(capture, tracing_mode="fake", _allow_non_fake_inputs=True)(
+                    *examples
+                )
+                with torch._inductor.config.patch(fallback_random=True):
+                    compiled = torch._inductor.compile(graph, examples)
+        except _NotReady:
+            self.programs.pop(key, None)
+            return None
+        except Exception as error:  # noqa: BLE001 - any capture failure means eager
+            self._fail(error)
+            return None
+        finally:
+            self.run_loss.__self__.baselines.staged = {}
+            self.run_loss.__self__.last_traces = None
+        self.compiles += 1
+        layout.data = []  # the warm-up's arguments were needed for the capture only
+        program = _Program(layout, compiled, capture.param_names, capture.site_names)
+        self._remember(key, program)
+        return program
+
+    def _fail(self, error):
+        self.failed = True
+        if self.quiet:
+            return
+        warnings.warn(
+            f"{self.owner}: the SVI step does not compile as one graph ({_cause(error)}); running "
+            "eagerly from now on. A Python branch on a tensor's value (.item(), if z:, "
+            "int(z)) or an untraceable call in the model or guide is the usual cause.",
+            CompileFallbackWarning,
+            stacklevel=4,
+        )
