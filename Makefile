@@ -14,7 +14,7 @@ PIP := $(PYTHON) -m pip
 NUMPYRO_PYTHON ?= .bench-venvs/numpyro/bin/python
 EXTRAS ?= test,examples
 
-.PHONY: setup demo test lint bench format
+.PHONY: setup demo test lint bench format docs
 
 setup: $(STAMP)
 
@@ -38,6 +38,18 @@ lint: setup
 format: setup
 	$(PYTHON) -m ruff format .
 	$(PYTHON) -m ruff check --fix .
+
+# The docs site into docs/_build/html: nitpicky (-n), every warning an error, and a
+# fresh environment (-E) so that no warning hides in a page cached by an earlier build.
+DOCS_STAMP := $(STAMP)-docs
+
+$(DOCS_STAMP): $(STAMP)
+	$(PIP) install -q -c constraints.txt -e ".[docs]"
+	@touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	$(PYTHON) -m sphinx -E -W --keep-going -n -q -b html docs docs/_build/html
+	@echo "docs: open docs/_build/html/index.html"
 
 bench: setup
 	$(PIP) install -q -c constraints.txt -e ".[bench]" || echo "pyro-ppl not installable: benchmarking without Pyro"
