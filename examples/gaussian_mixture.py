@@ -29,6 +29,7 @@ Run ``python examples/gaussian_mixture.py --help`` for options.
 
 import argparse
 import pathlib
+from contextlib import contextmanager
 
 import matplotlib.pyplot as plt
 import torch
@@ -175,6 +176,21 @@ def _plot(curves, variances, path):
     plt.close(fig)
 
 
+@contextmanager
+def _threads(n):
+    """Runs the block on ``n`` torch intra-op threads, then restores the previous count.
+
+    The tensors here are tiny: a second thread adds a synchronisation per
+    operation and buys no arithmetic (on a busy machine it multiplies the run time).
+    """
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
@@ -183,8 +199,19 @@ def main(argv=None):
     parser.add_argument("--num-data", type=int, default=60, help="data points")
     parser.add_argument("--draws", type=int, default=50, help="gradient draws for the variance")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads (tiny tensors: more only add overhead)",
+    )
     parser.add_argument("--out", default="examples/output", help="folder for the PNGs")
     args = parser.parse_args(argv)
+    with _threads(args.threads):
+        return _run(args)
+
+
+def _run(args):
     data = make_data(args.num_data)
     fits = {v: fit(v, data, args.num_steps, progress=not args.no_progress) for v in VARIANTS}
     curves = {v: losses for v, (losses, _) in fits.items()}

@@ -69,7 +69,8 @@ def test_gaussian_mixture_runs_every_variant_and_draws_the_graph(tmp_path):
     assert len(result["curves"]) == 4
     # Enumeration leaves no assignment to sample: the logits' gradient variance
     # is exactly zero; the score-function variants' is not, and the averaged
-    # baseline cuts it (to under half here, 248 vs 540; the margin is 1.5x).
+    # baseline cuts it (248 vs 540 here; over seeds 0-7 of data and draws by
+    # 2.1x to 2.4x, so the 1.5x asked for is far from the spread).
     assert variances["TraceEnum_ELBO (z summed out)"]["logits"] == 0.0
     plain = variances["TraceGraph_ELBO"]["logits"]
     assert plain > 0
@@ -91,7 +92,14 @@ def test_gaussian_mixture_enumerated_fit_finds_the_cluster_means():
 
 
 def test_vae_uses_its_code_on_real_valued_pixels(tmp_path):
-    result = _load("vae").main(["--num-epochs", "20", "--no-progress", "--out", str(tmp_path)])
+    torch.set_num_threads(2)
+    try:
+        result = _load("vae").main(["--num-epochs", "20", "--no-progress", "--out", str(tmp_path)])
+        # The example runs on its --threads (default 1), then gives the caller's
+        # thread count back.
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(1)  # conftest's setting for the suite
     # Pixels are intensities in [0, 1] (validation is on in the suite, and the
     # likelihood opted out with validate_args=False). A VAE that ignores z can
     # do no better than the mean image, 27.11 per image: the fit first sits on
