@@ -98,8 +98,9 @@ class PowerTransform(Transform):
         return y.pow(1 / self.exponent)
 
     def log_abs_det_jacobian(self, x, y):
-        # d/dx x^p = p x^(p-1) = p y / x
-        return (self.exponent * y / x).abs().log()
+        # d/dx x^p = p x^(p-1); from log x rather than p y / x, which is inf or 0
+        # where y over- or underflows though the log-derivative is finite.
+        return self.exponent.abs().log() + (self.exponent - 1) * x.log()
 
     def forward_shape(self, shape):
         return broadcast_shape(shape, self.exponent.shape)

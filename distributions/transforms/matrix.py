@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from distributions import constraints
+from distributions.linalg import cholesky
 from distributions.transforms.base import Transform
 from distributions.utils import tril_matrix_to_vec, vec_to_tril_matrix
 
@@ -87,7 +88,15 @@ class PositiveDefiniteTransform(Transform):
         return factor @ factor.mT
 
     def _inverse(self, y):
-        return LowerCholeskyTransform().inv(torch.linalg.cholesky(y))
+        factor = cholesky(
+            y,
+            "PositiveDefiniteTransform.inv",
+            "the input",
+            advice="In floating point L L^T of a factor whose rows differ in scale by "
+            "more than 1 / sqrt(eps) can round to a singular matrix; keep the factor's "
+            "conditioning within the dtype (or work in float64).",
+        )
+        return LowerCholeskyTransform().inv(factor)
 
     def log_abs_det_jacobian(self, x, y):
         n = x.shape[-1]

@@ -366,10 +366,9 @@ TRANSFORMS = {
 }
 
 
-KNOWN_TRANSFORMS = {
-    "PositiveDefinite": "inverse round trip loses accuracy for ill-conditioned inputs",
-    "Power": "inverse round trip or Jacobian off at extreme inputs",
-}
+# Transforms with open fuzz findings (none since Power was given inputs in its domain
+# and PositiveDefinite its batch shape).
+KNOWN_TRANSFORMS: dict = {}
 
 
 @pytest.mark.parametrize(
@@ -391,9 +390,11 @@ def test_transform_properties(name, data):
     if name == "CorrCholesky":
         event = (K * (K - 1) // 2,)
     if domain is constraints.lower_cholesky:
-        x = _param(data, domain, batch, event, dtype)
+        # _param may draw a broadcastable () batch; the checks below expect ``batch``.
+        x = _param(data, domain, batch, event, dtype).expand(batch + event)
     else:
-        x = _unconstrained(data, batch + event, dtype).clamp(-30, 30)
+        # Inside the domain: the identity for the real ones, exp for Power's positive one.
+        x = transform_to(domain)(_unconstrained(data, batch + event, dtype).clamp(-30, 30))
     with alarm(_ALARM_S):
         y = transform(x)
         assert bool(transform.codomain.check(y).all()) or not bool(torch.isfinite(y).all())

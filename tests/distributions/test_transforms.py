@@ -427,3 +427,48 @@ def test_pickle_drops_the_weak_inverse():
 
 def test_public_names_match_torch():
     assert sorted(T.__all__) == sorted(tt.__all__)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+def test_power_jacobian_is_finite_where_the_power_overflows(dtype):
+    # p y / x is inf (y = inf) or 0 (y = 0) at extreme x; log p + (p - 1) log x is not.
+    t = T.PowerTransform(torch.tensor(2.5, dtype=dtype))
+    x = torch.tensor([1e-30, 0.3, 7.0, 1e30], dtype=dtype)
+    want = math.log(2.5) + 1.5 * torch.log(x.double())
+    torch.testing.assert_close(t.log_abs_det_jacobian(x, t(x)).double(), want, **_tol(dtype))
+    # Against autograd where nothing overflows.
+    moderate = torch.tensor([0.3, 7.0], dtype=torch.float64)
+    jac = torch.autograd.functional.jacobian(lambda v: v.pow(2.5), moderate).diagonal()
+    t64 = T.PowerTransform(torch.tensor(2.5, dtype=torch.float64))
+    torch.testing.assert_close(t64.log_abs_det_jacobian(moderate, t64(moderate)), jac.log())
+    torch.testing.assert_close(t.inv(t(x[1:3])), x[1:3], **_tol(dtype))
+
+
+def test_positive_definite_round_trip_on_ill_conditioned_factors():
+    # Rows of the factor differ in scale by up to 1e6 (condition ~1e12). The round
+    # trip reproduces y within Cholesky's backward error, |dy_ij| <= c n eps
+    # sqrt(y_ii y_jj) (Higham 2002, "Accuracy and Stability of Numerical
+    # Algorithms", Thm 10.3), with c = 10 (an entrywise relative test is
+    # impossible where y_ij cancels).
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(50, 3, 3, dtype=torch.float64, generator=g).tril()
+    x.diagonal(dim1=-2, dim2=-1).copy_(
+        torch.empty(50, 3, dtype=torch.float64).uniform_(-7, 7, generator=g)
+    )
+    t = T.PositiveDefiniteTransform()
+    y = t(x)
+    back = t(t.inv(y))
+    d = y.diagonal(dim1=-2, dim2=-1).sqrt()
+    bound = 10 * 3 * torch.finfo(torch.float64).eps * d.unsqueeze(-1) * d.unsqueeze(-2)
+    assert bool(((back - y).abs() <= bound).all())
+
+
+def test_positive_definite_inverse_names_a_matrix_that_rounds_to_singular():
+    # L L^T of a factor whose rows differ in scale by 5e8 loses the 1 of
+    # 2.5e17 + 1 in float32: not positive definite as stored.
+    y = T.PositiveDefiniteTransform()(torch.tensor([[0.0, 0, 0], [5e8, 0, 0], [1, 2, 0]]))
+    with pytest.raises(
+        ValueError,
+        match=r"PositiveDefiniteTransform.inv: the input of shape \(3, 3\) is not positive def",
+    ):
+        T.PositiveDefiniteTransform().inv(y)
