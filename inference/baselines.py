@@ -22,9 +22,14 @@ an estimate and committed when the next estimate starts, unless
 non-finite step), and a non-finite average is never committed.
 """
 
+from __future__ import annotations
+
+from typing import Any
+
 import torch
 
 import ppl
+from ppl.runtime import Message
 
 __all__ = ["Baselines", "BASELINE_KEYS"]
 
@@ -43,25 +48,25 @@ BASELINE_KEYS = frozenset(
 class Baselines:
     """Holds baseline state (moving averages) across steps for one ELBO object."""
 
-    def __init__(self):
-        self.averages = {}
-        self.staged = {}
+    def __init__(self) -> None:
+        self.averages: dict[str, torch.Tensor] = {}
+        self.staged: dict[str, torch.Tensor] = {}
         self.update = True
         self.particle_dim = None
         self.num_particles = 1
 
-    def commit(self):
+    def commit(self) -> None:
         """Makes the staged averages current (the step that staged them was kept)."""
         for name, value in self.staged.items():
             if bool(torch.isfinite(value).all()):
                 self.averages[name] = value
         self.staged = {}
 
-    def reject(self):
+    def reject(self) -> None:
         """Drops the staged averages (the step that staged them was skipped)."""
         self.staged = {}
 
-    def __call__(self, name, site, cost):
+    def __call__(self, name: str, site: Message, cost: torch.Tensor) -> tuple[Any, Any]:
         """Returns ``(baseline, extra_loss)`` for the site's detached ``cost``."""
         config = site.infer.get("baseline")
         if not config:
@@ -86,7 +91,7 @@ class Baselines:
             return value, _fit_loss(cost, value)
         return 0.0, 0.0
 
-    def _decaying_average(self, name, cost, beta):
+    def _decaying_average(self, name: str, cost: torch.Tensor, beta: float) -> torch.Tensor:
         cost = torch.as_tensor(cost)
         # Within one estimate, later particles see the average staged by earlier ones.
         old = self.staged.get(name, self.averages.get(name))
@@ -96,7 +101,7 @@ class Baselines:
             self.staged[name] = (beta * old + (1 - beta) * cost).detach()
         return old
 
-    def _leave_one_out(self, name, cost):
+    def _leave_one_out(self, name: str, cost: torch.Tensor) -> tuple[Any, Any]:
         n, dim = self.num_particles, self.particle_dim
         cost = torch.as_tensor(cost)
         if dim is None or n < 2 or cost.dim() < -dim or cost.shape[dim] != n:
@@ -109,7 +114,7 @@ class Baselines:
         return (total - cost) / (n - 1)
 
 
-def _fit_loss(cost, value):
+def _fit_loss(cost: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
     # Minimized with the loss, so the learned baseline moves towards the cost.
     diff = torch.as_tensor(cost).detach() - value
     return (diff * diff).sum()

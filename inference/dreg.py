@@ -22,8 +22,16 @@ Guide parameters must enter through ``ppl.param`` (or ``ppl.module``), which
 is how they are held fixed.
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
 from ppl.handlers import replay, trace
-from ppl.runtime import Messenger
+from ppl.runtime import Message, Messenger
+from ppl.trace_struct import Trace
 
 __all__ = ["stop_params", "dreg_log_densities"]
 
@@ -39,11 +47,11 @@ class stop_params(Messenger):
         False
     """
 
-    def _postprocess_param(self, msg):
+    def _postprocess_param(self, msg: Message) -> None:
         msg.value = msg.value.detach()
 
 
-def _check_reparameterized(guide_trace):
+def _check_reparameterized(guide_trace: Trace) -> None:
     for name, site in guide_trace.iter_stochastic_nodes():
         if not getattr(site.fn, "has_rsample", False):
             raise ValueError(
@@ -53,7 +61,14 @@ def _check_reparameterized(guide_trace):
             )
 
 
-def dreg_log_densities(model, guide, args, kwargs, guide_trace, reduce):
+def dreg_log_densities(
+    model: Callable[..., Any],
+    guide: Callable[..., Any],
+    args: Any,
+    kwargs: Any,
+    guide_trace: Trace,
+    reduce: Callable[[torch.Tensor], torch.Tensor],
+) -> Any:
     """``log q`` with the guide's parameters fixed, and ``log p`` at detached draws.
 
     Args:

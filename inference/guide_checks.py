@@ -22,10 +22,14 @@ Example:
     >>> check_plates_match(tr(model).get_trace(), tr(guide).get_trace())
 """
 
+from __future__ import annotations
+
 import math
+from typing import Any
 
 from ppl import is_validation_enabled
 from ppl.plate_checks import check_trace_plates
+from ppl.trace_struct import Trace
 
 __all__ = ["check_model_guide", "check_plates_match"]
 
@@ -33,7 +37,7 @@ __all__ = ["check_model_guide", "check_plates_match"]
 _ESTIMATOR_PLATES = frozenset({"num_particles_vectorized"})
 
 
-def _plates_of(trace):
+def _plates_of(trace: Trace) -> Any:
     """``{plate name: (frame, first site using it)}`` over the sample sites of a trace."""
     plates = {}
     for name, site in trace.nodes.items():
@@ -45,7 +49,7 @@ def _plates_of(trace):
     return plates
 
 
-def _plate_sites(trace, plate_name):
+def _plate_sites(trace: Trace, plate_name: str) -> Any:
     return [
         name
         for name, site in trace.nodes.items()
@@ -53,7 +57,7 @@ def _plate_sites(trace, plate_name):
     ]
 
 
-def check_plates_match(model_trace, guide_trace):
+def check_plates_match(model_trace: Trace, guide_trace: Trace) -> None:
     """Raises when the guide uses a plate the model does not, or uses it differently.
 
     A plate that only the model uses is fine (observations sit in plates the
@@ -104,7 +108,9 @@ def check_plates_match(model_trace, guide_trace):
             )
 
 
-def check_model_guide(model_trace, guide_trace, max_plate_nesting=math.inf):
+def check_model_guide(
+    model_trace: Trace, guide_trace: Trace, max_plate_nesting: float = math.inf
+) -> None:
     """The checks an ELBO runs on a model/guide pair under validation.
 
     Does nothing when validation is off. Sites of both traces must have every

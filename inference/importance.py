@@ -10,7 +10,11 @@ theory, methods and examples", ch. 9). All draws run in one vectorized pass
 (see :mod:`inference.sample_map`).
 """
 
+from __future__ import annotations
+
 import math
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -50,17 +54,23 @@ class Importance:
         True
     """
 
-    def __init__(self, model, guide=None, num_samples=1000, parallel=True):
+    def __init__(
+        self,
+        model: Callable[..., Any],
+        guide: Callable[..., Any] | None = None,
+        num_samples: int = 1000,
+        parallel: bool = True,
+    ) -> None:
         if not isinstance(num_samples, int) or num_samples < 1:
             raise ValueError(f"Importance: num_samples must be a positive int, got {num_samples!r}")
         self.model = model
         self.guide = guide
         self.num_samples = num_samples
-        self.log_weights = None
-        self.samples = None
+        self.log_weights: torch.Tensor | None = None
+        self.samples: dict[str, torch.Tensor] | None = None
         self._map = SampleMap("Importance", parallel=parallel)
 
-    def run(self, *args, **kwargs):
+    def run(self, *args: Any, **kwargs: Any) -> Importance:
         """Draws and weighs ``num_samples`` samples; returns ``self``."""
         if isinstance(self.guide, AutoGuide):
             self.guide.prepare(*args, **kwargs)  # outside vmap: the set-up checks values
@@ -70,8 +80,8 @@ class Importance:
         self.samples = draws
         return self
 
-    def _one_draw(self, args, kwargs):
-        def draw(index, values):
+    def _one_draw(self, args: Any, kwargs: Any) -> Callable[..., Any]:
+        def draw(index: int, values: Any) -> Any:
             if self.guide is None:
                 model_trace = trace(self.model).get_trace(*args, **kwargs)
                 log_weight = model_trace.log_prob_sum(lambda name, site: site.is_observed)
@@ -84,46 +94,46 @@ class Importance:
 
         return draw
 
-    def _require_run(self):
+    def _require_run(self) -> torch.Tensor:
         if self.log_weights is None:
             raise RuntimeError("Importance: no weights yet; call .run(*model_args) first")
         return self.log_weights
 
     @property
-    def log_evidence(self):
+    def log_evidence(self) -> torch.Tensor:
         """``log mean(w)``: the log of the unbiased evidence estimate (a 0-dim tensor)."""
         log_weights = self._require_run()
         return torch.logsumexp(log_weights, 0) - math.log(log_weights.shape[0])
 
     @property
-    def normalized_weights(self):
+    def normalized_weights(self) -> torch.Tensor:
         """``w_i / sum(w)``, shaped ``(num_samples,)``."""
         return torch.softmax(self._require_run(), 0)
 
     @property
-    def ess(self):
+    def ess(self) -> torch.Tensor:
         """Kong's effective sample size ``(sum w)^2 / sum(w^2)``, in ``[1, num_samples]``."""
         return 1.0 / self.normalized_weights.pow(2).sum()
 
-    def get_log_normalizer(self):
+    def get_log_normalizer(self) -> torch.Tensor:
         """Pyro's name for :attr:`log_evidence`."""
         return self.log_evidence
 
-    def get_normalized_weights(self):
+    def get_normalized_weights(self) -> torch.Tensor:
         """Pyro's name for :attr:`normalized_weights`."""
         return self.normalized_weights
 
-    def get_ESS(self):
+    def get_ESS(self) -> torch.Tensor:
         """Pyro's name for :attr:`ess`."""
         return self.ess
 
-    def mean(self, site):
+    def mean(self, site: str) -> torch.Tensor:
         """The self-normalized estimate of the posterior mean of ``site``."""
         weights = self.normalized_weights
         values = self.samples[site]
         return (weights.reshape((-1,) + (1,) * (values.dim() - 1)) * values).sum(0)
 
-    def resample(self, num_samples=None):
+    def resample(self, num_samples: int | None = None) -> dict[str, torch.Tensor]:
         """Draws approximately posterior samples by multinomial resampling on the weights.
 
         Args:

@@ -9,6 +9,11 @@ drawn one run at a time, or all in one run inside a plate at dim
 ``-(max_plate_nesting + 1)``.
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
 import torch
 
 import ppl
@@ -17,6 +22,8 @@ from inference.elbo import check_model_guide_match, infer_max_plate_nesting
 from inference.guide_checks import check_model_guide
 from inference.objective import Objective
 from inference.traces import trace_pair
+from ppl.runtime import Message
+from ppl.trace_struct import Trace
 
 __all__ = ["MultiSampleObjective", "ParticleWeights", "particle_weights"]
 
@@ -40,7 +47,14 @@ class ParticleWeights:
 
     __slots__ = ("log_w", "log_q_score", "has_score", "log_p", "dreg")
 
-    def __init__(self, log_w, log_q_score, has_score, log_p=None, dreg=None):
+    def __init__(
+        self,
+        log_w: torch.Tensor,
+        log_q_score: torch.Tensor,
+        has_score: bool,
+        log_p: torch.Tensor | None = None,
+        dreg: tuple[torch.Tensor, ...] | None = None,
+    ) -> None:
         self.log_w = log_w
         self.log_q_score = log_q_score
         self.has_score = has_score
@@ -48,7 +62,7 @@ class ParticleWeights:
         self.dreg = dreg
 
 
-def _per_particle(tensor, dim, num):
+def _per_particle(tensor: torch.Tensor, dim: int | None, num: int) -> torch.Tensor:
     # Sums a log-prob over every dim except the particle dim (None: one particle).
     if dim is None:
         return tensor.sum().reshape(1)
@@ -58,7 +72,7 @@ def _per_particle(tensor, dim, num):
     return moved.reshape(moved.shape[0], -1).sum(-1).expand(num)
 
 
-def _masked_unscaled(site):
+def _masked_unscaled(site: Message) -> torch.Tensor:
     log_prob = site.unscaled_log_prob
     if site.mask is not None and site.mask is not True:
         mask = torch.as_tensor(site.mask, device=log_prob.device)
@@ -66,7 +80,9 @@ def _masked_unscaled(site):
     return log_prob
 
 
-def _weights_of(model_trace, guide_trace, dim, num):
+def _weights_of(
+    model_trace: Trace, guide_trace: Trace, dim: int | None, num: int
+) -> tuple[torch.Tensor, torch.Tensor, bool, torch.Tensor]:
     log_w = torch.zeros(num)
     log_q_score = torch.zeros(num)
     has_score = False
@@ -84,7 +100,15 @@ def _weights_of(model_trace, guide_trace, dim, num):
     return log_w, log_q_score, has_score, log_p
 
 
-def _one_run(model, guide, args, kwargs, dim, num, dreg):
+def _one_run(
+    model: Callable[..., Any],
+    guide: Callable[..., Any],
+    args: Any,
+    kwargs: Any,
+    dim: int | None,
+    num: int,
+    dreg: bool,
+) -> tuple[Any, ...]:
     model_trace, guide_trace, _ = trace_pair(model, guide, args, kwargs)
     check_model_guide_match(model_trace, guide_trace)
     check_model_guide(model_trace, guide_trace)
@@ -99,13 +123,20 @@ def _one_run(model, guide, args, kwargs, dim, num, dreg):
     return (*parts, extra)
 
 
-def _cat(runs, i):
+def _cat(runs: Any, i: int) -> Any:
     return torch.cat([r[i] for r in runs])
 
 
 def particle_weights(
-    model, guide, args, kwargs, num_particles, vectorize, max_plate_nesting, dreg=False
-):
+    model: Callable[..., Any],
+    guide: Callable[..., Any],
+    args: Any,
+    kwargs: Any,
+    num_particles: int,
+    vectorize: bool,
+    max_plate_nesting: int | None,
+    dreg: bool = False,
+) -> ParticleWeights:
     """Draws ``num_particles`` guide samples and returns their :class:`ParticleWeights`.
 
     Args:
@@ -131,8 +162,8 @@ def particle_weights(
         max_plate_nesting = infer_max_plate_nesting(model, guide, args, kwargs)
     dim = -(max_plate_nesting + 1)
 
-    def wrap(fn):
-        def vectorized(*a, **k):
+    def wrap(fn: Callable[..., Any]) -> Any:
+        def vectorized(*a: Any, **k: Any) -> Any:
             with ppl.plate(_PARTICLE_PLATE, num_particles, dim=dim):
                 return fn(*a, **k)
 
@@ -152,13 +183,26 @@ class MultiSampleObjective(Objective):
         **kwargs: accepted for compatibility with Pyro's constructors.
     """
 
-    def __init__(self, num_particles, max_plate_nesting=None, vectorize_particles=False, **kwargs):
+    def __init__(
+        self,
+        num_particles: int,
+        max_plate_nesting: int | None = None,
+        vectorize_particles: bool = False,
+        **kwargs: Any,
+    ) -> None:
         self.num_particles = num_particles
         self.max_plate_nesting = max_plate_nesting
         self.vectorize_particles = vectorize_particles
         self.options = kwargs
 
-    def _weights(self, model, guide, args, kwargs, **options):
+    def _weights(
+        self,
+        model: Callable[..., Any],
+        guide: Callable[..., Any],
+        args: Any,
+        kwargs: Any,
+        **options: Any,
+    ) -> ParticleWeights:
         """The :class:`ParticleWeights` of one estimate with this objective's settings."""
         return particle_weights(
             model,

@@ -9,11 +9,17 @@ model fitness via realized discrepancies", Statistica Sinica 6). Without
 posterior draws it samples the prior predictive.
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
 import torch
 
 from inference.sample_map import SampleMap
 from ppl.handlers import trace
-from ppl.runtime import Messenger
+from ppl.runtime import Message, Messenger
+from ppl.trace_struct import Trace
 
 __all__ = ["Predictive"]
 
@@ -23,11 +29,11 @@ class _fix_latents(Messenger):
     # named there are drawn afresh. Deterministic and factor sites keep their
     # own values.
 
-    def __init__(self, fn, values):
+    def __init__(self, fn: Callable[..., Any] | None, values: Mapping[str, torch.Tensor]) -> None:
         super().__init__(fn)
         self.values = values
 
-    def _process_sample(self, msg):
+    def _process_sample(self, msg: Message) -> None:
         value = self.values.get(msg.name)
         if value is not None:
             msg.value = value
@@ -89,13 +95,13 @@ class Predictive:
 
     def __init__(
         self,
-        model,
-        guide=None,
-        posterior_samples=None,
-        num_samples=None,
-        return_sites=None,
-        parallel=True,
-    ):
+        model: Callable[..., Any],
+        guide: Callable[..., Any] | None = None,
+        posterior_samples: Mapping[str, torch.Tensor] | None = None,
+        num_samples: int | None = None,
+        return_sites: Iterable[str] | None = None,
+        parallel: bool = True,
+    ) -> None:
         self.model = model
         self.guide = guide
         self.posterior_samples = dict(posterior_samples or {})
@@ -104,11 +110,11 @@ class Predictive:
         self._map = SampleMap("Predictive", parallel=parallel)
 
     @property
-    def parallel(self):
+    def parallel(self) -> bool:
         """Whether the next call vectorizes (``False`` after a failed attempt)."""
         return self._map.parallel
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args: Any, **kwargs: Any) -> dict[str, torch.Tensor]:
         """Runs the model ``num_samples`` times; returns site name to ``(num_samples, ...)``."""
         with torch.no_grad():
             batched = self._latent_draws(args, kwargs)
@@ -117,17 +123,17 @@ class Predictive:
     get_samples = __call__
     forward = __call__
 
-    def _latent_draws(self, args, kwargs):
+    def _latent_draws(self, args: Any, kwargs: Any) -> dict[str, torch.Tensor]:
         draws = {}
         if self.guide is not None and hasattr(self.guide, "sample_posterior"):
             draws.update(self.guide.sample_posterior(self.num_samples, *args, **kwargs))
         draws.update(self.posterior_samples)
         return draws
 
-    def _one_run(self, args, kwargs):
+    def _one_run(self, args: Any, kwargs: Any) -> Callable[..., Any]:
         traced_guide = self.guide is not None and not hasattr(self.guide, "sample_posterior")
 
-        def run(index, values):
+        def run(index: int, values: Any) -> dict[str, torch.Tensor]:
             if traced_guide:
                 guide_trace = trace(self.guide).get_trace(*args, **kwargs)
                 values = {**_latent_values(guide_trace), **values}
@@ -137,7 +143,7 @@ class Predictive:
 
         return run
 
-    def _select(self, model_trace):
+    def _select(self, model_trace: Trace) -> dict[str, torch.Tensor]:
         nodes = model_trace.nodes
         if self.return_sites is None:
             return {
@@ -155,7 +161,7 @@ class Predictive:
         return {name: nodes[name].value for name in self.return_sites}
 
 
-def _latent_values(guide_trace):
+def _latent_values(guide_trace: Trace) -> dict[str, torch.Tensor]:
     return {
         name: site.value
         for name, site in guide_trace.nodes.items()
@@ -163,7 +169,7 @@ def _latent_values(guide_trace):
     }
 
 
-def _num_samples(posterior_samples, num_samples):
+def _num_samples(posterior_samples: Mapping[str, torch.Tensor], num_samples: int | None) -> int:
     sizes = {name: value.shape[0] for name, value in posterior_samples.items()}
     if len(set(sizes.values())) > 1:
         raise ValueError(

@@ -29,13 +29,18 @@ value the program goes on to use, and the parameters they read stay on the
 distribution objects the parent search walks.
 """
 
+from __future__ import annotations
+
 import itertools
 import sys
+from collections.abc import Callable, Mapping
+from types import FrameType
+from typing import Any
 
 import torch
 from torch.overrides import TorchFunctionMode
 
-from ppl.runtime import Messenger
+from ppl.runtime import Message, Messenger
 
 __all__ = ["ProvenanceMode", "ProvenanceMessenger", "sources_of", "track"]
 
@@ -77,11 +82,11 @@ _METADATA = frozenset(
 _MUTATORS = frozenset({"__setitem__", "__iadd__", "__isub__", "__imul__", "__itruediv__"})
 
 
-def _name_of(func):
+def _name_of(func: Any) -> str:
     return getattr(func, "__name__", "")
 
 
-def _is_mutation(name, kwargs):
+def _is_mutation(name: str, kwargs: Mapping[str, Any] | None) -> bool:
     if kwargs and kwargs.get("out") is not None:
         return True
     if name in _METADATA:
@@ -99,19 +104,19 @@ class ProvenanceMode(TorchFunctionMode):
         position: sample sites seen so far (kept by :class:`ProvenanceMessenger`).
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
         self.pass_id = next(_PASS_IDS)
-        self.leaks = []
+        self.leaks: list[tuple[frozenset[str], int]] = []
         self.position = 0
         self.sampling = 0
-        self._storages = {}
+        self._storages: dict[int | None, frozenset[str]] = {}
 
-    def sources(self, obj):
+    def sources(self, obj: Any) -> frozenset[str]:
         """The sources tagged on a tensor (or nested lists/tuples/dicts of them)."""
         return _collect(obj, self.pass_id, self._storages)
 
-    def tag(self, tensor, sources):
+    def tag(self, tensor: torch.Tensor, sources: frozenset[str]) -> None:
         """Tags ``tensor`` (in place) with ``sources`` for this pass.
 
         A tensor that cannot carry a tag loses sight of ``sources``: that is
@@ -120,7 +125,13 @@ class ProvenanceMode(TorchFunctionMode):
         if not _tag(tensor, sources, self.pass_id):
             self.leaks.append((sources, self.position))
 
-    def __torch_function__(self, func, types, args=(), kwargs=None):
+    def __torch_function__(
+        self,
+        func: Any,
+        types: Any,
+        args: tuple[Any, ...] = (),
+        kwargs: Mapping[str, Any] | None = None,
+    ) -> Any:
         out = func(*args, **kwargs) if kwargs else func(*args)
         found = _fast_collect(args, self.pass_id, self._storages)
         if kwargs:
@@ -140,7 +151,9 @@ class ProvenanceMode(TorchFunctionMode):
             self.leaks.append((found, self.position))
         return out
 
-    def _mutated(self, args, kwargs, found):
+    def _mutated(
+        self, args: tuple[Any, ...], kwargs: Mapping[str, Any], found: frozenset[str]
+    ) -> None:
         target = kwargs.get("out") if kwargs.get("out") is not None else args[0]
         targets = target if isinstance(target, (list, tuple)) else (target,)
         for t in targets:
@@ -154,11 +167,11 @@ class ProvenanceMode(TorchFunctionMode):
             key = _storage_key(t)
             self._storages[key] = self._storages.get(key, frozenset()) | found
 
-    def _library_read(self):
+    def _library_read(self) -> bool:
         if self.sampling:
             return True
         # The first caller outside torch's own Python code made the read.
-        frame = sys._getframe(2)
+        frame: FrameType | None = sys._getframe(2)
         while frame is not None:
             package = frame.f_globals.get("__name__", "").partition(".")[0]
             if package != "torch":
@@ -167,14 +180,14 @@ class ProvenanceMode(TorchFunctionMode):
         return False
 
 
-def _storage_key(t):
+def _storage_key(t: torch.Tensor) -> int | None:
     try:
         return t.untyped_storage().data_ptr()
     except (RuntimeError, NotImplementedError):
         return id(t)
 
 
-def _tag(tensor, sources, pass_id):
+def _tag(tensor: torch.Tensor, sources: frozenset[str], pass_id: int) -> bool:
     """Tags ``tensor``; returns False for a tensor type that takes no attributes."""
     try:
         setattr(tensor, _ATTR, (pass_id, sources))
@@ -183,10 +196,10 @@ def _tag(tensor, sources, pass_id):
     return True
 
 
-_EMPTY = frozenset()
+_EMPTY: frozenset[str] = frozenset()
 
 
-def _fast_collect(args, pass_id, storages):
+def _fast_collect(args: tuple[Any, ...], pass_id: int, storages: Any) -> frozenset[str]:
     # The common case, kept lean: a flat tuple of tensors and numbers.
     found = _EMPTY
     for a in args:
@@ -201,7 +214,7 @@ def _fast_collect(args, pass_id, storages):
     return found
 
 
-def _collect(obj, pass_id, storages):
+def _collect(obj: Any, pass_id: int, storages: Any) -> frozenset[str]:
     if isinstance(obj, torch.Tensor):
         stamp = getattr(obj, _ATTR, None)
         found = stamp[1] if stamp is not None and stamp[0] == pass_id else frozenset()
@@ -219,7 +232,7 @@ def _collect(obj, pass_id, storages):
     return frozenset()
 
 
-def track(mode, value, name):
+def track(mode: ProvenanceMode, value: Any, name: str) -> Any:
     """Tags ``value`` as the output of site ``name`` and returns it."""
     if isinstance(value, torch.Tensor):
         mode.tag(value, frozenset({name}))
@@ -229,7 +242,7 @@ def track(mode, value, name):
 _ATOMS = (str, int, float, bool, complex, type, torch.Size, torch.dtype, torch.device)
 
 
-def sources_of(mode, obj):
+def sources_of(mode: ProvenanceMode, obj: Any) -> frozenset[str]:
     """Source names on every tensor reachable from ``obj``, at any depth.
 
     Walks tensors, lists, tuples, dicts, object attributes (``__dict__`` and
@@ -255,10 +268,10 @@ def sources_of(mode, obj):
     return found
 
 
-_SLOTS = {}
+_SLOTS: dict[type, tuple[str, ...]] = {}
 
 
-def _slots(cls):
+def _slots(cls: type) -> tuple[str, ...]:
     names = _SLOTS.get(cls)
     if names is None:
         names = tuple(
@@ -271,7 +284,7 @@ def _slots(cls):
     return names
 
 
-def _members(item):
+def _members(item: Any) -> list[Any]:
     if callable(item) and hasattr(item, "__code__"):
         members = [c.cell_contents for c in (item.__closure__ or ()) if _filled(c)]
         return members + list(item.__defaults__ or ())
@@ -285,7 +298,7 @@ def _members(item):
     return members
 
 
-def _filled(cell):
+def _filled(cell: Any) -> bool:
     try:
         cell.cell_contents  # noqa: B018 - an empty cell raises ValueError
     except ValueError:
@@ -306,18 +319,18 @@ class ProvenanceMessenger(Messenger):
         order: the sample sites in program order.
     """
 
-    def __init__(self, mode, fn=None):
+    def __init__(self, mode: ProvenanceMode, fn: Callable[..., Any] | None = None) -> None:
         super().__init__(fn)
         self.mode = mode
-        self.parents = {}
-        self.order = []
+        self.parents: dict[str, frozenset[str]] = {}
+        self.order: list[str] = []
 
-    def _process_sample(self, msg):
+    def _process_sample(self, msg: Message) -> None:
         # Drawing happens between this and the postprocess: the sampler's own
         # reads of its parameters are library reads, not leaks.
         self.mode.sampling += 1
 
-    def _postprocess_sample(self, msg):
+    def _postprocess_sample(self, msg: Message) -> None:
         self.mode.sampling -= 1
         mode = self.mode
         parents = sources_of(mode, msg.fn) | sources_of(mode, (msg.mask, msg.scale))

@@ -6,6 +6,14 @@ outer box), sibling boxes never overlap, and each box's name sits in a strip
 of the box reserved for it, clear of the box lines and of the boxes inside.
 """
 
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # drawing modules import networkx when they draw
+    import networkx as nx
+
 __all__ = ["render_scg", "layered_layout", "plate_boxes"]
 
 _MARKERS = {
@@ -23,8 +31,9 @@ _NEST = 0.45  # extra margin per level of plates nested inside a box
 _LABEL = 0.35  # strip under a box's members that holds its name
 
 
-def _plate_members(graph):
-    members, dims = {}, {}
+def _plate_members(graph: nx.DiGraph) -> tuple[dict[str, set[str]], dict[str, int | None]]:
+    members: dict[str, set[str]] = {}
+    dims: dict[str, int | None] = {}
     for node, data in graph.nodes(data=True):
         for name, dim, *_ in data.get("plates", ()):
             members.setdefault(name, set()).add(node)
@@ -32,7 +41,7 @@ def _plate_members(graph):
     return members, dims
 
 
-def _plate_levels(graph):
+def _plate_levels(graph: nx.DiGraph) -> Any:
     """Plate name to ``(members, level)``; level 0 holds no other plate inside it.
 
     ``Q`` is inside ``P`` when every member of ``Q`` is a member of ``P`` and
@@ -41,30 +50,30 @@ def _plate_levels(graph):
     """
     members, dims = _plate_members(graph)
 
-    def outerness(name):
+    def outerness(name: str) -> tuple[int, int | None, str]:
         return (len(members[name]), dims[name] if dims[name] is not None else 0, name)
 
-    def inside(q, p):
+    def inside(q: str, p: str) -> bool:
         return q != p and members[q] <= members[p] and outerness(q) < outerness(p)
 
-    levels = {}
+    levels: dict[str, int] = {}
     for name in sorted(members, key=outerness):
         levels[name] = 1 + max((levels[q] for q in levels if inside(q, name)), default=-1)
     return {name: (members[name], levels[name]) for name in members}, outerness
 
 
-def _pad(level):
+def _pad(level: int) -> float:
     return _PAD + _NEST * level
 
 
-def _row_step(before, after, levels):
+def _row_step(before: set[str], after: set[str], levels: Any) -> float:
     """Vertical distance between consecutive rows with plate sets ``before`` and ``after``."""
     exited = [_pad(levels[p][1]) + _LABEL for p in before - after]
     entered = [_pad(levels[p][1]) for p in after - before]
     return max(1.0, max(exited, default=_NODE) + max(entered, default=_NODE) + 0.15)
 
 
-def layered_layout(graph):
+def layered_layout(graph: nx.DiGraph) -> dict[str, tuple[float, float]]:
     """Positions nodes by longest-path depth (x) and one global row order (y).
 
     Rows are ordered by the nodes' plates, outermost first, so every plate's
@@ -74,17 +83,18 @@ def layered_layout(graph):
     """
     import networkx as nx
 
-    depth = {}
+    depth: dict[str, int] = {}
     for node in nx.topological_sort(graph):
         preds = list(graph.predecessors(node))
         depth[node] = 1 + max((depth[p] for p in preds), default=-1)
     levels, outerness = _plate_levels(graph)
 
-    def plates_of(n):
+    def plates_of(n: str) -> tuple[str, ...]:
         names = {p[0] for p in graph.nodes[n].get("plates", ())}
         return tuple(sorted(names, key=outerness, reverse=True))
 
-    pos, y, previous = {}, 0.0, set()
+    pos: dict[str, tuple[float, float]] = {}
+    y, previous = 0.0, set[str]()
     for node in sorted(depth, key=lambda n: (plates_of(n), depth[n], n)):
         current = set(plates_of(node))
         if pos:
@@ -93,7 +103,9 @@ def layered_layout(graph):
     return pos
 
 
-def plate_boxes(graph, pos):
+def plate_boxes(
+    graph: nx.DiGraph, pos: dict[str, tuple[float, float]]
+) -> dict[str, tuple[float, float, float, float, int]]:
     """Each plate's box as ``(x0, y0, width, height, level)`` in data coordinates.
 
     Example:
@@ -114,7 +126,7 @@ def plate_boxes(graph, pos):
     return boxes
 
 
-def _draw_plates(ax, graph, pos):
+def _draw_plates(ax: Any, graph: nx.DiGraph, pos: dict[str, tuple[float, float]]) -> None:
     from matplotlib.patches import Rectangle
 
     for name, (x0, y0, width, height, _) in sorted(plate_boxes(graph, pos).items()):
@@ -134,7 +146,12 @@ def _draw_plates(ax, graph, pos):
         )
 
 
-def render_scg(graph, filename=None, ax=None, title="stochastic computation graph"):
+def render_scg(
+    graph: nx.DiGraph,
+    filename: str | os.PathLike[str] | None = None,
+    ax: Any = None,
+    title: str = "stochastic computation graph",
+) -> Any:
     """Draws the graph: stochastic nodes as circles, costs as diamonds, plates as boxes.
 
     Args:

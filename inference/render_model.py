@@ -6,11 +6,18 @@ site name), so edges are real data flow, as in the stochastic computation
 graph. Drawn with matplotlib, no graphviz binary needed.
 """
 
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
 import networkx as nx
 
 from inference.provenance import ProvenanceMessenger, ProvenanceMode, track
 from inference.render import render_scg
 from ppl.handlers import trace
+from ppl.runtime import Message
 
 __all__ = ["model_graph", "render_model"]
 
@@ -18,22 +25,22 @@ __all__ = ["model_graph", "render_model"]
 class _RenderProvenance(ProvenanceMessenger):
     # A picture draws data flow through deterministic nodes, so their values
     # are tagged with their own names; params are tagged when asked.
-    def __init__(self, mode, render_params):
+    def __init__(self, mode: ProvenanceMode, render_params: bool) -> None:
         super().__init__(mode)
         self.render_params = render_params
 
-    def _postprocess_sample(self, msg):
+    def _postprocess_sample(self, msg: Message) -> None:
         super()._postprocess_sample(msg)
         if msg.infer.get("_deterministic"):
             track(self.mode, msg.value, msg.name)
 
-    def _postprocess_param(self, msg):
+    def _postprocess_param(self, msg: Message) -> None:
         if self.render_params:
             self.parents[msg.name] = frozenset()
             track(self.mode, msg.value, msg.name)
 
 
-def _kind(site):
+def _kind(site: Message) -> str:
     if site.type == "param":
         return "param"
     if site.infer.get("_deterministic"):
@@ -41,7 +48,12 @@ def _kind(site):
     return "observed" if site.is_observed else "latent"
 
 
-def model_graph(model, model_args=(), model_kwargs=None, render_params=False):
+def model_graph(
+    model: Callable[..., Any],
+    model_args: tuple[Any, ...] = (),
+    model_kwargs: dict[str, Any] | None = None,
+    render_params: bool = False,
+) -> nx.DiGraph:
     """The model's sites as a ``networkx.DiGraph`` with data-flow edges.
 
     Node attributes: ``kind`` (``"latent"``, ``"observed"``, ``"deterministic"``,
@@ -80,7 +92,13 @@ def model_graph(model, model_args=(), model_kwargs=None, render_params=False):
     return g
 
 
-def render_model(model, model_args=(), model_kwargs=None, filename=None, render_params=False):
+def render_model(
+    model: Callable[..., Any],
+    model_args: tuple[Any, ...] = (),
+    model_kwargs: dict[str, Any] | None = None,
+    filename: str | os.PathLike[str] | None = None,
+    render_params: bool = False,
+) -> Any:
     """Draws the model: latent circles, observed and deterministic diamonds, plates as boxes.
 
     Args:

@@ -19,7 +19,11 @@ the guide gradient is the doubly reparameterized one of Tucker et al. 2018
 (:mod:`inference.dreg`), whose noise does not grow with ``K``.
 """
 
+from __future__ import annotations
+
 import math
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -28,7 +32,7 @@ from inference.multi_sample import MultiSampleObjective
 __all__ = ["RenyiELBO", "renyi_bound"]
 
 
-def renyi_bound(log_w, alpha):
+def renyi_bound(log_w: torch.Tensor, alpha: float) -> torch.Tensor:
     """``1/(1-alpha) log mean_k exp((1-alpha) log_w_k)`` for a vector of log-weights.
 
     Example:
@@ -76,13 +80,13 @@ class RenyiELBO(MultiSampleObjective):
 
     def __init__(
         self,
-        alpha=0.0,
-        num_particles=2,
-        max_plate_nesting=None,
-        vectorize_particles=False,
-        dreg=False,
-        **kwargs,
-    ):
+        alpha: float = 0.0,
+        num_particles: int = 2,
+        max_plate_nesting: int | None = None,
+        vectorize_particles: bool = False,
+        dreg: bool = False,
+        **kwargs: Any,
+    ) -> None:
         if alpha == 1:
             raise ValueError(
                 "RenyiELBO: alpha=1 is the ordinary ELBO, where this bound's formula "
@@ -98,7 +102,9 @@ class RenyiELBO(MultiSampleObjective):
         self.dreg = dreg
         self.alpha = float(alpha)
 
-    def differentiable_loss(self, model, guide, *args, **kwargs):
+    def differentiable_loss(
+        self, model: Callable[..., Any], guide: Callable[..., Any], *args: Any, **kwargs: Any
+    ) -> torch.Tensor:
         """``-L_alpha`` whose gradient is the estimator's (see the module docs)."""
         weights = self._weights(model, guide, args, kwargs, dreg=self.dreg)
         bound = renyi_bound(weights.log_w, self.alpha)
@@ -111,7 +117,7 @@ class RenyiELBO(MultiSampleObjective):
         return -surrogate
 
 
-def _dreg_loss(bound, weights):
+def _dreg_loss(bound: torch.Tensor, weights: Any) -> torch.Tensor:
     # Tucker et al. 2018: squared normalized weights on the twice-reparameterized
     # guide term, the IWAE weights on the model's own parameters.
     log_q_fixed, log_p_detached = weights.dreg

@@ -14,12 +14,16 @@ Models ``vmap`` cannot run (Python control flow on tensor values,
 loop, with a single :class:`VectorizationWarning`.
 """
 
+from __future__ import annotations
+
 import warnings
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import torch
 
 from ppl import get_param_store, validation_enabled
-from ppl.runtime import Messenger
+from ppl.runtime import Message, Messenger
 
 __all__ = ["SampleMap", "VectorizationWarning"]
 
@@ -50,11 +54,16 @@ class SampleMap:
         (torch.Size([4]), True)
     """
 
-    def __init__(self, owner, parallel=True):
+    def __init__(self, owner: str, parallel: bool = True) -> None:
         self.owner = owner
         self.parallel = parallel
 
-    def __call__(self, fn, num_samples, batched):
+    def __call__(
+        self,
+        fn: Callable[[torch.Tensor, Any], Any],
+        num_samples: int,
+        batched: Mapping[str, torch.Tensor],
+    ) -> dict[str, torch.Tensor]:
         if self.parallel:
             try:
                 return _vectorized(fn, num_samples, batched)
@@ -62,7 +71,13 @@ class SampleMap:
                 return self._fall_back(fn, num_samples, batched, error)
         return _loop(fn, num_samples, batched)
 
-    def _fall_back(self, fn, num_samples, batched, error):
+    def _fall_back(
+        self,
+        fn: Callable[[torch.Tensor, Any], Any],
+        num_samples: int,
+        batched: Mapping[str, torch.Tensor],
+        error: BaseException,
+    ) -> dict[str, torch.Tensor]:
         # A model broken for one sample too is not a vectorization problem:
         # raise its own error rather than a warning.
         first = fn(torch.tensor(0), _slice(batched, 0))
@@ -83,11 +98,11 @@ class _defer_new_params(Messenger):
     # forbids; a parameter first met inside vmap takes its initial value there
     # and is created in the store once vmap returns.
 
-    def __init__(self, created):
+    def __init__(self, created: dict[str, Any]) -> None:
         super().__init__()
         self.created = created
 
-    def _process_param(self, msg):
+    def _process_param(self, msg: Message) -> None:
         name, init = msg.name, msg.args[1]
         if name in get_param_store() or init is None:
             return
@@ -102,10 +117,12 @@ class _defer_new_params(Messenger):
         msg.done = True
 
 
-def _vectorized(fn, num_samples, batched):
-    created = {}
+def _vectorized(
+    fn: Callable[[torch.Tensor, Any], Any], num_samples: int, batched: Mapping[str, torch.Tensor]
+) -> dict[str, torch.Tensor]:
+    created: dict[str, Any] = {}
 
-    def run(index, values):
+    def run(index: Any, values: Any) -> Any:
         with _defer_new_params(created):
             return fn(index, values)
 
@@ -122,11 +139,16 @@ def _vectorized(fn, num_samples, batched):
     return result
 
 
-def _slice(batched, i):
+def _slice(batched: Mapping[str, torch.Tensor], i: int) -> dict[str, torch.Tensor]:
     return {name: value[i] for name, value in batched.items()}
 
 
-def _loop(fn, num_samples, batched, first=None):
+def _loop(
+    fn: Callable[[torch.Tensor, Any], Any],
+    num_samples: int,
+    batched: Mapping[str, torch.Tensor],
+    first: Any = None,
+) -> dict[str, torch.Tensor]:
     results = [] if first is None else [first]
     for i in range(len(results), num_samples):
         results.append(fn(torch.tensor(i), _slice(batched, i)))
@@ -135,6 +157,6 @@ def _loop(fn, num_samples, batched, first=None):
     return {name: torch.stack([r[name] for r in results]) for name in results[0]}
 
 
-def _first_line(error):
+def _first_line(error: BaseException) -> str:
     text = str(error).strip()
     return text.splitlines()[0] if text else "no message"

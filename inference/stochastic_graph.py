@@ -17,11 +17,17 @@ tensors), rebuilt whenever the recorded data flow or the structure differs
 from the last estimate's; equal records give equal graphs, so reuse is exact.
 """
 
+from __future__ import annotations
+
 import warnings
+from collections.abc import Callable
+from typing import Any
 
 import networkx as nx
 
 from inference.traces import trace_pair
+from ppl.runtime import Message
+from ppl.trace_struct import Trace
 
 __all__ = [
     "ConservativeGraphWarning",
@@ -38,7 +44,7 @@ class ConservativeGraphWarning(UserWarning):
     """A latent's value left torch; its site is credited with every later cost."""
 
 
-def is_score_site(site):
+def is_score_site(site: Message) -> bool:
     """Whether a guide site needs a score-function term (a draw without ``rsample``).
 
     Guide factors count when built with ``has_rsample=False``: their log factor
@@ -51,14 +57,14 @@ def is_score_site(site):
     return not getattr(site.fn, "has_rsample", False)
 
 
-def _plates(site):
+def _plates(site: Message) -> tuple[tuple[Any, ...], ...]:
     return tuple((f.name, f.dim, f.subsample_size, f.counter) for f in site.cond_indep_stack)
 
 
-def structure_key(model_trace, guide_trace):
+def structure_key(model_trace: Trace, guide_trace: Trace) -> tuple[Any, ...]:
     """A hashable summary of site names, types, plates and shapes of both traces."""
 
-    def key(tr):
+    def key(tr: Trace) -> tuple[Any, ...]:
         rows = []
         for name, site in tr.nodes.items():
             if site.type in ("sample", "param"):
@@ -71,7 +77,7 @@ def structure_key(model_trace, guide_trace):
     return key(model_trace), key(guide_trace)
 
 
-def _kind(site, in_guide):
+def _kind(site: Message, in_guide: bool) -> str:
     if in_guide and site.is_observed and site.infer.get("is_auxiliary"):
         return "reparam" if site.fn.has_rsample else "nonreparam"
     if site.is_observed:
@@ -81,7 +87,7 @@ def _kind(site, in_guide):
     return "latent"
 
 
-def _add_nodes(g, role, tr):
+def _add_nodes(g: nx.DiGraph, role: str, tr: Trace) -> None:
     for name, site in tr.nodes.items():
         if site.type == "param":
             g.add_node(f"param/{name}", site=name, role="param", kind="param", plates=())
@@ -97,7 +103,7 @@ def _add_nodes(g, role, tr):
         )
 
 
-def _later_sites(prov, program, position):
+def _later_sites(prov: Any, program: str, position: int) -> list[str]:
     """Nodes of ``program``'s sites from ``position`` on, and the model sites they reach."""
     guide_order, model_order = prov.order["guide"], prov.order["model"]
     model_pos = {name: i for i, name in enumerate(model_order)}
@@ -110,7 +116,7 @@ def _later_sites(prov, program, position):
     return nodes + [f"model/{n}" for n in model_order[first:]]
 
 
-def build_scg(model_trace, guide_trace, prov):
+def build_scg(model_trace: Trace, guide_trace: Trace, prov: Any) -> tuple[nx.DiGraph, set[str]]:
     """Builds the graph from both traces and their :class:`~inference.traces.Provenance`.
 
     Nodes are ``"guide/<name>"`` for guide sample sites (stochastic nodes),
@@ -145,7 +151,7 @@ def build_scg(model_trace, guide_trace, prov):
     return g, leaked
 
 
-def influencers(graph, guide_trace):
+def influencers(graph: nx.DiGraph, guide_trace: Trace) -> dict[str, frozenset[str]]:
     """For each cost node, the score-function guide sites whose draws can change it.
 
     Returns:
@@ -159,7 +165,7 @@ def influencers(graph, guide_trace):
         if data["role"] == "guide" and is_score_site(guide_trace.nodes[data["site"]])
     }
     factors = frozenset(name for name in scored.values() if guide_trace.nodes[name].is_observed)
-    table = {}
+    table: dict[str, frozenset[str]] = {}
     for node, data in graph.nodes(data=True):
         if data["role"] == "param":
             continue
@@ -176,14 +182,14 @@ class GraphCache:
         table: its :func:`influencers` table.
     """
 
-    def __init__(self, owner):
+    def __init__(self, owner: str) -> None:
         self.owner = owner
-        self.graph = None
-        self.table = {}
-        self._key = None
-        self._warned = set()
+        self.graph: nx.DiGraph | None = None
+        self.table: dict[str, frozenset[str]] = {}
+        self._key: tuple[Any, ...] | None = None
+        self._warned: set[str] = set()
 
-    def get(self, model_trace, guide_trace, prov):
+    def get(self, model_trace: Trace, guide_trace: Trace, prov: Any) -> dict[str, frozenset[str]]:
         """The influencer table for these traces (see :func:`influencers`)."""
         key = (structure_key(model_trace, guide_trace), prov.signature())
         if key != self._key:
@@ -193,7 +199,7 @@ class GraphCache:
             self._warn(leaked)
         return self.table
 
-    def _warn(self, leaked):
+    def _warn(self, leaked: set[str]) -> None:
         for name in sorted(leaked - self._warned):
             self._warned.add(name)
             warnings.warn(
@@ -208,7 +214,9 @@ class GraphCache:
             )
 
 
-def scg(model, guide, *args, **kwargs):
+def scg(
+    model: Callable[..., Any], guide: Callable[..., Any], *args: Any, **kwargs: Any
+) -> nx.DiGraph:
     """The stochastic computation graph of ``model`` and ``guide`` on these arguments.
 
     Example:

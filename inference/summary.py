@@ -1,5 +1,10 @@
 """``summary``: per-site posterior statistics (mean, std, quantiles) and a printable table."""
 
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 import torch
 
 __all__ = ["Summary", "summary"]
@@ -12,7 +17,7 @@ class Summary(dict):
     gives a table with one row per scalar element (``theta[3]``).
     """
 
-    def __str__(self):
+    def __str__(self) -> str:
         rows = []
         for name, stats in self.items():
             columns = list(stats)
@@ -29,7 +34,7 @@ class Summary(dict):
         return "\n".join(lines)
 
 
-def _indices(shape):
+def _indices(shape: Sequence[int]) -> list[tuple[int, ...]]:
     if not shape:
         return [()]
     return [
@@ -38,13 +43,15 @@ def _indices(shape):
     ]
 
 
-def _join(cells, widths):
+def _join(cells: Sequence[str], widths: Sequence[int]) -> str:
     first = cells[0].ljust(widths[0])
     rest = [cell.rjust(width) for cell, width in zip(cells[1:], widths[1:])]
     return "  ".join([first] + rest).rstrip()
 
 
-def summary(samples, quantiles=(0.05, 0.5, 0.95)):
+def summary(
+    samples: Mapping[str, torch.Tensor], quantiles: Sequence[float] = (0.05, 0.5, 0.95)
+) -> Summary:
     """Summarizes draws per site: mean, standard deviation and quantiles over the sample dim.
 
     Args:
@@ -79,7 +86,7 @@ def summary(samples, quantiles=(0.05, 0.5, 0.95)):
     return result
 
 
-def _site_stats(name, value, levels):
+def _site_stats(name: str, value: torch.Tensor, levels: Any) -> Any:
     if value.dim() == 0 or value.shape[0] < 2:
         raise ValueError(
             f"summary: site '{name}' has shape {tuple(value.shape)}; expected at least two "

@@ -17,7 +17,11 @@ for discrete latents (reparameterized sites get pathwise gradients through
 ``l_k`` as well).
 """
 
+from __future__ import annotations
+
 import math
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -26,7 +30,7 @@ from inference.multi_sample import MultiSampleObjective
 __all__ = ["VIMCO", "leave_one_out_bounds"]
 
 
-def leave_one_out_bounds(log_w):
+def leave_one_out_bounds(log_w: torch.Tensor) -> torch.Tensor:
     """``L_{-k}``: the bound with ``log_w[k]`` replaced by the mean of the others.
 
     Args:
@@ -74,8 +78,12 @@ class VIMCO(MultiSampleObjective):
     """
 
     def __init__(
-        self, num_particles=2, max_plate_nesting=None, vectorize_particles=False, **kwargs
-    ):
+        self,
+        num_particles: int = 2,
+        max_plate_nesting: int | None = None,
+        vectorize_particles: bool = False,
+        **kwargs: Any,
+    ) -> None:
         if not isinstance(num_particles, int) or num_particles < 2:
             raise ValueError(
                 "VIMCO: num_particles must be an int >= 2 (each sample's baseline is built "
@@ -83,7 +91,9 @@ class VIMCO(MultiSampleObjective):
             )
         super().__init__(num_particles, max_plate_nesting, vectorize_particles, **kwargs)
 
-    def differentiable_loss(self, model, guide, *args, **kwargs):
+    def differentiable_loss(
+        self, model: Callable[..., Any], guide: Callable[..., Any], *args: Any, **kwargs: Any
+    ) -> torch.Tensor:
         """``-L`` whose gradient is VIMCO's estimator (see the module docs)."""
         weights = self._weights(model, guide, args, kwargs)
         log_w = weights.log_w

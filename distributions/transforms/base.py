@@ -7,9 +7,13 @@ formula (see e.g. Rezende & Mohamed 2015, "Variational Inference with
 Normalizing Flows", arXiv 1505.05770).
 """
 
+from __future__ import annotations
+
 import functools
 import operator
 import weakref
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 
@@ -44,24 +48,29 @@ class Transform:
         True
     """
 
+    # Subclasses set these as class attributes; the lazy inverse and the
+    # composition compute them (properties, hence their `type: ignore[override]`).
+    domain: constraints.Constraint
+    codomain: constraints.Constraint
     bijective = False
 
-    def __init__(self, cache_size=0):
+    def __init__(self, cache_size: int = 0) -> None:
         if cache_size not in (0, 1):
             raise ValueError(
                 f"{type(self).__name__}: cache_size must be 0 or 1, got {cache_size!r}"
             )
         self._cache_size = cache_size
-        self._cached_x_y = None, None
-        self._inv = None
+        self._cached_x_y: tuple[Any, Any] = None, None
+        # A weak reference to the inverse; the inverse itself holds its forward transform.
+        self._inv: Any = None
 
-    def __getstate__(self):
+    def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["_inv"] = None  # weak references do not pickle
         return state
 
     @property
-    def event_dim(self):
+    def event_dim(self) -> int:
         """Event dims of a transform whose domain and codomain agree on them."""
         if self.domain.event_dim != self.codomain.event_dim:
             raise ValueError(
@@ -72,7 +81,7 @@ class Transform:
         return self.domain.event_dim
 
     @property
-    def inv(self):
+    def inv(self) -> Transform:
         """The inverse transform, built once and held weakly to avoid a reference cycle."""
         inv = self._inv() if self._inv is not None else None
         if inv is None:
@@ -81,13 +90,13 @@ class Transform:
         return inv
 
     @property
-    def sign(self):
+    def sign(self) -> int:
         """+1 or -1 for monotone elementwise transforms; undefined otherwise."""
         raise NotImplementedError(
             f"{type(self).__name__} is not a monotone elementwise transform, so it has no sign"
         )
 
-    def with_cache(self, cache_size=1):
+    def with_cache(self, cache_size: int = 1) -> Transform:
         """Returns this transform with the given ``cache_size`` (self when unchanged)."""
         if self._cache_size == cache_size:
             return self
@@ -98,13 +107,13 @@ class Transform:
             "with_cache(cache_size) to rebuild itself"
         )
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         return self is other
 
-    def __ne__(self, other):
+    def __ne__(self, other: object) -> bool:
         return not self.__eq__(other)
 
-    def __call__(self, x):
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
         """Applies the transform, consulting the one-slot cache when enabled."""
         if self._cache_size == 0:
             return self._call(x)
@@ -115,7 +124,7 @@ class Transform:
         self._cached_x_y = x, y
         return y
 
-    def _inv_call(self, y):
+    def _inv_call(self, y: torch.Tensor) -> torch.Tensor:
         """Inverts the transform, consulting the one-slot cache when enabled."""
         if self._cache_size == 0:
             return self._inverse(y)
@@ -126,74 +135,74 @@ class Transform:
         self._cached_x_y = x, y
         return x
 
-    def _call(self, x):
+    def _call(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError(f"{type(self).__name__} does not define the forward map _call")
 
-    def _inverse(self, y):
+    def _inverse(self, y: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError(f"{type(self).__name__} does not define the inverse _inverse")
 
-    def log_abs_det_jacobian(self, x, y):
+    def log_abs_det_jacobian(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """``log|det dy/dx|`` summed over the domain's event dims, given ``y = self(x)``."""
         raise NotImplementedError(f"{type(self).__name__} does not define log_abs_det_jacobian")
 
-    def forward_shape(self, shape):
+    def forward_shape(self, shape: torch.Size) -> torch.Size:
         """The shape of ``self(x)`` for ``x`` of shape ``shape``."""
         return shape
 
-    def inverse_shape(self, shape):
+    def inverse_shape(self, shape: torch.Size) -> torch.Size:
         """The shape of ``self.inv(y)`` for ``y`` of shape ``shape``."""
         return shape
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
 
 class _InverseTransform(Transform):
     """The inverse of a transform: swaps ``_call``/``_inverse`` and negates the log-det."""
 
-    def __init__(self, transform):
+    def __init__(self, transform: Transform) -> None:
         super().__init__(cache_size=transform._cache_size)
         self._inv = transform  # a strong reference: the forward transform owns the cache
 
     @property
-    def domain(self):
+    def domain(self) -> constraints.Constraint:  # type: ignore[override]
         return self._inv.codomain
 
     @property
-    def codomain(self):
+    def codomain(self) -> constraints.Constraint:  # type: ignore[override]
         return self._inv.domain
 
     @property
-    def bijective(self):
+    def bijective(self) -> bool:  # type: ignore[override]
         return self._inv.bijective
 
     @property
-    def sign(self):
+    def sign(self) -> int:
         return self._inv.sign
 
     @property
-    def inv(self):
+    def inv(self) -> Transform:
         return self._inv
 
-    def with_cache(self, cache_size=1):
+    def with_cache(self, cache_size: int = 1) -> Transform:
         return self.inv.with_cache(cache_size).inv
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         return isinstance(other, _InverseTransform) and self._inv == other._inv
 
-    def __call__(self, x):
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return self._inv._inv_call(x)
 
-    def log_abs_det_jacobian(self, x, y):
+    def log_abs_det_jacobian(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return -self._inv.log_abs_det_jacobian(y, x)
 
-    def forward_shape(self, shape):
+    def forward_shape(self, shape: torch.Size) -> torch.Size:
         return self._inv.inverse_shape(shape)
 
-    def inverse_shape(self, shape):
+    def inverse_shape(self, shape: torch.Size) -> torch.Size:
         return self._inv.forward_shape(shape)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"{type(self).__name__}({self._inv!r})"
 
 
@@ -215,18 +224,18 @@ class ComposeTransform(Transform):
         2.7183
     """
 
-    def __init__(self, parts, cache_size=0):
+    def __init__(self, parts: Sequence[Transform], cache_size: int = 0) -> None:
         parts = list(parts)
         if cache_size:
             parts = [part.with_cache(cache_size) for part in parts]
         super().__init__(cache_size=cache_size)
         self.parts = parts
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         return isinstance(other, ComposeTransform) and self.parts == other.parts
 
     @functools.cached_property
-    def domain(self):
+    def domain(self) -> constraints.Constraint:  # type: ignore[override]
         if not self.parts:
             return constraints.real
         # Walk backwards: each part may need more event dims than the parts after it.
@@ -237,7 +246,7 @@ class ComposeTransform(Transform):
         return _widen(self.parts[0].domain, event_dim)
 
     @functools.cached_property
-    def codomain(self):
+    def codomain(self) -> constraints.Constraint:  # type: ignore[override]
         if not self.parts:
             return constraints.real
         event_dim = self.parts[0].domain.event_dim
@@ -247,15 +256,15 @@ class ComposeTransform(Transform):
         return _widen(self.parts[-1].codomain, event_dim)
 
     @property
-    def bijective(self):
+    def bijective(self) -> bool:  # type: ignore[override]
         return all(part.bijective for part in self.parts)
 
     @property
-    def sign(self):
+    def sign(self) -> int:
         return functools.reduce(operator.mul, (part.sign for part in self.parts), 1)
 
     @property
-    def inv(self):
+    def inv(self) -> Transform:
         inv = self._inv() if self._inv is not None else None
         if inv is None:
             inv = ComposeTransform([part.inv for part in reversed(self.parts)])
@@ -263,17 +272,17 @@ class ComposeTransform(Transform):
             inv._inv = weakref.ref(self)
         return inv
 
-    def with_cache(self, cache_size=1):
+    def with_cache(self, cache_size: int = 1) -> Transform:
         if self._cache_size == cache_size:
             return self
         return ComposeTransform(self.parts, cache_size=cache_size)
 
-    def __call__(self, x):
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
         for part in self.parts:
             x = part(x)
         return x
 
-    def log_abs_det_jacobian(self, x, y):
+    def log_abs_det_jacobian(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         if not self.parts:
             return torch.zeros_like(x)
         # Recompute intermediates (cheap when parts cache); the last one is y itself.
@@ -289,24 +298,24 @@ class ComposeTransform(Transform):
             event_dim += part.codomain.event_dim - part.domain.event_dim
         return functools.reduce(operator.add, terms)
 
-    def forward_shape(self, shape):
+    def forward_shape(self, shape: torch.Size) -> torch.Size:
         for part in self.parts:
             shape = part.forward_shape(shape)
         return shape
 
-    def inverse_shape(self, shape):
+    def inverse_shape(self, shape: torch.Size) -> torch.Size:
         for part in reversed(self.parts):
             shape = part.inverse_shape(shape)
         return shape
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         if not self.parts:
             return f"{type(self).__name__}()"
         inner = ",\n    ".join(repr(part) for part in self.parts)
         return f"{type(self).__name__}(\n    {inner}\n)"
 
 
-def _widen(constraint, event_dim):
+def _widen(constraint: constraints.Constraint, event_dim: int) -> constraints.Constraint:
     """Reinterprets batch dims of ``constraint`` as event dims up to ``event_dim``."""
     if event_dim > constraint.event_dim:
         return constraints.independent(constraint, event_dim - constraint.event_dim)

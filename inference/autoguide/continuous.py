@@ -15,23 +15,30 @@ rule of the density along a triangular factor where it has one) so no
 auxiliary site is needed.
 """
 
+from __future__ import annotations
+
 import abc
 import math
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 
 import ppl
-from distributions import Delta, Normal, constraints
+from distributions import Delta, Distribution, Normal, constraints
+from distributions.distribution import ShapeLike
 from distributions.utils import sum_rightmost
 from inference.autoguide.guide import AutoGuide, detached_copies, normal_icdf
 from inference.autoguide.initialization import init_to_median
+from ppl import plate
+from ppl.runtime import Message
 
 __all__ = ["AutoContinuous", "AutoDiagonalNormal"]
 
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 
 
-def standard_normal_parts(eps, log_scale_diag):
+def standard_normal_parts(eps: torch.Tensor, log_scale_diag: torch.Tensor) -> Any:
     """Per-coordinate terms of ``log q(u)`` for ``u = loc + L eps`` with triangular ``L``.
 
     ``log q(u) = sum_j [log N(eps_j; 0, 1) - log L_jj]``.
@@ -63,18 +70,24 @@ class AutoContinuous(AutoGuide):
     """
 
     def __init__(
-        self, model, *, init_loc_fn=init_to_median, init_scale=0.1, create_plates=None, prefix=None
-    ):
+        self,
+        model: Callable[..., Any],
+        *,
+        init_loc_fn: Callable[[Message], torch.Tensor] = init_to_median,
+        init_scale: float = 0.1,
+        create_plates: Callable[..., Any] | None = None,
+        prefix: str | None = None,
+    ) -> None:
         if not init_scale > 0:
             raise ValueError(
                 f"{type(self).__name__}: init_scale must be positive, got {init_scale!r}"
             )
         super().__init__(model, init_loc_fn=init_loc_fn, create_plates=create_plates, prefix=prefix)
         self.init_scale = float(init_scale)
-        self.latent_dim = None
-        self._slices = {}
+        self.latent_dim: int | None = None
+        self._slices: dict[str, tuple[int, int]] = {}
 
-    def _setup_prototype(self, *args, **kwargs):
+    def _setup_prototype(self, *args: Any, **kwargs: Any) -> None:
         super()._setup_prototype(*args, **kwargs)
         for frame in self._frames.values():
             if frame.subsample_size != frame.size:
@@ -91,22 +104,22 @@ class AutoContinuous(AutoGuide):
         self.latent_dim = offset
         self._init_loc = torch.cat([site.init.reshape(-1) for site in self.sites.values()])
 
-    def _loc(self):
+    def _loc(self) -> torch.Tensor:
         return ppl.param(self._param_name("loc"), self._init_loc.clone)
 
     @abc.abstractmethod
-    def _draw(self, sample_shape):
+    def _draw(self, sample_shape: ShapeLike) -> Any:
         """Returns ``(u, parts)``, both ``sample_shape + (latent_dim,)``; ``parts`` sum to log q."""
 
     @abc.abstractmethod
-    def get_posterior(self, *args, **kwargs):
+    def get_posterior(self, *args: Any, **kwargs: Any) -> Distribution:
         """The guide's distribution of the unconstrained vector ``u`` (event ``(latent_dim,)``)."""
 
     @abc.abstractmethod
-    def _marginals(self):
+    def _marginals(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Returns the location and marginal standard deviations, each ``(latent_dim,)``."""
 
-    def unpack(self, u, outer=None):
+    def unpack(self, u: torch.Tensor, outer: torch.Size | None = None) -> dict[str, torch.Tensor]:
         """Splits a vector ``(..., latent_dim)`` into unconstrained site values.
 
         Args:
@@ -127,7 +140,7 @@ class AutoContinuous(AutoGuide):
             result[name] = u[..., start:stop].reshape(lead + site.unconstrained_shape)
         return result
 
-    def _sample_sites(self, plates):
+    def _sample_sites(self, plates: dict[str, plate]) -> dict[str, torch.Tensor]:
         # Under vectorized particles each particle needs its own draw of u.
         outer = self._outer_batch_shape()
         u, parts = self._draw(outer)
@@ -145,16 +158,18 @@ class AutoContinuous(AutoGuide):
                 result[name] = ppl.sample(name, fn)
         return result
 
-    def _constrain(self, u):
+    def _constrain(self, u: torch.Tensor) -> dict[str, torch.Tensor]:
         return {name: self.sites[name].transform(x) for name, x in self.unpack(u).items()}
 
-    def median(self, *args, **kwargs):
+    def median(self, *args: Any, **kwargs: Any) -> dict[str, torch.Tensor]:
         """The image of the location of ``u`` (the posterior median of each site)."""
         self.prepare(*args, **kwargs)
         with torch.no_grad():
             return detached_copies(self._constrain(self._marginals()[0]))
 
-    def quantiles(self, quantiles, *args, **kwargs):
+    def quantiles(
+        self, quantiles: Sequence[float] | torch.Tensor, *args: Any, **kwargs: Any
+    ) -> dict[str, torch.Tensor]:
         """Marginal quantiles of each unconstrained coordinate, mapped to each site.
 
         Returns:
@@ -166,7 +181,9 @@ class AutoContinuous(AutoGuide):
             z = normal_icdf(quantiles, loc).unsqueeze(-1)
             return detached_copies(self._constrain(loc + scale * z))
 
-    def sample_posterior(self, num_samples, *args, **kwargs):
+    def sample_posterior(
+        self, num_samples: int, *args: Any, **kwargs: Any
+    ) -> dict[str, torch.Tensor]:
         """Draws ``num_samples`` joint samples in one vectorized pass (no handlers run).
 
         Returns:
@@ -194,22 +211,22 @@ class AutoDiagonalNormal(AutoContinuous):
         ({'a': (), 'b': (3,)}, 4)
     """
 
-    def _scale(self):
+    def _scale(self) -> torch.Tensor:
         return ppl.param(
             self._param_name("scale"),
             lambda: torch.full_like(self._init_loc, self.init_scale),
             constraint=constraints.positive,
         )
 
-    def _draw(self, sample_shape):
+    def _draw(self, sample_shape: ShapeLike) -> Any:
         loc, scale = self._loc(), self._scale()
         eps = torch.randn(torch.Size(sample_shape) + loc.shape, dtype=loc.dtype, device=loc.device)
         return loc + scale * eps, standard_normal_parts(eps, scale.log())
 
-    def _marginals(self):
+    def _marginals(self) -> tuple[torch.Tensor, torch.Tensor]:
         return self._loc(), self._scale()
 
-    def get_posterior(self, *args, **kwargs):
+    def get_posterior(self, *args: Any, **kwargs: Any) -> Distribution:
         """``Normal(loc, scale).to_event(1)`` over the unconstrained vector."""
         self.prepare(*args, **kwargs)
         return Normal(self._loc(), self._scale()).to_event(1)

@@ -5,12 +5,19 @@ With a ``Delta`` guide the ELBO reduces to ``log p(x, z)`` at the point ``z``
 the posterior density in the constrained space of each site.
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
 import torch
 
 import ppl
 from distributions import Delta
-from inference.autoguide.guide import AutoGuide, detached_copies
+from inference.autoguide.guide import AutoGuide, LatentSite, detached_copies
 from inference.autoguide.initialization import init_to_median
+from ppl import plate
+from ppl.runtime import Message
 
 __all__ = ["AutoDelta"]
 
@@ -37,10 +44,17 @@ class AutoDelta(AutoGuide):
         (0.5, 0.5)
     """
 
-    def __init__(self, model, *, init_loc_fn=init_to_median, create_plates=None, prefix=None):
+    def __init__(
+        self,
+        model: Callable[..., Any],
+        *,
+        init_loc_fn: Callable[[Message], torch.Tensor] = init_to_median,
+        create_plates: Callable[..., Any] | None = None,
+        prefix: str | None = None,
+    ) -> None:
         super().__init__(model, init_loc_fn=init_loc_fn, create_plates=create_plates, prefix=prefix)
 
-    def _value(self, site, read):
+    def _value(self, site: LatentSite, read: Callable[..., torch.Tensor]) -> torch.Tensor:
         return read(
             self._param_name(site.name),
             lambda: site.transform(site.init),
@@ -48,11 +62,11 @@ class AutoDelta(AutoGuide):
             event_dim=site.event_dim,
         )
 
-    def _param_name(self, kind, site_name=None):
+    def _param_name(self, kind: str, site_name: str | None = None) -> str:
         # Pyro's naming: "AutoDelta.x" rather than "AutoDelta.values.x".
         return f"{self.prefix}.{kind}" if site_name is None else f"{self.prefix}.{site_name}"
 
-    def _sample_sites(self, plates):
+    def _sample_sites(self, plates: dict[str, plate]) -> dict[str, torch.Tensor]:
         result = {}
         for site in self.sites.values():
             with self._in_plates(site, plates):
@@ -61,7 +75,7 @@ class AutoDelta(AutoGuide):
                 result[site.name] = ppl.sample(site.name, fn)
         return result
 
-    def median(self, *args, **kwargs):
+    def median(self, *args: Any, **kwargs: Any) -> dict[str, torch.Tensor]:
         """The point of each site (the MAP estimate once fitted)."""
         self.prepare(*args, **kwargs)
         store = ppl.get_param_store()
@@ -69,7 +83,9 @@ class AutoDelta(AutoGuide):
             points = {name: self._value(site, store.get_param) for name, site in self.sites.items()}
         return detached_copies(points)
 
-    def quantiles(self, quantiles, *args, **kwargs):
+    def quantiles(
+        self, quantiles: Sequence[float] | torch.Tensor, *args: Any, **kwargs: Any
+    ) -> dict[str, torch.Tensor]:
         """Every quantile of a point mass is the point: ``(len(quantiles), *shape)`` copies."""
         points = self.median(*args, **kwargs)
         count = len(quantiles)
@@ -77,7 +93,9 @@ class AutoDelta(AutoGuide):
             name: value.expand((count,) + value.shape).clone() for name, value in points.items()
         }
 
-    def sample_posterior(self, num_samples, *args, **kwargs):
+    def sample_posterior(
+        self, num_samples: int, *args: Any, **kwargs: Any
+    ) -> dict[str, torch.Tensor]:
         """The point of each site, repeated: ``(num_samples, *shape)``."""
         points = self.median(*args, **kwargs)
         return {

@@ -9,22 +9,30 @@ inference (Kucukelbir et al. 2017, "Automatic Differentiation Variational
 Inference", JMLR 18). Subclasses choose the family of the guide.
 """
 
+from __future__ import annotations
+
 import abc
 import contextlib
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
 from distributions import biject_to
+from distributions.constraints import Constraint
 from distributions.torch_constraints import as_constraint
-from distributions.transforms import ComposeTransform, IndependentTransform
+from distributions.transforms import ComposeTransform, IndependentTransform, Transform
 from inference.autoguide.initialization import InitMessenger, init_to_median
 from ppl import get_stack, handlers, plate
+from ppl.plate import CondIndepStackFrame
+from ppl.runtime import Message
+from ppl.trace_struct import Trace
 
 __all__ = ["AutoGuide", "LatentSite", "detached_copies", "is_identity", "normal_icdf"]
 
 
-def detached_copies(values):
+def detached_copies(values: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Copies of a dict's tensors that neither require grad nor share the guide's memory.
 
     What ``median``/``quantiles``/``sample_posterior`` return: editing a result
@@ -40,7 +48,7 @@ def detached_copies(values):
     return {name: value.detach().clone() for name, value in values.items()}
 
 
-def is_identity(transform):
+def is_identity(transform: Transform) -> bool:
     """Whether ``transform`` is the identity, possibly wrapped in ``IndependentTransform``.
 
     Example:
@@ -53,7 +61,7 @@ def is_identity(transform):
     return isinstance(transform, ComposeTransform) and not transform.parts
 
 
-def normal_icdf(quantiles, like):
+def normal_icdf(quantiles: Sequence[float] | torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     """The standard normal's quantiles at ``quantiles``, as a 1-d tensor like ``like``.
 
     Raises:
@@ -90,15 +98,15 @@ class LatentSite:
     name: str
     shape: torch.Size
     event_dim: int
-    support: object
-    transform: object
+    support: Constraint
+    transform: Transform
     unconstrained_shape: torch.Size
     unconstrained_event_dim: int
     frames: tuple
     init: torch.Tensor
 
     @property
-    def batch_shape(self):
+    def batch_shape(self) -> torch.Size:
         """The value's batch shape (plates at full size)."""
         return self.shape[: len(self.shape) - self.event_dim]
 
@@ -127,17 +135,24 @@ class AutoGuide(abc.ABC):
             outside its support.
     """
 
-    def __init__(self, model, *, init_loc_fn=init_to_median, create_plates=None, prefix=None):
+    def __init__(
+        self,
+        model: Callable[..., Any],
+        *,
+        init_loc_fn: Callable[[Message], torch.Tensor] = init_to_median,
+        create_plates: Callable[..., Any] | None = None,
+        prefix: str | None = None,
+    ) -> None:
         self.model = model
         self.init_loc_fn = init_loc_fn
         self.create_plates = create_plates
         self.prefix = type(self).__name__ if prefix is None else prefix
-        self.prototype_trace = None
-        self.sites = {}
-        self._frames = {}
+        self.prototype_trace: Trace | None = None
+        self.sites: dict[str, LatentSite] = {}
+        self._frames: dict[str, CondIndepStackFrame] = {}
 
     # ---------------------------------------------------------- prototype
-    def _setup_prototype(self, *args, **kwargs):
+    def _setup_prototype(self, *args: Any, **kwargs: Any) -> None:
         init = InitMessenger(self.model, init_fn=self.init_loc_fn)
         tracer = handlers.trace(init)
         with torch.no_grad():
@@ -153,7 +168,7 @@ class AutoGuide(abc.ABC):
                 self._frames[frame.name] = frame
             self.sites[name] = self._latent_site(name, site, frames, init.full_values.get(name))
 
-    def prepare(self, *args, **kwargs):
+    def prepare(self, *args: Any, **kwargs: Any) -> AutoGuide:
         """Runs the model once to learn its latent sites, unless done already.
 
         Calling the guide does this on first use; call it directly to set the
@@ -167,7 +182,9 @@ class AutoGuide(abc.ABC):
             self._setup_prototype(*args, **kwargs)
         return self
 
-    def _latent_site(self, name, site, frames, full_value=None):
+    def _latent_site(
+        self, name: str, site: Message, frames: Any, full_value: torch.Tensor | None = None
+    ) -> LatentSite:
         fn = site.fn
         support = as_constraint(fn.support, name=f"support of latent site '{name}'")
         if support.is_discrete:
@@ -213,7 +230,7 @@ class AutoGuide(abc.ABC):
         )
 
     @staticmethod
-    def _full_size(value, frames, event_dim):
+    def _full_size(value: torch.Tensor, frames: Any, event_dim: int) -> torch.Tensor:
         # A subsampled plate saw only `subsample_size` elements; parameters
         # span the full plate, so tile the prototype's values periodically.
         for frame in frames:
@@ -226,7 +243,7 @@ class AutoGuide(abc.ABC):
         return value
 
     # ------------------------------------------------------------- plates
-    def _create_plates(self, *args, **kwargs):
+    def _create_plates(self, *args: Any, **kwargs: Any) -> dict[str, plate]:
         plates = {}
         if self.create_plates is not None:
             user = self.create_plates(*args, **kwargs)
@@ -237,14 +254,14 @@ class AutoGuide(abc.ABC):
                 plates[name] = plate(name, frame.size, frame.subsample_size, dim=frame.dim)
         return plates
 
-    def _outer_batch_shape(self):
+    def _outer_batch_shape(self) -> torch.Size:
         """The batch shape of vectorized plates entered around the guide (not the model's).
 
         An ELBO with vectorized particles runs the guide inside a plate of its
         own, left of the model's plates: a size-``P`` plate at dim ``-3`` gives
         ``(P, 1, 1)``; with none, ``()``.
         """
-        sizes = {}
+        sizes: dict[Any, int] = {}
         for handler in get_stack():
             if isinstance(handler, plate) and handler.name not in self._frames:
                 sizes[handler.frame.dim] = handler.subsample_size
@@ -256,7 +273,7 @@ class AutoGuide(abc.ABC):
         return torch.Size(shape)
 
     @staticmethod
-    def _in_plates(site, plates):
+    def _in_plates(site: LatentSite, plates: dict[str, plate]) -> contextlib.ExitStack:
         """A context entering the plates of ``site``, outermost first."""
         stack = contextlib.ExitStack()
         for frame in site.frames:
@@ -264,35 +281,39 @@ class AutoGuide(abc.ABC):
         return stack
 
     # ----------------------------------------------------------- calling
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args: Any, **kwargs: Any) -> dict[str, torch.Tensor]:
         """Samples every latent site of the model; returns site name to value."""
         self.prepare(*args, **kwargs)
         plates = self._create_plates(*args, **kwargs)
         return self._sample_sites(plates)
 
     @abc.abstractmethod
-    def _sample_sites(self, plates):
+    def _sample_sites(self, plates: dict[str, plate]) -> dict[str, torch.Tensor]:
         """Samples the latent sites inside their ``plates``; returns name to value."""
 
     @abc.abstractmethod
-    def median(self, *args, **kwargs):
+    def median(self, *args: Any, **kwargs: Any) -> dict[str, torch.Tensor]:
         """The posterior median of each latent site (constrained), as a dict.
 
         Implementations return :func:`detached_copies`, as for the two below.
         """
 
     @abc.abstractmethod
-    def quantiles(self, quantiles, *args, **kwargs):
+    def quantiles(
+        self, quantiles: Sequence[float] | torch.Tensor, *args: Any, **kwargs: Any
+    ) -> dict[str, torch.Tensor]:
         """Posterior quantiles of each latent site: dict of name to ``(len(quantiles), *shape)``."""
 
     @abc.abstractmethod
-    def sample_posterior(self, num_samples, *args, **kwargs):
+    def sample_posterior(
+        self, num_samples: int, *args: Any, **kwargs: Any
+    ) -> dict[str, torch.Tensor]:
         """Draws ``num_samples`` from the guide, vectorized: name to ``(num_samples, *shape)``."""
 
-    def _param_name(self, kind, site_name=None):
+    def _param_name(self, kind: str, site_name: str | None = None) -> str:
         if site_name is None:
             return f"{self.prefix}.{kind}"
         return f"{self.prefix}.{kind}.{site_name}"
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"{type(self).__name__}({getattr(self.model, '__name__', self.model)!r})"

@@ -10,10 +10,17 @@ every part and returns the union of the latents they sampled; ``median``,
 support them.
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
 import torch
 
 from inference.autoguide.guide import AutoGuide, detached_copies
-from ppl import Messenger, handlers
+from ppl import Messenger, handlers, plate
+from ppl.runtime import Message
+from ppl.trace_struct import Trace
 
 __all__ = ["AutoGuideList", "AutoCallable"]
 
@@ -22,15 +29,15 @@ class _SharedPlates(Messenger):
     # Within one call of the list every part sees the same subsample indices
     # for a plate name (a trace does this too; outside one it would not).
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
-        self.indices = {}
+        self.indices: dict[str, torch.Tensor] = {}
 
-    def _process_plate(self, msg):
+    def _process_plate(self, msg: Message) -> None:
         if msg.value is None and msg.name in self.indices:
             msg.value = self.indices[msg.name]
 
-    def _postprocess_plate(self, msg):
+    def _postprocess_plate(self, msg: Message) -> None:
         self.indices.setdefault(msg.name, msg.value)
 
 
@@ -57,39 +64,50 @@ class AutoCallable(AutoGuide):
         (['x'], torch.Size([5]), 1.0)
     """
 
-    def __init__(self, model, guide, median=None):
+    def __init__(
+        self,
+        model: Callable[..., Any],
+        guide: Callable[..., Any],
+        median: Callable[..., Any] | None = None,
+    ) -> None:
         if not callable(guide):
             raise TypeError(f"AutoCallable: expected a callable guide, got {type(guide).__name__}")
         super().__init__(model)
         self.guide = guide
         self._median = median
 
-    def prepare(self, *args, **kwargs):
+    def prepare(self, *args: Any, **kwargs: Any) -> AutoCallable:
         """Nothing to learn from the model: a hand guide knows its sites. Returns ``self``."""
         return self
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Runs the guide; returns the latent values it sampled, by site name."""
         return self._sample_sites({}, args, kwargs)
 
-    def _sample_sites(self, plates, args=(), kwargs=None):
+    def _sample_sites(
+        self, plates: dict[str, plate], args: Any = (), kwargs: Any = None
+    ) -> dict[str, torch.Tensor]:
         # The guide makes its own plates; a trace collects what it sampled.
         with handlers.trace() as tracer:
             self.guide(*args, **(kwargs or {}))
         return _latents(tracer.trace)
 
-    def median(self, *args, **kwargs):
+    def median(self, *args: Any, **kwargs: Any) -> dict[str, torch.Tensor]:
         """The ``median`` callable's result (detached copies), or ``{}`` without one."""
         if self._median is None:
             return {}
         with torch.no_grad():
             return detached_copies(self._median(*args, **kwargs))
 
-    def quantiles(self, quantiles, *args, **kwargs):
+    def quantiles(
+        self, quantiles: Sequence[float] | torch.Tensor, *args: Any, **kwargs: Any
+    ) -> dict[str, torch.Tensor]:
         """A hand guide has no known quantiles: ``{}``."""
         return {}
 
-    def sample_posterior(self, num_samples, *args, **kwargs):
+    def sample_posterior(
+        self, num_samples: int, *args: Any, **kwargs: Any
+    ) -> dict[str, torch.Tensor]:
         """Runs the guide ``num_samples`` times (hidden from outer handlers) and stacks its latents.
 
         Raises:
@@ -114,7 +132,7 @@ class AutoCallable(AutoGuide):
         return detached_copies(out)
 
 
-def _latents(trace):
+def _latents(trace: Trace) -> dict[str, torch.Tensor]:
     return {
         name: site.value
         for name, site in trace.nodes.items()
@@ -156,12 +174,14 @@ class AutoGuideList(AutoGuide):
         (['mu', 'z'], ['mu'])
     """
 
-    def __init__(self, model, *, create_plates=None):
+    def __init__(
+        self, model: Callable[..., Any], *, create_plates: Callable[..., Any] | None = None
+    ) -> None:
         super().__init__(model, create_plates=create_plates)
-        self.parts = []
+        self.parts: list[AutoGuide] = []
         self._prepared = False
 
-    def append(self, part):
+    def append(self, part: Any) -> None:
         """Adds an autoguide, or a callable guide (wrapped in :class:`AutoCallable`).
 
         Raises:
@@ -174,20 +194,20 @@ class AutoGuideList(AutoGuide):
         self.parts.append(part)
         self._prepared = False
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.parts)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Any]:
         return iter(self.parts)
 
-    def __getitem__(self, index):
+    def __getitem__(self, index: int) -> Any:
         return self.parts[index]
 
-    def prepare(self, *args, **kwargs):
+    def prepare(self, *args: Any, **kwargs: Any) -> AutoGuideList:
         """Prepares every autoguide part and checks that no two claim one site. Returns ``self``."""
         if self._prepared:
             return self
-        owners = {}
+        owners: dict[str, int] = {}
         for index, part in enumerate(self.parts):
             part.prepare(*args, **kwargs)
             for name in part.sites:
@@ -202,27 +222,31 @@ class AutoGuideList(AutoGuide):
         self._prepared = True
         return self
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Calls every part with the model's arguments; returns all sampled latents by name."""
         self.prepare(*args, **kwargs)
         with _SharedPlates():
             plates = self._create_plates(*args, **kwargs)
             return self._sample_sites(plates, args, kwargs)
 
-    def _sample_sites(self, plates, args=(), kwargs=None):
+    def _sample_sites(
+        self, plates: dict[str, plate], args: Any = (), kwargs: Any = None
+    ) -> dict[str, torch.Tensor]:
         # `plates` (from create_plates) were created under _SharedPlates, so
         # the parts' plates of the same names reuse their indices.
-        result = {}
+        result: dict[str, torch.Tensor] = {}
         for part in self.parts:
             result.update(part(*args, **(kwargs or {})))
         return result
 
-    def median(self, *args, **kwargs):
+    def median(self, *args: Any, **kwargs: Any) -> dict[str, torch.Tensor]:
         """The medians of every part that knows them (hand parts only with a ``median``)."""
         self.prepare(*args, **kwargs)
         return _union(part.median(*args, **kwargs) for part in self.parts)
 
-    def quantiles(self, quantiles, *args, **kwargs):
+    def quantiles(
+        self, quantiles: Sequence[float] | torch.Tensor, *args: Any, **kwargs: Any
+    ) -> dict[str, torch.Tensor]:
         """Quantiles from the autoguide parts (hand parts have none).
 
         Returns:
@@ -231,18 +255,20 @@ class AutoGuideList(AutoGuide):
         self.prepare(*args, **kwargs)
         return _union(part.quantiles(quantiles, *args, **kwargs) for part in self.parts)
 
-    def sample_posterior(self, num_samples, *args, **kwargs):
+    def sample_posterior(
+        self, num_samples: int, *args: Any, **kwargs: Any
+    ) -> dict[str, torch.Tensor]:
         """Draws ``num_samples`` from every part (hand parts by running them): name to draws."""
         self.prepare(*args, **kwargs)
         return _union(part.sample_posterior(num_samples, *args, **kwargs) for part in self.parts)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         parts = ", ".join(repr(part) for part in self.parts)
         return f"AutoGuideList([{parts}])"
 
 
-def _union(dicts):
-    result = {}
+def _union(dicts: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
     for d in dicts:
         result.update(d)
     return result

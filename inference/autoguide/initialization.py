@@ -12,12 +12,17 @@ arguments bound, so ``init_to_median(num_samples=31)`` and
 ``init_to_value(values={"x": 1.0})`` are strategies too.
 """
 
+from __future__ import annotations
+
 import functools
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import torch
 
 from distributions import biject_to
-from ppl.runtime import Messenger
+from distributions.distribution import ShapeLike
+from ppl.runtime import Message, Messenger
 
 __all__ = [
     "InitMessenger",
@@ -30,12 +35,12 @@ __all__ = [
 ]
 
 
-def _draw(site, sample_shape=()):
+def _draw(site: Message, sample_shape: ShapeLike = ()) -> torch.Tensor:
     with torch.no_grad():
         return site.fn.sample(torch.Size(sample_shape))
 
 
-def init_to_feasible(site=None):
+def init_to_feasible(site: Message | None = None) -> Any:
     """Starts at the image of zero under ``biject_to(support)``: a point surely inside.
 
     Example:
@@ -57,7 +62,7 @@ def init_to_feasible(site=None):
     return transform(torch.zeros_like(transform.inv(value)))
 
 
-def init_to_median(site=None, num_samples=15):
+def init_to_median(site: Message | None = None, num_samples: int = 15) -> Any:
     """Starts at the elementwise median of ``num_samples`` draws from the prior.
 
     A robust default: defined for heavy-tailed priors (a Cauchy has no mean)
@@ -88,7 +93,7 @@ def init_to_median(site=None, num_samples=15):
     return draws[0]
 
 
-def init_to_mean(site=None):
+def init_to_mean(site: Message | None = None) -> Any:
     """Starts at the prior mean, or the median where the mean is undefined or infinite.
 
     Example:
@@ -108,7 +113,7 @@ def init_to_mean(site=None):
     return value.expand(site.fn.batch_shape + site.fn.event_shape).clone()
 
 
-def init_to_sample(site=None):
+def init_to_sample(site: Message | None = None) -> Any:
     """Starts at one random draw from the prior.
 
     Example:
@@ -122,7 +127,11 @@ def init_to_sample(site=None):
     return _draw(site)
 
 
-def init_to_value(site=None, values=None, fallback=init_to_median):
+def init_to_value(
+    site: Message | None = None,
+    values: Mapping[str, torch.Tensor] | None = None,
+    fallback: Callable[[Message], torch.Tensor] = init_to_median,
+) -> Any:
     """Starts the named sites at given values, the others with ``fallback``.
 
     Args:
@@ -156,7 +165,7 @@ def init_to_value(site=None, values=None, fallback=init_to_median):
     )
 
 
-def full_shape(site):
+def full_shape(site: Message) -> torch.Size:
     """The shape of a site's value with every subsampled plate at its full size.
 
     Example:
@@ -176,7 +185,7 @@ def full_shape(site):
     return torch.Size(shape)
 
 
-def _dtype_of(site):
+def _dtype_of(site: Message) -> torch.dtype:
     for name in ("loc", "probs", "logits", "concentration", "rate", "low"):
         param = getattr(site.fn, name, None)
         if isinstance(param, torch.Tensor) and param.is_floating_point():
@@ -204,16 +213,20 @@ class InitMessenger(Messenger):
         3.0
     """
 
-    def __init__(self, fn=None, init_fn=init_to_median):
+    def __init__(
+        self,
+        fn: Callable[..., Any] | None = None,
+        init_fn: Callable[[Message], torch.Tensor] = init_to_median,
+    ) -> None:
         super().__init__(fn)
         self.init_fn = init_fn
-        self.full_values = {}
-        self._indices = {}
+        self.full_values: dict[str, torch.Tensor] = {}
+        self._indices: dict[str, Any] = {}
 
-    def _postprocess_plate(self, msg):
+    def _postprocess_plate(self, msg: Message) -> None:
         self._indices[msg.name] = msg.value
 
-    def _process_sample(self, msg):
+    def _process_sample(self, msg: Message) -> None:
         if msg.is_observed or msg.value is not None or msg.done:
             return
         value = self.init_fn(msg)
@@ -223,7 +236,7 @@ class InitMessenger(Messenger):
         msg.value = value
         msg.done = True
 
-    def _subsample(self, msg, value):
+    def _subsample(self, msg: Message, value: Any) -> torch.Tensor:
         event_dim = len(msg.fn.event_shape)
         for frame in msg.cond_indep_stack:
             if frame.vectorized and frame.subsample_size != frame.size:

@@ -9,14 +9,20 @@ rank^2)`` through the Woodbury identity and the matrix determinant lemma
 covariance structure", JCGS 27).
 """
 
+from __future__ import annotations
+
 import math
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
 import ppl
-from distributions import LowRankMultivariateNormal, MultivariateNormal, constraints
+from distributions import Distribution, LowRankMultivariateNormal, MultivariateNormal, constraints
+from distributions.distribution import ShapeLike
 from inference.autoguide.continuous import AutoContinuous, standard_normal_parts
 from inference.autoguide.initialization import init_to_median
+from ppl.runtime import Message
 
 __all__ = ["AutoMultivariateNormal", "AutoLowRankMultivariateNormal", "low_rank_log_density"]
 
@@ -40,25 +46,25 @@ class AutoMultivariateNormal(AutoContinuous):
         (torch.Size([5]), 2)
     """
 
-    def _scale_tril(self):
+    def _scale_tril(self) -> torch.Tensor:
         return ppl.param(
             self._param_name("scale_tril"),
             lambda: self.init_scale * torch.eye(self.latent_dim, dtype=self._init_loc.dtype),
             constraint=constraints.lower_cholesky,
         )
 
-    def _draw(self, sample_shape):
+    def _draw(self, sample_shape: ShapeLike) -> Any:
         loc, scale_tril = self._loc(), self._scale_tril()
         eps = torch.randn(torch.Size(sample_shape) + loc.shape, dtype=loc.dtype, device=loc.device)
         u = loc + eps @ scale_tril.mT
         # With u = loc + L eps and L triangular, log q(u) splits coordinate by coordinate.
         return u, standard_normal_parts(eps, scale_tril.diagonal().log())
 
-    def _marginals(self):
+    def _marginals(self) -> tuple[torch.Tensor, torch.Tensor]:
         scale_tril = self._scale_tril()
         return self._loc(), scale_tril.pow(2).sum(-1).sqrt()
 
-    def get_posterior(self, *args, **kwargs):
+    def get_posterior(self, *args: Any, **kwargs: Any) -> Distribution:
         """``MultivariateNormal(loc, scale_tril=L)`` over the unconstrained vector."""
         self.prepare(*args, **kwargs)
         return MultivariateNormal(self._loc(), scale_tril=self._scale_tril())
@@ -92,14 +98,14 @@ class AutoLowRankMultivariateNormal(AutoContinuous):
 
     def __init__(
         self,
-        model,
+        model: Callable[..., Any],
         *,
-        init_loc_fn=init_to_median,
-        init_scale=0.1,
-        rank=None,
-        create_plates=None,
-        prefix=None,
-    ):
+        init_loc_fn: Callable[[Message], torch.Tensor] = init_to_median,
+        init_scale: float = 0.1,
+        rank: int | None = None,
+        create_plates: Callable[..., Any] | None = None,
+        prefix: str | None = None,
+    ) -> None:
         if rank is not None and (not isinstance(rank, int) or rank < 1):
             raise ValueError(
                 f"AutoLowRankMultivariateNormal: rank must be a positive int, got {rank!r}"
@@ -113,7 +119,7 @@ class AutoLowRankMultivariateNormal(AutoContinuous):
         )
         self.rank = rank
 
-    def _setup_prototype(self, *args, **kwargs):
+    def _setup_prototype(self, *args: Any, **kwargs: Any) -> None:
         super()._setup_prototype(*args, **kwargs)
         if self.rank is None:
             self.rank = max(1, round(self.latent_dim**0.5))
@@ -121,7 +127,7 @@ class AutoLowRankMultivariateNormal(AutoContinuous):
         scale = self.init_scale / self.rank**0.5
         self._init_cov_factor = scale * torch.randn(shape, dtype=self._init_loc.dtype)
 
-    def _factors(self):
+    def _factors(self) -> tuple[torch.Tensor, torch.Tensor]:
         cov_factor = ppl.param(self._param_name("cov_factor"), self._init_cov_factor.clone)
         scale = ppl.param(
             self._param_name("scale"),
@@ -130,7 +136,7 @@ class AutoLowRankMultivariateNormal(AutoContinuous):
         )
         return cov_factor, scale
 
-    def _draw(self, sample_shape):
+    def _draw(self, sample_shape: ShapeLike) -> Any:
         loc = self._loc()
         cov_factor, scale = self._factors()
         shape = torch.Size(sample_shape)
@@ -140,18 +146,20 @@ class AutoLowRankMultivariateNormal(AutoContinuous):
         log_q = low_rank_log_density(u - loc, cov_factor, scale)
         return u, (log_q / self.latent_dim).unsqueeze(-1).expand(u.shape)
 
-    def _marginals(self):
+    def _marginals(self) -> tuple[torch.Tensor, torch.Tensor]:
         cov_factor, scale = self._factors()
         return self._loc(), (cov_factor.pow(2).sum(-1) + scale.pow(2)).sqrt()
 
-    def get_posterior(self, *args, **kwargs):
+    def get_posterior(self, *args: Any, **kwargs: Any) -> Distribution:
         """``LowRankMultivariateNormal(loc, W, scale^2)`` over the unconstrained vector."""
         self.prepare(*args, **kwargs)
         cov_factor, scale = self._factors()
         return LowRankMultivariateNormal(self._loc(), cov_factor, scale.pow(2))
 
 
-def low_rank_log_density(residual, cov_factor, scale):
+def low_rank_log_density(
+    residual: torch.Tensor, cov_factor: torch.Tensor, scale: torch.Tensor
+) -> torch.Tensor:
     """``log N(residual; 0, W W^T + diag(scale^2))`` in ``O(D r^2)``.
 
     Uses the capacitance ``C = I + W^T D^{-1} W`` (``D = diag(scale^2)``):

@@ -8,12 +8,25 @@ at its full size, so local latents keep their plate dims and subsampling
 selects their rows.
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
 import torch
 
 import ppl
-from distributions import Normal, TransformedDistribution, constraints
-from inference.autoguide.guide import AutoGuide, detached_copies, is_identity, normal_icdf
+from distributions import Distribution, Normal, TransformedDistribution, constraints
+from inference.autoguide.guide import (
+    AutoGuide,
+    LatentSite,
+    detached_copies,
+    is_identity,
+    normal_icdf,
+)
 from inference.autoguide.initialization import init_to_feasible
+from ppl import plate
+from ppl.runtime import Message
 
 __all__ = ["AutoNormal"]
 
@@ -51,19 +64,21 @@ class AutoNormal(AutoGuide):
 
     def __init__(
         self,
-        model,
+        model: Callable[..., Any],
         *,
-        init_loc_fn=init_to_feasible,
-        init_scale=0.1,
-        create_plates=None,
-        prefix=None,
-    ):
+        init_loc_fn: Callable[[Message], torch.Tensor] = init_to_feasible,
+        init_scale: float = 0.1,
+        create_plates: Callable[..., Any] | None = None,
+        prefix: str | None = None,
+    ) -> None:
         if not init_scale > 0:
             raise ValueError(f"AutoNormal: init_scale must be positive, got {init_scale!r}")
         super().__init__(model, init_loc_fn=init_loc_fn, create_plates=create_plates, prefix=prefix)
         self.init_scale = float(init_scale)
 
-    def _params(self, site, read):
+    def _params(
+        self, site: LatentSite, read: Callable[..., torch.Tensor]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         event_dim = site.unconstrained_event_dim
         loc = read(
             self._param_name("locs", site.name),
@@ -78,11 +93,11 @@ class AutoNormal(AutoGuide):
         )
         return loc, scale
 
-    def _stored_params(self, site):
+    def _stored_params(self, site: LatentSite) -> tuple[torch.Tensor, torch.Tensor]:
         store = ppl.get_param_store()
         return self._params(site, store.get_param)
 
-    def _sample_sites(self, plates):
+    def _sample_sites(self, plates: dict[str, plate]) -> dict[str, torch.Tensor]:
         result = {}
         for site in self.sites.values():
             with self._in_plates(site, plates):
@@ -90,7 +105,7 @@ class AutoNormal(AutoGuide):
                 result[site.name] = ppl.sample(site.name, _site_distribution(site, loc, scale))
         return result
 
-    def median(self, *args, **kwargs):
+    def median(self, *args: Any, **kwargs: Any) -> dict[str, torch.Tensor]:
         """The posterior median of each site: the image of ``loc`` (full plate sizes).
 
         Args:
@@ -106,7 +121,9 @@ class AutoNormal(AutoGuide):
                 }
             )
 
-    def quantiles(self, quantiles, *args, **kwargs):
+    def quantiles(
+        self, quantiles: Sequence[float] | torch.Tensor, *args: Any, **kwargs: Any
+    ) -> dict[str, torch.Tensor]:
         """Marginal posterior quantiles of each site, mapped through its bijection.
 
         Exact for sites whose bijection acts elementwise and increases; for a
@@ -130,7 +147,9 @@ class AutoNormal(AutoGuide):
                 result[name] = site.transform(loc + scale * z)
         return detached_copies(result)
 
-    def sample_posterior(self, num_samples, *args, **kwargs):
+    def sample_posterior(
+        self, num_samples: int, *args: Any, **kwargs: Any
+    ) -> dict[str, torch.Tensor]:
         """Draws ``num_samples`` joint samples in one vectorized pass (no handlers run).
 
         Args:
@@ -151,9 +170,9 @@ class AutoNormal(AutoGuide):
         return detached_copies(result)
 
 
-def _site_distribution(site, loc, scale):
+def _site_distribution(site: LatentSite, loc: torch.Tensor, scale: torch.Tensor) -> Distribution:
     # The parameters satisfy their constraints by construction: skip the checks.
-    base = Normal(loc, scale, validate_args=False)
+    base: Distribution = Normal(loc, scale, validate_args=False)
     if site.unconstrained_event_dim:
         base = base.to_event(site.unconstrained_event_dim)
     if is_identity(site.transform):

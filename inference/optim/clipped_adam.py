@@ -1,5 +1,10 @@
 """``ClippedAdam``: Adam with element-wise gradient clipping and learning-rate decay."""
 
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
 import torch
 
 __all__ = ["ClippedAdamOptimizer"]
@@ -30,14 +35,14 @@ class ClippedAdamOptimizer(torch.optim.Optimizer):
 
     def __init__(
         self,
-        params,
-        lr=1e-3,
-        betas=(0.9, 0.999),
-        eps=1e-8,
-        weight_decay=0.0,
-        clip_norm=10.0,
-        lrd=1.0,
-    ):
+        params: Iterable[Any],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        clip_norm: float = 10.0,
+        lrd: float = 1.0,
+    ) -> None:
         if clip_norm <= 0:
             raise ValueError(f"ClippedAdam: clip_norm must be positive, got {clip_norm}")
         defaults = dict(
@@ -46,7 +51,7 @@ class ClippedAdamOptimizer(torch.optim.Optimizer):
         super().__init__(params, defaults)
 
     @torch.no_grad()
-    def step(self, closure=None):
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
         loss = closure() if closure is not None else None
         for group in self.param_groups:
             group["lr"] *= group["lrd"]

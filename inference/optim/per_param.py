@@ -11,8 +11,12 @@ own (``clip_norm`` bounds its Euclidean norm, ``clip_value`` each element),
 never the norm of all gradients together.
 """
 
+from __future__ import annotations
+
 import inspect
 import numbers
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 import torch
 
@@ -24,7 +28,7 @@ CLIP_KEYS = ("clip_norm", "clip_value")
 _MODULE_DIVIDER = "$$$"
 
 
-def check_args_spec(spec, what):
+def check_args_spec(spec: Any, what: str) -> Any:
     """Checks that ``spec`` is a dict or a callable returning one; returns a dict for ``None``.
 
     Args:
@@ -48,7 +52,7 @@ def check_args_spec(spec, what):
     )
 
 
-def _arity(fn):
+def _arity(fn: Callable[..., Any]) -> int:
     try:
         params = inspect.signature(fn).parameters.values()
     except (TypeError, ValueError):
@@ -58,7 +62,7 @@ def _arity(fn):
     return 2 if len(required) >= 2 else 1
 
 
-def args_for(spec, name, what):
+def args_for(spec: Any, name: str, what: str) -> dict[str, Any]:
     """The settings ``spec`` gives the parameter ``name`` (a copy of the dict).
 
     Args:
@@ -91,7 +95,7 @@ def args_for(spec, name, what):
     return dict(out)
 
 
-def check_clip_args(clip_args, name=None):
+def check_clip_args(clip_args: Any, name: str | None = None) -> dict[str, Any]:
     """Checks the keys and values of one ``clip_args`` dict.
 
     Args:
@@ -120,13 +124,14 @@ def check_clip_args(clip_args, name=None):
         value = clip_args.get(key)
         if value is None:
             continue
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
+        # (mypy types numbers.Real without comparisons, hence the ignore.)
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:  # type: ignore[operator]
             raise ValueError(f"{where}: {key} must be a positive number, got {value!r}")
         out[key] = float(value)
     return out
 
 
-def clip_gradients(params, clip_args):
+def clip_gradients(params: Iterable[torch.Tensor], clip_args: Mapping[str, Any]) -> None:
     """Clips the gradient of each parameter in ``params`` on its own, in place.
 
     Args:

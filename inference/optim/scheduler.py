@@ -1,5 +1,10 @@
 """``LRScheduler``: a learning-rate schedule over the one store-wide optimizer."""
 
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
 import torch
 
 from inference.optim.wrapper import Optimizer
@@ -32,7 +37,12 @@ class LRScheduler(Optimizer):
         0.1
     """
 
-    def __init__(self, scheduler_cls, args, clip_args=None):
+    def __init__(
+        self,
+        scheduler_cls: type,
+        args: Mapping[str, Any],
+        clip_args: dict[str, Any] | Callable[[str], dict[str, Any]] | None = None,
+    ) -> None:
         args = dict(args)
         if "optimizer" not in args:
             raise ValueError(
@@ -46,13 +56,13 @@ class LRScheduler(Optimizer):
         super().__init__(optim_cls, optim_args, clip_args)
         self.scheduler_cls = scheduler_cls
         self.scheduler_args = args
-        self.scheduler = None
+        self.scheduler: Any = None  # a torch scheduler, built with the optimizer
 
-    def _create(self, group):
+    def _create(self, group: dict[str, Any]) -> None:
         super()._create(group)
         self.scheduler = self.scheduler_cls(self.optimizer, **self.scheduler_args)
 
-    def _add_group(self, group):
+    def _add_group(self, group: dict[str, Any]) -> None:
         before = len(self.optimizer.param_groups)
         super()._add_group(group)
         new = self.optimizer.param_groups[-1]
@@ -69,17 +79,17 @@ class LRScheduler(Optimizer):
             if isinstance(getattr(self.scheduler, key, None), list):
                 getattr(self.scheduler, key)[-1] = value
 
-    def _import(self, p, index, entry, name):
+    def _import(self, p: torch.Tensor, index: int, entry: Any, name: str) -> None:
         if isinstance(entry, dict) and "optimizer" in entry and "scheduler" in entry:
             super()._import(p, index, entry["optimizer"], name)
             self._import_schedule(index, entry["scheduler"])
         else:
             super()._import(p, index, entry, name)
 
-    def _export(self, p, index):
+    def _export(self, p: torch.Tensor, index: int) -> dict[str, Any]:
         return {"optimizer": super()._export(p, index), "scheduler": self._export_schedule(index)}
 
-    def _export_schedule(self, index):
+    def _export_schedule(self, index: int) -> dict[str, Any]:
         # The state of a one-group scheduler: per-group lists cut to this group.
         groups = len(self.optimizer.param_groups)
         out = {}
@@ -89,7 +99,7 @@ class LRScheduler(Optimizer):
             out[key] = value
         return out
 
-    def _import_schedule(self, index, saved):
+    def _import_schedule(self, index: int, saved: Mapping[str, Any]) -> None:
         current = self.scheduler.state_dict()
         for key, value in saved.items():
             target = current.get(key)
@@ -100,7 +110,7 @@ class LRScheduler(Optimizer):
                 current[key] = value
         self.scheduler.load_state_dict(current)
 
-    def step(self, *args, **kwargs):
+    def step(self, *args: Any, **kwargs: Any) -> None:
         """Advances the schedule by one epoch, as Pyro's ``scheduler.step()``.
 
         Arguments are the torch scheduler's (the loss, for ``ReduceLROnPlateau``).
@@ -114,23 +124,26 @@ class LRScheduler(Optimizer):
         if self.scheduler is not None:
             self.scheduler.step(*args, **kwargs)
 
-    def step_schedule(self, *args, **kwargs):
+    def step_schedule(self, *args: Any, **kwargs: Any) -> None:
         """Advances the schedule by one epoch (the same as :meth:`step`)."""
         if self.scheduler is not None:
             self.scheduler.step(*args, **kwargs)
 
 
-def _per_group_entry(value):
+def _per_group_entry(value: Any) -> bool:
     # Rates are numbers (or 0-dim tensors); lr_lambdas entries are functions.
     return isinstance(value, (int, float, torch.Tensor)) or (
         callable(value) and not hasattr(value, "step")
     )
 
 
-def make_scheduler(scheduler_cls):
+def make_scheduler(scheduler_cls: type) -> Callable[..., LRScheduler]:
     """Builds a factory ``f(args, clip_args=None) -> LRScheduler`` for a torch scheduler class."""
 
-    def factory(args, clip_args=None):
+    def factory(
+        args: Mapping[str, Any],
+        clip_args: dict[str, Any] | Callable[[str], dict[str, Any]] | None = None,
+    ) -> LRScheduler:
         return LRScheduler(scheduler_cls, args, clip_args)
 
     factory.__name__ = scheduler_cls.__name__

@@ -8,7 +8,12 @@ parameter name, the ``state_dict()`` a one-parameter torch optimizer would
 have, so states move between the two libraries.
 """
 
+from __future__ import annotations
+
 import inspect
+import os
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import torch
 
@@ -51,20 +56,25 @@ class Optimizer:
         -0.1
     """
 
-    def __init__(self, optim_cls, optim_args=None, clip_args=None):
+    def __init__(
+        self,
+        optim_cls: type,
+        optim_args: dict[str, Any] | Callable[[str], dict[str, Any]] | None = None,
+        clip_args: dict[str, Any] | Callable[[str], dict[str, Any]] | None = None,
+    ) -> None:
         self.optim_cls = optim_cls
         self.optim_args = check_args_spec(optim_args, "optim_args")
         self.clip_args = check_args_spec(clip_args, "clip_args")
         if not callable(self.optim_args):
             _check_optim_keys(optim_cls, self.optim_args, "optim_args")
         self._shared_clip = None if callable(self.clip_args) else check_clip_args(self.clip_args)
-        self.optimizer = None
-        self._names = {}
-        self._clips = {}
-        self._pending_state = {}
+        self.optimizer: Any = None  # a torch optimizer, built when the first parameter joins
+        self._names: dict[int, str] = {}
+        self._clips: dict[int, Any] = {}
+        self._pending_state: dict[str, Any] = {}
 
     # ------------------------------------------------------------ joining
-    def _args_for(self, name):
+    def _args_for(self, name: str) -> dict[str, Any]:
         args = args_for(self.optim_args, name, "optim_args")
         if callable(self.optim_args):
             _check_optim_keys(self.optim_cls, args, f"optim_args for parameter '{name}'")
@@ -74,7 +84,7 @@ class Optimizer:
             args.setdefault("foreach", True)
         return args
 
-    def _register(self, params):
+    def _register(self, params: Mapping[str, torch.Tensor]) -> None:
         for name, p in params.items():
             if id(p) in self._names:
                 continue
@@ -95,20 +105,20 @@ class Optimizer:
             if entry is not None:
                 self._import(p, self._group_index(p), entry, name)
 
-    def _create(self, group):
+    def _create(self, group: dict[str, Any]) -> None:
         self.optimizer = self.optim_cls([group])
 
-    def _add_group(self, group):
+    def _add_group(self, group: dict[str, Any]) -> None:
         self.optimizer.add_param_group(group)
 
-    def _group_index(self, p):
+    def _group_index(self, p: torch.Tensor) -> int:
         for index, group in enumerate(self.optimizer.param_groups):
             if any(q is p for q in group["params"]):
                 return index
         raise KeyError(f"parameter '{self._names.get(id(p))}' is in no parameter group")
 
     # ----------------------------------------------------------- stepping
-    def step(self, params):
+    def step(self, params: Mapping[str, torch.Tensor]) -> None:
         """Applies one update to the ``{name: unconstrained leaf}`` with gradients."""
         params = {n: p for n, p in params.items() if p.grad is not None}
         if not params:
@@ -122,11 +132,11 @@ class Optimizer:
                 clip_gradients([p], self._clips[id(p)])
         self.optimizer.step()
 
-    def __call__(self, params):
+    def __call__(self, params: Mapping[str, torch.Tensor]) -> None:
         Optimizer.step(self, params)
 
     # -------------------------------------------------------------- state
-    def get_state(self):
+    def get_state(self) -> dict[str, Any]:
         """The optimizer state for a checkpoint, as Pyro's ``PyroOptim.get_state``.
 
         Returns:
@@ -152,7 +162,7 @@ class Optimizer:
                 out[self._names[id(p)]] = self._export(p, index)
         return out
 
-    def set_state(self, state):
+    def set_state(self, state: dict[str, Any]) -> None:
         """Restores a :meth:`get_state` snapshot: now for joined parameters, else when they join.
 
         Raises:
@@ -168,15 +178,15 @@ class Optimizer:
                 if entry is not None:
                     self._import(p, index, entry, name)
 
-    def save(self, filename):
+    def save(self, filename: str | os.PathLike[str]) -> None:
         """Writes :meth:`get_state` to ``filename`` with ``torch.save``."""
         torch.save(self.get_state(), filename)
 
-    def load(self, filename, map_location=None):
+    def load(self, filename: str | os.PathLike[str], map_location: Any = None) -> None:
         """Reads a file written by :meth:`save` (tensors and plain data only) and sets it."""
         self.set_state(torch.load(filename, map_location=map_location, weights_only=True))
 
-    def state_dict(self):
+    def state_dict(self) -> dict[str, Any]:
         """The state keyed by name, in the compact form ``{"state": ..., "group": ...}``."""
         out = {}
         for name, entry in self.get_state().items():
@@ -188,23 +198,23 @@ class Optimizer:
             out[name] = {"state": torch_form["state"].get(0, {}), "group": settings}
         return out
 
-    def load_state_dict(self, state):
+    def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restores state saved by :meth:`state_dict` or :meth:`get_state`."""
         self.set_state(state)
 
-    def _export(self, p, index):
+    def _export(self, p: torch.Tensor, index: int) -> dict[str, Any]:
         group = self.optimizer.param_groups[index]
         settings = {k: v for k, v in group.items() if k != "params"}
         state = _copy_state(self.optimizer.state.get(p, {}), None)
         return {"state": {0: state} if state else {}, "param_groups": [{**settings, "params": [0]}]}
 
-    def _import(self, p, index, entry, name):
+    def _import(self, p: torch.Tensor, index: int, entry: Any, name: str) -> None:
         state, settings = _parse_entry(entry, name)
         if state:
             self.optimizer.state[p] = _copy_state(state, p)
         self.optimizer.param_groups[index].update(settings)
 
-    def get_lr(self):
+    def get_lr(self) -> dict[str, float]:
         """Learning rates of the parameter groups, by parameter name."""
         if self.optimizer is None:
             return {}
@@ -212,7 +222,7 @@ class Optimizer:
         return {self._names[id(p)]: g["lr"] for g in groups for p in g["params"]}
 
 
-def _check_optim_keys(optim_cls, args, where):
+def _check_optim_keys(optim_cls: type, args: Mapping[str, Any], where: str) -> None:
     try:
         accepted = inspect.signature(optim_cls).parameters
     except (TypeError, ValueError):
@@ -227,7 +237,7 @@ def _check_optim_keys(optim_cls, args, where):
         )
 
 
-def _parse_entry(entry, name):
+def _parse_entry(entry: Any, name: str) -> tuple[dict[str, Any], dict[str, Any]]:
     # Pyro's (torch's one-parameter state_dict) form, or the compact one.
     if isinstance(entry, dict) and "param_groups" in entry and "state" in entry:
         state = entry["state"]
@@ -243,7 +253,7 @@ def _parse_entry(entry, name):
     )
 
 
-def _copy_state(state, like):
+def _copy_state(state: Mapping[str, Any], like: torch.Tensor | None) -> dict[str, Any]:
     # Copies so a snapshot and the live state never share storage; on restore,
     # floating state moves to the parameter's device and dtype ("step" keeps its own).
     out = {}
@@ -257,10 +267,13 @@ def _copy_state(state, like):
     return out
 
 
-def make_optimizer(optim_cls, name=None):
+def make_optimizer(optim_cls: type, name: str | None = None) -> Callable[..., Optimizer]:
     """Builds a factory ``f(optim_args, clip_args=None) -> Optimizer`` for ``optim_cls``."""
 
-    def factory(optim_args=None, clip_args=None):
+    def factory(
+        optim_args: dict[str, Any] | Callable[[str], dict[str, Any]] | None = None,
+        clip_args: dict[str, Any] | Callable[[str], dict[str, Any]] | None = None,
+    ) -> Optimizer:
         return Optimizer(optim_cls, optim_args, clip_args)
 
     factory.__name__ = name or optim_cls.__name__
