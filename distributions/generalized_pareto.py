@@ -16,6 +16,7 @@ import torch
 
 from distributions import constraints
 from distributions.distribution import Distribution
+from distributions.open_support import clamp_to_support
 from distributions.utils import broadcast_all, uniform_draws
 
 __all__ = ["GeneralizedPareto"]
@@ -56,6 +57,21 @@ def _expm1_ratio(c, w):
     y = torch.where(small, y, torch.zeros_like(y))
     series = w * (1 + y * (1 / 2 + y * (1 / 6 + y / 24)))
     return torch.where(small, series, torch.expm1(safe_y) / safe_c)
+
+
+def _log1p_ratio_far(c, z, excess, scale):
+    """``log1p(c z) / c`` with ``z = excess / scale``, also where ``c z`` overflows.
+
+    Past ``c z = 1 / eps`` the ``1 +`` is below rounding and ``log(c z)`` is formed
+    from logs, so a draw near the float maximum with a tiny scale scores finitely.
+    """
+    far = (c > 0) & (c * z > 1 / torch.finfo(z.dtype).eps)
+    one = torch.ones_like(z)
+    # Both branches stay finite where they are not taken (where() passes them 0 gradients).
+    safe_c, safe_excess = torch.where(far, c, one), torch.where(far, excess, one)
+    log_cz = safe_c.log() + safe_excess.log() - scale.log()
+    near = _log1p_ratio(c, torch.where(far, torch.zeros_like(z), z))
+    return torch.where(far, log_cz / safe_c, near)
 
 
 class GeneralizedPareto(Distribution):
@@ -141,7 +157,9 @@ class GeneralizedPareto(Distribution):
     def rsample(self, sample_shape=torch.Size()):
         shape = self._extended_shape(sample_shape)
         u = uniform_draws(self.loc, shape)
-        return self.icdf(u)
+        # Rounding can put a draw at or past the upper end (where the density of
+        # c < -1 is infinite), or overflow it: keep it on the support's floats.
+        return clamp_to_support(self.icdf(u), self.loc, self._upper(), open_high=True)
 
     def log_prob(self, value):
         if self._validate_args:
@@ -152,7 +170,7 @@ class GeneralizedPareto(Distribution):
         z = torch.where(inside, self._z(value), 0.0)
         # (1/c + 1) log1p(c z) = (1 + c) log1p(c z) / c; its factor 1 + c vanishes
         # for the uniform case c = -1, where the ratio is infinite at the upper end.
-        h = _log1p_ratio(c, z)
+        h = _log1p_ratio_far(c, z, value - self.loc, self.scale)
         tail = torch.where(c == -1, torch.zeros_like(h), (1 + c) * h)
         lp = -self.scale.log() - tail
         return torch.where(inside, lp, -math.inf)

@@ -6,6 +6,7 @@ import torch
 
 from distributions import constraints
 from distributions.distribution import Distribution
+from distributions.open_support import clamp_to_support
 from distributions.utils import broadcast_all, euler_constant, uniform_draws
 
 __all__ = ["Kumaraswamy"]
@@ -13,6 +14,18 @@ __all__ = ["Kumaraswamy"]
 
 def _log_beta(x, y):
     return torch.lgamma(x) + torch.lgamma(y) - torch.lgamma(x + y)
+
+
+def _log_one_minus_pow(x, a):
+    """``log(1 - x^a)`` for ``x`` in ``[0, 1]``, with ``t = a log x`` (Maechler 2012, log1mexp).
+
+    ``log1p(-e^t)`` where ``x^a`` is small; ``log(-expm1(t))`` where ``x^a`` is
+    near 1, as for tiny ``a`` (there ``x^a`` rounds to 1 and ``1 - x^a`` to 0).
+    """
+    t = a * x.log()
+    near_one = t > -math.log(2)
+    safe_t = torch.where(near_one, t, -torch.ones_like(t))
+    return torch.where(near_one, torch.log(-torch.expm1(safe_t)), torch.log1p(-t.exp()))
 
 
 class Kumaraswamy(Distribution):
@@ -68,20 +81,22 @@ class Kumaraswamy(Distribution):
         finfo = torch.finfo(self.concentration1.dtype)
         u = uniform_draws(self.concentration1, self._extended_shape(sample_shape))
         u = u.clamp(min=finfo.tiny, max=1 - finfo.eps)
-        return self.icdf(u)
+        # Extreme concentrations round the quantile to exactly 0 or 1.
+        return clamp_to_support(self.icdf(u), 0.0, 1.0, open_low=True, open_high=True)
 
     def log_prob(self, value):
         if self._validate_args:
             self._validate_sample(value)
         a, b = self.concentration1, self.concentration0
-        log_xa = a * value.log()
-        return a.log() + b.log() + torch.xlogy(a - 1, value) + (b - 1) * torch.log1p(-log_xa.exp())
+        log_rest = _log_one_minus_pow(value, a)
+        tail = torch.where(b == 1, torch.zeros_like(log_rest), (b - 1) * log_rest)
+        return a.log() + b.log() + torch.xlogy(a - 1, value) + tail
 
     def cdf(self, value):
         if self._validate_args:
             self._validate_sample(value)
         a, b = self.concentration1, self.concentration0
-        return -torch.expm1(b * torch.log1p(-value.clamp(0, 1).pow(a)))
+        return -torch.expm1(b * _log_one_minus_pow(value.clamp(0, 1), a))
 
     def icdf(self, value):
         a, b = self.concentration1, self.concentration0

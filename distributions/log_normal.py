@@ -6,11 +6,30 @@ import torch
 
 from distributions import constraints
 from distributions.distribution import Distribution
+from distributions.open_support import clamp_to_support
 from distributions.utils import broadcast_all, normal_draws
 
 __all__ = ["LogNormal"]
 
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
+
+
+def _check_resolved(loc, scale):
+    """Raises where the law is narrower than the float resolution of ``log(value)``.
+
+    Near ``exp(loc)`` the floats' logs are ``eps * |loc|`` apart, so ``z`` carries
+    an error of ``eps * |loc| / scale``; past 1e-3 the cdf is a step between two
+    neighbouring floats that the dtype cannot place (it answered 0.5 for every
+    quantile of LogNormal(41, 7e-18) in float32).
+    """
+    eps = torch.finfo(loc.dtype).eps
+    worst = (eps * loc.abs() / scale).max() if loc.numel() else loc.new_zeros(())
+    if bool(worst > 1e-3):
+        raise ValueError(
+            f"LogNormal.cdf: scale is below the {loc.dtype} resolution of log(value) near "
+            f"exp(loc) (error in z up to {worst.item():.3g}): the law is narrower than one "
+            "float; use float64, or a Normal on log(value)"
+        )
 
 
 class LogNormal(Distribution):
@@ -56,7 +75,8 @@ class LogNormal(Distribution):
 
     def rsample(self, sample_shape=torch.Size()):
         eps = normal_draws(self.loc, self._extended_shape(sample_shape))
-        return (self.loc + eps * self.scale).exp()
+        # exp of an extreme normal draw over- or underflows; keep it a positive float.
+        return clamp_to_support((self.loc + eps * self.scale).exp(), 0.0, open_low=True)
 
     def log_prob(self, value):
         if self._validate_args:
@@ -69,6 +89,7 @@ class LogNormal(Distribution):
     def cdf(self, value):
         if self._validate_args:
             self._validate_sample(value)
+        _check_resolved(self.loc, self.scale)
         z = (value.clamp(min=0).log() - self.loc) / (self.scale * math.sqrt(2))
         return 0.5 * torch.erfc(-z)
 

@@ -6,6 +6,7 @@ import torch
 
 from distributions import constraints
 from distributions.distribution import Distribution
+from distributions.open_support import clamp_to_support
 from distributions.utils import broadcast_all, uniform_draws
 
 __all__ = ["Pareto"]
@@ -55,7 +56,8 @@ class Pareto(Distribution):
 
     def rsample(self, sample_shape=torch.Size()):
         u = uniform_draws(self.scale, self._extended_shape(sample_shape))
-        return self.scale * torch.exp(-torch.log1p(-u) / self.alpha)
+        # A tiny alpha sends exp(E / alpha) past the float range: keep the draw finite.
+        return clamp_to_support(self.scale * torch.exp(-torch.log1p(-u) / self.alpha), self.scale)
 
     def log_prob(self, value):
         if self._validate_args:
@@ -66,7 +68,10 @@ class Pareto(Distribution):
     def cdf(self, value):
         if self._validate_args:
             self._validate_sample(value)
-        return -torch.expm1(self.alpha * (self.scale.log() - value.log()))
+        # log(value / scale) as log1p of the excess, exact near the scale where
+        # log(value) - log(scale) cancels (a large alpha magnifies that error).
+        excess = ((value - self.scale) / self.scale).clamp(min=0)
+        return -torch.expm1(-self.alpha * torch.log1p(excess))
 
     def icdf(self, value):
         return self.scale * torch.exp(-torch.log1p(-value) / self.alpha)

@@ -6,6 +6,7 @@ import torch
 
 from distributions import constraints
 from distributions.distribution import Distribution
+from distributions.open_support import clamp_to_support
 from distributions.utils import broadcast_all, euler_constant, uniform_draws
 
 __all__ = ["Weibull"]
@@ -54,14 +55,20 @@ class Weibull(Distribution):
 
     def rsample(self, sample_shape=torch.Size()):
         u = uniform_draws(self.scale, self._extended_shape(sample_shape))
-        return self.scale * (-torch.log1p(-u)).pow(self.concentration.reciprocal())
+        # scale * E^(1/k) for a standard exponential E, formed in log space: the
+        # power alone overflows for tiny k where the product need not.
+        log_e = torch.log(-torch.log1p(-u))
+        x = torch.exp(self.scale.log() + log_e / self.concentration)
+        return clamp_to_support(x, 0.0, open_low=True)
 
     def log_prob(self, value):
         if self._validate_args:
             self._validate_sample(value)
         k, s = self.concentration, self.scale
-        z = value / s
-        lp = k.log() - s.log() + torch.xlogy(k - 1, z) - z.pow(k)
+        # In log z, so value / s may exceed the float range (a tiny scale).
+        log_z = value.log() - s.log()
+        power = torch.where(k == 1, torch.zeros_like(log_z), (k - 1) * log_z)
+        lp = k.log() - s.log() + power - torch.exp(k * log_z)
         return lp.masked_fill(value < 0, -math.inf)
 
     def cdf(self, value):
