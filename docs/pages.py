@@ -143,7 +143,7 @@ def _module_section(root: Path, module: str, canonical: dict[str, str]) -> list[
         for n in reexported
     ]
     if links:
-        lines += ["Also exports " + ", ".join(links) + ".", ""]
+        lines += [("Also exports " if own else "Exports ") + ", ".join(links) + ".", ""]
     return lines
 
 
@@ -182,9 +182,13 @@ def write_api_pages(root: Path, out: Path) -> None:
 
 
 def _example_page(root: Path, script: Path) -> str:
-    doc = ast.get_docstring(ast.parse(script.read_text())) or ""
+    body = ast.parse(script.read_text()).body
+    has_doc = (
+        bool(body) and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+    )
+    doc = inspect.cleandoc(body[0].value.value) if has_doc else ""
     rel = script.relative_to(root).as_posix()
-    lines = _heading(f"``{rel}``", "=") + [doc, ""]
+    lines = _heading(f"``{script.name}``", "=") + [doc, ""]
     # A committed picture of what the example draws: docs/<script>.png or docs/<script>-*.png.
     pngs = [
         *(root / "docs").glob(f"{script.stem}.png"),
@@ -192,8 +196,11 @@ def _example_page(root: Path, script: Path) -> str:
     ]
     for png in sorted(pngs):
         lines += [f".. image:: /{png.name}", f"   :alt: {png.stem}", ""]
-    lines += _heading("Source", "-")
-    lines += [f".. literalinclude:: /../{rel}", "   :language: python", "   :linenos:", ""]
+    lines += _heading(f"Source: ``{rel}``", "-")
+    # The code after the docstring shown above, numbered as in the file.
+    first = body[0].end_lineno + 1 if has_doc else 1
+    lines += [f".. literalinclude:: /../{rel}", "   :language: python"]
+    lines += [f"   :lines: {first}-", "   :lineno-match:", ""]
     return "\n".join(lines)
 
 

@@ -73,6 +73,10 @@ def test_every_example_has_a_page(pages, tmp_path):
     pathwise = (tmp_path / "pathwise.rst").read_text()
     assert ".. image:: /pathwise.png" in pathwise
     assert ".. literalinclude:: /../examples/pathwise.py" in pathwise
+    # The source starts after the docstring, which the page shows as text.
+    source = (ROOT / "examples" / "pathwise.py").read_text().splitlines()
+    first = int(pathwise.split(":lines: ")[1].split("-")[0])
+    assert source[first - 2].strip().endswith('"""') and source[first - 1].strip() != '"""'
 
 
 @pytest.mark.slow
