@@ -23,7 +23,6 @@ from inference import (
     NonFiniteStepWarning,
     Trace_ELBO,
     TraceGraph_ELBO,
-    TraceMeanField_ELBO,
 )
 from inference.compiled_step import CompileFallbackWarning
 from inference.optim import SGD, Adam, ClippedAdam
@@ -161,15 +160,6 @@ def test_a_new_shape_recompiles_and_the_cache_is_bounded():
     steps = elbo.svi_steps
     assert (steps.warmups, steps.compiles, len(steps.programs)) == (2, 2, 1)
     assert not steps.failed
-    # Eager and compiled estimators agree on the ELBO at the fitted parameters:
-    # TraceMeanField_ELBO's value for this guide, its KL terms analytic.
-    torch.manual_seed(0)
-    eager = sum(
-        TraceMeanField_ELBO().loss(_schools, _schools_guide, SIGMA[:3], Y[:3]) for _ in range(200)
-    )
-    torch.manual_seed(0)
-    ours = sum(elbo.loss(_schools, _schools_guide, SIGMA[:3], Y[:3]) for _ in range(200))
-    assert ours == pytest.approx(eager, rel=1e-5)
 
 
 def _branchy(x):

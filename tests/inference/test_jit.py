@@ -1,4 +1,7 @@
-"""Compiled SVI steps (issue 14): same estimator as eager, recompilation, fallback, non-finite.
+"""Compiled losses (issue 14): ``loss_and_grads`` of the Jit ELBOs against closed forms, fallback.
+
+The whole compiled SVI step (optimizer included, non-finite steps, data
+validation) is tested in ``test_compiled_svi.py``.
 
 Every test here compiles with inductor (tens of seconds on two loaded cores),
 so they are few and marked slow. Timings live in benchmarks/bench_compile.py.
@@ -15,8 +18,6 @@ from inference import (
     SVI,
     JitTrace_ELBO,
     JitTraceGraph_ELBO,
-    NonFiniteStepWarning,
-    Trace_ELBO,
 )
 from inference.compiled_step import CompileFallbackWarning
 from inference.optim import Adam
@@ -134,34 +135,6 @@ def test_a_value_branch_falls_back_with_one_warning():
         svi.step(x)
     assert len([w for w in seen if w.category is CompileFallbackWarning]) == 1
     assert svi.loss.svi_steps.failed  # eager from now on
-
-
-@pytest.mark.slow
-def _losses(elbo, x, steps=4):
-    torch.manual_seed(3)
-    svi = SVI(_normal_model, _normal_guide, Adam({"lr": 0.1}), elbo, skip_nonfinite=True)
-    return svi, [svi.step(x) for _ in range(steps)]
-
-
-def test_a_non_finite_compiled_step_changes_nothing():
-    x = torch.tensor([0.5, -0.5])
-    _, eager = _losses(Trace_ELBO(), x)
-    ppl.clear_param_store()
-    svi, compiled = _losses(JitTrace_ELBO(), x)  # warm-up, compile, two compiled steps
-    # Inductor draws from torch's generator: the same seed gives the eager losses
-    # (up to float reassociation in the fused kernels).
-    assert compiled == pytest.approx(eager, rel=1e-5)
-    store = ppl.get_param_store()
-    before = {n: store.get_unconstrained(n).detach().clone() for n in ("loc", "scale")}
-    adam = svi.optim.get_state()["loc"]["state"][0]  # copies (step, exp_avg, exp_avg_sq)
-    with pytest.warns(NonFiniteStepWarning, match="SVI step skipped"):
-        loss = svi.step(torch.tensor([float("nan"), 0.0]))
-    assert math.isnan(loss)
-    for name, value in before.items():
-        assert torch.equal(store.get_unconstrained(name), value), name
-    after = svi.optim.get_state()["loc"]["state"][0]
-    assert all(torch.equal(torch.as_tensor(after[k]), torch.as_tensor(adam[k])) for k in adam)
-    assert not svi.loss.compiled.failed and svi.loss.compiled.compiles == 1
 
 
 def test_tracegraph_refuses_compiling_in_pieces():
