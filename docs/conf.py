@@ -26,6 +26,8 @@ extensions = ["sphinx.ext.autodoc", "sphinx.ext.napoleon", "myst_parser"]
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 exclude_patterns = ["_build"]
 html_theme = "alabaster"
+# Wide enough for the README's code blocks (100-column lines) without scrolling.
+html_theme_options = {"page_width": "1240px", "sidebar_width": "240px"}
 
 # pages.py names each object to document; a module's directive shows its docstring only.
 autodoc_default_options = {"show-inheritance": True}
