@@ -302,11 +302,6 @@ KNOWN = {
     "FisherSnedecor": "cdf(icdf(u)) off at extreme df",
     "Gamma": "cdf(icdf(u)) off at extreme concentration",
     "InverseGamma": "cdf(icdf(u)) off at extreme concentration",
-    "GeneralizedPareto": "draws with log_prob -inf at extreme shape",
-    "Kumaraswamy": "draws at 0 or 1 at extreme concentrations (log_prob -inf)",
-    "LogNormal": "draws underflow to 0, outside the open support",
-    "Weibull": "draws underflow to 0, outside the open support",
-    "Pareto": "draws with log_prob -inf at extreme parameters",
     "MultivariateNormal": "draws with log_prob -inf for extreme scale_tril",
     "LowRankMultivariateNormal": "expand's log_prob differs from the broadcast one",
     "LogisticNormal": "log_prob of own draws -inf where scale is below the float spacing of loc "
