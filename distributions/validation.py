@@ -3,45 +3,172 @@
 Validation runs on every construction while it is enabled, so the common case
 (every check passes) costs one comparison and one boolean per argument; the
 expensive part, locating an offending element, runs only when a check fails.
+A value already shown to lie in a constraint (checked before, or drawn by a
+distribution with that support: :func:`mark_valid`) is not checked again
+while it is unchanged.
+
+The sample checks are written once, for two callers: ``log_prob`` (the
+subject is ``"Normal.log_prob: value"``) and the runtime's observed sites
+(``"sample site 'y': obs"``, see ``ppl.validation``), which pass a
+:class:`Subject` so the message names the site.
 """
+
+import weakref
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 
 from distributions import constraints
 from distributions.constraints import is_dependent
 from distributions.torch_constraints import as_constraint
-from distributions.utils import lazy_property
-from distributions.violations import abbreviate
+from distributions.utils import broadcast_shape, lazy_property
+from distributions.violations import abbreviate, describe_offenders
 
-__all__ = ["check_arguments", "check_sample", "check_sample_shape", "describe_violation"]
+__all__ = [
+    "Subject",
+    "check_arguments",
+    "check_sample",
+    "check_sample_shape",
+    "check_support",
+    "not_a_tensor_error",
+    "describe_violation",
+    "is_known_valid",
+    "mark_valid",
+]
 
 
-def _bound(b):
-    return b.item() if isinstance(b, torch.Tensor) else b
+@dataclass(frozen=True)
+class Subject:
+    """Who a sample check is about, for its messages.
+
+    Attributes:
+        prefix: what the message starts with, e.g. ``"Normal.log_prob: "``.
+        noun: what the checked tensor is called, e.g. ``"value"`` or ``"obs"``.
+        fix: the sentence suggesting the fix for a value outside the support.
+        owner: follows the support's description, e.g. ``" of Normal"`` where
+            the prefix does not name the distribution.
+        list_offenders: describe a value outside the support by how many of
+            its entries fail and the first few (data can be large), rather
+            than by its first offending element.
+    """
+
+    prefix: str
+    noun: str = "value"
+    fix: str = "Score only values in the support (or pass validate_args=False)."
+    owner: str = ""
+    list_offenders: bool = False
 
 
-# Predicates on the smallest and largest element. One reduction kernel and a
-# Python comparison (about 2.4 us; 0.2 us for one element, read with ``.item()``)
-# replace an elementwise comparison plus ``.all()`` (6-20 us). NaN extremes
-# fail every predicate, so a NaN anywhere is caught; a False only sends the
+def _log_prob_subject(dist):
+    return Subject(f"{type(dist).__name__}.log_prob: ")
+
+
+# --------------------------------------------------------------- known values
+# id(tensor) -> (weak reference, version counter, constraint). The weak
+# reference guards against a reused id, the version against in-place changes.
+_KNOWN = {}
+_KNOWN_LIMIT = 4096
+
+
+def mark_valid(value: torch.Tensor, constraint: constraints.Constraint) -> None:
+    """Records that every element of ``value`` satisfies ``constraint``.
+
+    Later checks of the same tensor against the same constraint object pass
+    without reading the tensor, until it is changed in place. Callers mark
+    only what they know: a value that passed a check, a draw of a
+    distribution whose support is ``constraint``, the image of a
+    ``transform_to(constraint)``.
+
+    Args:
+        value: the tensor.
+        constraint: the constraint it satisfies.
+
+    Example:
+        >>> x = torch.tensor([1.0, 2.0])
+        >>> mark_valid(x, constraints.positive)
+        >>> is_known_valid(x, constraints.positive)
+        True
+        >>> _ = x.mul_(-1)  # an in-place change forgets it
+        >>> is_known_valid(x, constraints.positive)
+        False
+    """
+    if torch.compiler.is_compiling() or torch._C._is_torch_function_mode_enabled():
+        return  # a tracing mode would see the version read
+    try:
+        entry = (weakref.ref(value), value._version, constraint)
+    except (RuntimeError, TypeError):  # inference-mode and functorch tensors: no version
+        return
+    if len(_KNOWN) >= _KNOWN_LIMIT:
+        _KNOWN.clear()
+    _KNOWN[id(value)] = entry
+
+
+def is_known_valid(value: torch.Tensor, constraint: constraints.Constraint) -> bool:
+    """Whether :func:`mark_valid` recorded ``value`` (unchanged since) for ``constraint``.
+
+    Example:
+        >>> is_known_valid(torch.zeros(2), constraints.real)
+        False
+    """
+    entry = _KNOWN.get(id(value))
+    if entry is None or entry[2] is not constraint or entry[0]() is not value:
+        return False
+    if torch._C._is_torch_function_mode_enabled():
+        return False
+    try:
+        return entry[1] == value._version
+    except RuntimeError:
+        return False
+
+
+# ------------------------------------------------------------------- fast path
+def _scalar(bound):
+    if isinstance(bound, torch.Tensor):
+        return bound.item() if bound.numel() == 1 else None
+    return bound
+
+
+def _lower(check):
+    # A predicate on the smallest element against the constraint's lower bound;
+    # None when the bound is a batched tensor (two extremes cannot decide it).
+    def predicate(c, lo, hi):
+        bound = _scalar(c.lower_bound)
+        return None if bound is None else check(lo, bound)
+
+    return predicate
+
+
+def _upper(check):
+    def predicate(c, lo, hi):
+        bound = _scalar(c.upper_bound)
+        return None if bound is None else check(hi, bound)
+
+    return predicate
+
+
+def _both(upper_check):
+    def predicate(c, lo, hi):
+        lower, upper = _scalar(c.lower_bound), _scalar(c.upper_bound)
+        if lower is None or upper is None:
+            return None
+        return lower <= lo and upper_check(hi, upper)
+
+    return predicate
+
+
+# Predicates on the smallest and largest element: one reduction and a Python
+# comparison instead of an elementwise check plus ``.all()``. NaN extremes fail
+# every comparison, so a NaN anywhere is caught; a False or None only sends the
 # caller to ``check()``, which locates the offending element.
 _EXTREME_CHECKS = {
     type(constraints.real): lambda c, lo, hi: lo == lo and hi == hi,
-    constraints.greater_than: lambda c, lo, hi: lo > _bound(c.lower_bound),
-    constraints.greater_than_eq: lambda c, lo, hi: lo >= _bound(c.lower_bound),
-    constraints.less_than: lambda c, lo, hi: hi < _bound(c.upper_bound),
-    constraints.interval: lambda c, lo, hi: (
-        _bound(c.lower_bound) <= lo and hi <= _bound(c.upper_bound)
-    ),
-    constraints.half_open_interval: lambda c, lo, hi: (
-        _bound(c.lower_bound) <= lo and hi < _bound(c.upper_bound)
-    ),
+    constraints.greater_than: _lower(lambda lo, bound: lo > bound),
+    constraints.greater_than_eq: _lower(lambda lo, bound: lo >= bound),
+    constraints.less_than: _upper(lambda hi, bound: hi < bound),
+    constraints.interval: _both(lambda hi, bound: hi <= bound),
+    constraints.half_open_interval: _both(lambda hi, bound: hi < bound),
 }
-
-
-def _scalar_bounds(constraint):
-    bounds = (getattr(constraint, "lower_bound", 0.0), getattr(constraint, "upper_bound", 0.0))
-    return all(not isinstance(b, torch.Tensor) or b.numel() == 1 for b in bounds)
 
 
 def _extremes(value):
@@ -66,7 +193,16 @@ def _fast_ok(constraint, value):
     ``independent`` wrappers of them (reinterpreting dims does not change
     whether every element passes).
     """
-    if value.numel() == 0 or value.dtype == torch.bool:
+    predicate = _EXTREME_CHECKS.get(type(constraint))
+    if predicate is None:
+        return _fast_ok_wrapped(constraint, value)
+    if value.dtype is torch.bool or value.numel() == 0:
+        return None
+    return True if predicate(constraint, *_extremes(value)) else None
+
+
+def _fast_ok_wrapped(constraint, value):
+    if value.dtype is torch.bool or value.numel() == 0:
         return None
     while isinstance(constraint, constraints.independent):
         if value.dim() < constraint.event_dim:
@@ -75,7 +211,7 @@ def _fast_ok(constraint, value):
     if constraint is constraints.simplex:
         return True if value.dim() >= 1 and _simplex_ok(value) else None
     predicate = _EXTREME_CHECKS.get(type(constraint))
-    if predicate is None or not _scalar_bounds(constraint):
+    if predicate is None:
         return None
     return True if predicate(constraint, *_extremes(value)) else None
 
@@ -87,7 +223,7 @@ def _all_true(valid):
     return bool(valid) if valid.numel() == 1 else bool(valid.all())
 
 
-def describe_violation(value, valid):
+def describe_violation(value: torch.Tensor, valid: torch.Tensor) -> str:
     """Describes the first element of ``value`` where ``valid`` is False.
 
     Args:
@@ -115,11 +251,13 @@ def _show(element):
     return element.tolist() if element.numel() <= 6 else abbreviate(element)
 
 
-def check_arguments(dist):
+# ------------------------------------------------------------------ arguments
+def check_arguments(dist: Any) -> None:
     """Checks each constrained parameter of ``dist`` against ``arg_constraints``.
 
     Parameters that are lazily derived and not yet computed (``probs`` of a
-    distribution built from ``logits``) and dependent constraints are skipped.
+    distribution built from ``logits``), dependent constraints and tensors
+    already known to satisfy their constraint (:func:`mark_valid`) are skipped.
 
     Raises:
         ValueError: naming the distribution, argument, shape, constraint and an
@@ -143,6 +281,8 @@ def _check_each_argument(dist):
         value = getattr(dist, name)
         if not isinstance(value, torch.Tensor):
             value = torch.as_tensor(value)
+        elif is_known_valid(value, constraint):
+            continue
         if _fast_ok(constraint, value):
             continue
         valid = constraint.check(value)
@@ -157,32 +297,78 @@ def _check_each_argument(dist):
             )
 
 
-def check_sample(dist, value):
+# -------------------------------------------------------------------- samples
+def check_sample(dist: Any, value: Any) -> None:
     """Checks that ``value`` can be scored by ``dist``: type, event shape, support.
 
     Raises:
         ValueError: for a non-tensor, an event shape mismatch, a shape that does
             not broadcast with the batch shape, or a value outside the support.
+
+    Example:
+        >>> from distributions import Normal
+        >>> check_sample(Normal(0.0, 1.0), torch.tensor([0.5, -1.0]))
     """
     if not isinstance(value, torch.Tensor):
-        raise ValueError(
-            f"{type(dist).__name__}.log_prob: expected a torch.Tensor value, got "
-            f"{type(value).__name__}; wrap it with torch.as_tensor(...)"
-        )
+        raise not_a_tensor_error(_log_prob_subject(dist), value)
     if value.shape != dist._batch_shape or dist._event_shape:
         check_sample_shape(dist, value, type(dist).__name__)
     support = dist.support
-    if support is None or is_dependent(support) or _fast_ok(support, value):
+    if support is None or is_dependent(support):
         return
-    valid = support.check(value)
-    if not _all_true(valid):
-        name = type(dist).__name__
-        raise ValueError(
-            f"{name}.log_prob: value of shape {tuple(value.shape)} is outside the support "
-            f"{as_constraint(support).description}: "
-            f"{describe_violation(value, _broadcast_valid(valid, value, support))}. "
-            f"Score only values in the support (or pass validate_args=False)."
-        )
+    if is_known_valid(value, support) or _fast_ok(support, value):
+        return
+    check_support(dist, support, value, _log_prob_subject(dist))
+
+
+def not_a_tensor_error(subject: Subject, value: Any) -> ValueError:
+    """The error for a value that is not a tensor.
+
+    Returns:
+        A ``ValueError`` to raise.
+    """
+    return ValueError(
+        f"{subject.prefix}expected a torch.Tensor {subject.noun}, got "
+        f"{type(value).__name__}; wrap it with torch.as_tensor(...)"
+    )
+
+
+def check_support(
+    dist: Any, support: Any, value: torch.Tensor, subject: Subject | None = None
+) -> None:
+    """Checks every element of ``value`` lies in ``support``; remembers a pass.
+
+    Args:
+        dist: the distribution, for the message.
+        support: its support (not dependent).
+        value: the tensor to check.
+        subject: who the message is about (``"Normal.log_prob: value"`` by default).
+
+    Raises:
+        ValueError: naming the subject, the support and an offending element.
+
+    Example:
+        >>> from distributions import HalfNormal
+        >>> check_support(HalfNormal(1.0), constraints.positive, torch.tensor([-1.0]))
+        ...     # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: HalfNormal.log_prob: value of shape (1,) is outside the support x > 0.0: ...
+    """
+    if not (is_known_valid(value, support) or _fast_ok(support, value)):
+        valid = support.check(value)
+        if not _all_true(valid):
+            subject = subject or _log_prob_subject(dist)
+            if subject.list_offenders:
+                where = describe_offenders(value, support)
+            else:
+                where = describe_violation(value, _broadcast_valid(valid, value, support))
+            raise ValueError(
+                f"{subject.prefix}{subject.noun} of shape {tuple(value.shape)} is outside the "
+                f"support {as_constraint(support).description}{subject.owner}: {where}. "
+                f"{subject.fix}"
+            )
+    mark_valid(value, support)
 
 
 def _broadcast_valid(valid, value, support):
@@ -191,25 +377,52 @@ def _broadcast_valid(valid, value, support):
     return valid.expand(shape) if valid.shape != shape else valid
 
 
-def check_sample_shape(dist, value, name):
+def check_sample_shape(
+    dist: Any,
+    value: torch.Tensor,
+    name: str,
+    *,
+    subject: Subject | None = None,
+    batch_shape: torch.Size | None = None,
+) -> torch.Size:
     """Checks that ``value`` ends in the event shape and broadcasts with the batch shape.
 
+    Args:
+        dist: the distribution scoring ``value``.
+        value: the tensor.
+        name: the distribution's name for the default subject ``"{name}.log_prob: value"``.
+        subject: a :class:`Subject` replacing the default one.
+        batch_shape: the batch shape to broadcast with (``dist.batch_shape``
+            by default; a site passes its ``sample_shape`` prepended).
+
+    Returns:
+        The batch shape of the log-probability (the two batch shapes broadcast).
+
     Raises:
-        ValueError: naming the distribution, both shapes, and what must match.
+        ValueError: naming the subject, both shapes, and what must match.
+
+    Example:
+        >>> from distributions import Normal
+        >>> check_sample_shape(Normal(torch.zeros(3), 1.0), torch.zeros(2, 1), "Normal")
+        torch.Size([2, 3])
     """
+    subject = subject or Subject(f"{name}.log_prob: ")
     event_shape = dist.event_shape
     n = len(event_shape)
-    if n and value.shape[value.dim() - n :] != event_shape:
+    split = value.dim() - n
+    if split < 0 or value.shape[split:] != event_shape:
         raise ValueError(
-            f"{name}.log_prob: value of shape {tuple(value.shape)} does not end in the "
-            f"event shape {tuple(event_shape)}; the rightmost {n} dim(s) must match exactly"
+            f"{subject.prefix}{subject.noun} of shape {tuple(value.shape)} does not end in the "
+            f"event shape {tuple(event_shape)} of {type(dist).__name__}; the rightmost {n} "
+            "dim(s) must match exactly"
         )
-    actual = value.shape[: value.dim() - n]
-    expected = dist.batch_shape
-    for a, e in zip(reversed(actual), reversed(expected)):
-        if a != 1 and e != 1 and a != e:
-            raise ValueError(
-                f"{name}.log_prob: value batch shape {tuple(actual)} does not broadcast with "
-                f"the distribution's batch shape {tuple(expected)}; reshape the value or "
-                "expand the distribution"
-            )
+    actual = value.shape[:split]
+    expected = dist.batch_shape if batch_shape is None else batch_shape
+    try:
+        return broadcast_shape(actual, expected)
+    except RuntimeError:
+        raise ValueError(
+            f"{subject.prefix}{subject.noun} batch shape {tuple(actual)} does not broadcast "
+            f"with the batch shape {tuple(expected)} of {type(dist).__name__}; reshape the "
+            f"{subject.noun} or the distribution's parameters"
+        ) from None

@@ -11,8 +11,10 @@ import warnings
 import torch
 
 from distributions import Delta, Unit, constraints
+from distributions.validation import mark_valid
 from ppl.param_store import get_param_store
 from ppl.runtime import _ENTERED, Message, _current_stack, apply_stack, draw
+from ppl.validation import is_validation_enabled
 
 __all__ = ["sample", "observe", "param", "factor", "deterministic", "module"]
 
@@ -178,17 +180,27 @@ def param(name, init_value=None, *, constraint=constraints.real, event_dim=None)
         2.0
     """
     if not (_ENTERED and _current_stack()):
-        return get_param_store().get_param(name, init_value, constraint, event_dim)
-    store = get_param_store()
+        return _read_param(name, init_value, constraint, event_dim)
     msg = Message(
         type="param",
         name=name,
-        fn=store.get_param,
+        fn=_read_param,
         args=(name, init_value),
         kwargs={"constraint": constraint, "event_dim": event_dim},
     )
     apply_stack(msg)
     return msg.value
+
+
+def _read_param(name, init_value=None, constraint=constraints.real, event_dim=None):
+    # The store's value is the image of transform_to(its constraint): with
+    # validation on it is recorded as satisfying it, so a distribution taking
+    # it as an argument with that constraint does not check it again.
+    store = get_param_store()
+    value = store.get_param(name, init_value, constraint, event_dim)
+    if is_validation_enabled():
+        mark_valid(value, store.get_constraint(name))
+    return value
 
 
 def factor(name, log_factor, *, has_rsample=None):

@@ -12,9 +12,9 @@ from contextlib import contextmanager
 import torch
 
 from distributions import Distribution, ExpandedDistribution, Independent, MaskedDistribution
-from distributions.constraints import is_dependent
+from distributions import validation as dist_validation
+from distributions.constraints import Constraint, is_dependent
 from distributions.torch_constraints import as_constraint
-from distributions.utils import broadcast_shape
 from distributions.violations import describe_offenders
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "check_message",
     "check_observation",
     "checks_values",
+    "mark_drawn",
     "describe_offenders",
     "plate_shape_error",
     "duplicate_site_error",
@@ -141,14 +142,19 @@ def checks_values(fn):
         fn = fn.base_dist
 
 
-def check_observation(name, fn, value, sample_shape=()):
+def check_observation(name: str, fn: Distribution, value: object, sample_shape: tuple = ()) -> None:
     """Checks an observed value against its distribution: type, dtype, shape, support.
 
-    The shape check catches the silent broadcast that makes a log-probability
-    larger than both the value and the distribution (a value of shape (N, 1)
-    scored by a distribution of batch shape (N,) gives an (N, N) log-prob).
-    The dtype and support checks are skipped for a distribution built with
-    ``validate_args=False`` (see :func:`checks_values`).
+    The type, event-shape, broadcast and support rules are the distributions'
+    own (:mod:`distributions.validation`), run here with the site named in
+    their messages; a value found in the support is remembered, so its
+    ``log_prob`` does not check it again. Two rules are the runtime's: the
+    dtype (an integer tensor observed by a continuous distribution), and the
+    silent broadcast that makes a log-probability larger than both the value
+    and the distribution (a value of shape (N, 1) scored by a distribution of
+    batch shape (N,) gives an (N, N) log-prob). The dtype and support checks
+    are skipped for a distribution built with ``validate_args=False`` (see
+    :func:`checks_values`).
 
     Args:
         name: the site name, used in the messages.
@@ -159,28 +165,81 @@ def check_observation(name, fn, value, sample_shape=()):
     Raises:
         ValueError: naming the site, the expected and actual shapes or dtype,
             and the fix.
+
+    Example:
+        >>> import torch
+        >>> from distributions import Normal
+        >>> check_observation("y", Normal(0.0, 1.0), torch.tensor([0.5, float("nan")]))
+        ...     # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: sample site 'y': obs of shape (2,) is outside the support ...: 1 of 2 ...
     """
-    dist_name = type(fn).__name__
+    base = _innermost(fn)
+    subject = _site_subject(name, base)
     if not isinstance(value, torch.Tensor):
-        raise ValueError(
-            f"sample site '{name}': obs must be a torch.Tensor, got {type(value).__name__}; "
-            "wrap it with torch.as_tensor(...)"
-        )
+        raise dist_validation.not_a_tensor_error(subject, value)
     check_values = checks_values(fn)
-    support = as_constraint(fn.support, name=f"support of sample site '{name}'")
+    # The support of the distribution under the shape-only wrappers: the one its
+    # log_prob checks, so the pass recorded here is found there.
+    support = as_constraint(base.support, name=f"support of sample site '{name}'")
     if check_values:
-        _check_dtype(name, dist_name, support, value)
-    event_shape = fn.event_shape
-    split = value.dim() - len(event_shape)
-    if split < 0 or value.shape[split:] != event_shape:
+        _check_dtype(name, type(fn).__name__, support, value)
+    batch_shape = torch.Size(sample_shape) + fn.batch_shape
+    log_prob_shape = dist_validation.check_sample_shape(
+        fn, value, type(fn).__name__, subject=subject, batch_shape=batch_shape
+    )
+    value_batch = value.shape[: value.dim() - len(fn.event_shape)]
+    if log_prob_shape != value_batch and log_prob_shape != batch_shape:
         raise ValueError(
-            f"sample site '{name}': obs of shape {tuple(value.shape)} does not end in the "
-            f"event shape {tuple(event_shape)} of {dist_name}; the rightmost "
-            f"{len(event_shape)} dim(s) must match exactly"
+            f"sample site '{name}': obs batch shape {tuple(value_batch)} and the batch shape "
+            f"{tuple(batch_shape)} of {type(fn).__name__} broadcast to a larger log_prob shape "
+            f"{tuple(log_prob_shape)}, counting each observation several times; make the "
+            f"shapes equal (e.g. obs.reshape({tuple(batch_shape)}) or obs.squeeze(-1))"
         )
-    _check_broadcast(name, dist_name, torch.Size(sample_shape) + fn.batch_shape, value, split)
-    if check_values:
-        _check_support(name, dist_name, support, value)
+    if check_values and support is not None and not is_dependent(support):
+        dist_validation.check_support(fn, support, value, subject)
+
+
+def mark_drawn(fn: Distribution, value: torch.Tensor) -> None:
+    """Records a draw of ``fn`` as inside its support, so scoring it does not check it again.
+
+    The support recorded is that of the distribution under the shape-only
+    wrappers (``.to_event``, ``.expand``, ``.mask``), whose ``log_prob`` checks it.
+    A model site replayed with this value and the same support (``real`` for
+    both a Normal guide and a Normal prior, say) is not checked either.
+
+    Example:
+        >>> from distributions import Normal, constraints
+        >>> from distributions.validation import is_known_valid
+        >>> d = Normal(torch.zeros(2), 1.0).to_event(1)
+        >>> x = d.rsample()
+        >>> mark_drawn(d, x)
+        >>> is_known_valid(x, constraints.real)
+        True
+    """
+    support = getattr(_innermost(fn), "support", None)
+    if isinstance(support, Constraint) and not is_dependent(support):
+        dist_validation.mark_valid(value, support)
+
+
+def _innermost(fn):
+    # Under .to_event, .expand and .mask: whether every element is in the support
+    # does not depend on how dims are grouped, broadcast or masked.
+    while isinstance(fn, (Independent, ExpandedDistribution, MaskedDistribution)):
+        fn = fn.base_dist
+    return fn
+
+
+def _site_subject(name, fn):
+    return dist_validation.Subject(
+        f"sample site '{name}': ",
+        "obs",
+        "Observe values in the support (or build the distribution with validate_args=False "
+        "to score them anyway).",
+        f" of {type(fn).__name__}",
+        list_offenders=True,
+    )
 
 
 def _check_dtype(name, dist_name, support, value):
@@ -190,37 +249,6 @@ def _check_dtype(name, dist_name, support, value):
         raise ValueError(
             f"sample site '{name}': obs has dtype {value.dtype} but {dist_name} has a "
             f"continuous support ({support}); pass a floating tensor, e.g. obs.float()"
-        )
-
-
-def _check_broadcast(name, dist_name, batch_shape, value, split):
-    value_batch = value.shape[:split]
-    try:
-        log_prob_shape = broadcast_shape(value_batch, batch_shape)
-    except RuntimeError:
-        raise ValueError(
-            f"sample site '{name}': obs batch shape {tuple(value_batch)} does not broadcast "
-            f"with the batch shape {tuple(batch_shape)} of {dist_name}; reshape the "
-            "observation or the distribution's parameters"
-        ) from None
-    if log_prob_shape != value_batch and log_prob_shape != batch_shape:
-        raise ValueError(
-            f"sample site '{name}': obs batch shape {tuple(value_batch)} and the batch shape "
-            f"{tuple(batch_shape)} of {dist_name} broadcast to a larger log_prob shape "
-            f"{tuple(log_prob_shape)}, counting each observation several times; make the "
-            f"shapes equal (e.g. obs.reshape({tuple(batch_shape)}) or obs.squeeze(-1))"
-        )
-
-
-def _check_support(name, dist_name, support, value):
-    if support is None or is_dependent(support):
-        return
-    valid = support.check(value)
-    if not (bool(valid.all()) if isinstance(valid, torch.Tensor) else bool(valid)):
-        raise ValueError(
-            f"sample site '{name}': obs is outside the support {support} of {dist_name}: "
-            f"{describe_offenders(value, support)}; observe values in the support (or build "
-            f"the distribution with validate_args=False to score them anyway)"
         )
 
 

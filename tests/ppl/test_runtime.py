@@ -95,6 +95,25 @@ def test_dispatch_by_method_name():
         assert apply_stack(param_msg).value == "handled"
 
 
+def test_an_override_of_process_message_may_chain_to_the_method_dispatch():
+    # Pyro-style handlers override process_message and call super() for the
+    # _process_<type> methods: each message reaches both, once.
+    seen = []
+
+    class chained(Messenger):
+        def process_message(self, msg):
+            seen.append(("override", msg.type))
+            super().process_message(msg)
+
+        def _process_param(self, msg):
+            seen.append(("method", msg.type))
+
+    with chained():
+        apply_stack(_plate_msg())
+        apply_stack(Message(type="param", name="w", fn=lambda: "store"))
+    assert seen == [("override", "plate"), ("override", "param"), ("method", "param")]
+
+
 def test_messenger_as_decorator_and_wrapper():
     log = []
 

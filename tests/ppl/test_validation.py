@@ -5,6 +5,7 @@ import torch
 
 import ppl
 from distributions import Normal, constraints
+from distributions.validation import is_known_valid
 from ppl.handlers import trace
 
 
@@ -80,7 +81,9 @@ def test_obs_wrong_dtype_and_type():
     def float_obs():
         ppl.sample("y", Normal(0.0, 1.0), obs=1.0)
 
-    with pytest.raises(ValueError, match="obs must be a torch.Tensor, got float"):
+    with pytest.raises(
+        ValueError, match=r"sample site 'y': expected a torch.Tensor obs, got float; wrap it"
+    ):
         _traced(float_obs)()
 
 
@@ -88,8 +91,82 @@ def test_obs_outside_support():
     def model():
         ppl.sample("y", Normal(0.0, 1.0), obs=torch.tensor([0.0, float("nan")]))
 
-    with pytest.raises(ValueError, match=r"sample site 'y': obs is outside the support .* index"):
+    with pytest.raises(
+        ValueError,
+        match=(
+            r"sample site 'y': obs of shape \(2,\) is outside the support .* of Normal: 1 of 2 "
+            r"entries .* fail, e.g. nan at index \(1,\)\. Observe values in the support"
+        ),
+    ):
         _traced(model)()
+
+
+class _CountedPositive(constraints.Constraint):
+    """``x > 0`` that counts its elementwise checks (the fast path does not know it)."""
+
+    calls = 0
+
+    def check(self, value):
+        type(self).calls += 1
+        return value > 0
+
+
+class _CountedHalfNormal(Normal):
+    support = _CountedPositive()
+
+
+def test_an_observed_site_checks_its_support_once_per_step_and_then_remembers():
+    _CountedPositive.calls = 0
+    y = torch.tensor([0.5, 1.5])
+
+    def model():
+        ppl.sample("y", _CountedHalfNormal(torch.zeros(2), 1.0), obs=y)
+
+    trace(model).get_trace().compute_log_prob()
+    assert _CountedPositive.calls == 1  # the site's check; log_prob does not repeat it
+    trace(model).get_trace().compute_log_prob()
+    assert _CountedPositive.calls == 1  # the same, unchanged data: nothing to check
+
+
+def test_data_changed_in_place_is_checked_again():
+    y = torch.tensor([0.5, 1.5])
+
+    def model():
+        ppl.sample("y", _CountedHalfNormal(torch.zeros(2), 1.0), obs=y)
+
+    trace(model).get_trace()
+    y[1] = -1.0
+    with pytest.raises(ValueError, match=r"sample site 'y': obs of shape \(2,\) is outside"):
+        trace(model).get_trace()
+
+
+def test_a_replayed_draw_is_checked_against_another_support():
+    # The guide's Normal draws are known to be real, not positive: the model's
+    # HalfNormal-like site still checks them.
+    def guide():
+        ppl.sample("z", Normal(-3.0, 0.1))
+
+    def model():
+        ppl.sample("z", _CountedHalfNormal(0.0, 1.0))
+
+    guide_trace = trace(guide).get_trace()
+    model_trace = trace(ppl.handlers.replay(model, trace=guide_trace)).get_trace()
+    with pytest.raises(ValueError, match=r"log_prob: value of shape \(\) is outside the support"):
+        model_trace.compute_log_prob()
+
+
+def test_a_parameter_read_from_the_store_is_known_to_satisfy_its_constraint():
+    # The image of transform_to(positive): a Normal taking it as its scale skips the check.
+    def model():
+        scale = ppl.param("s", torch.ones(2), constraint=constraints.positive)
+        ppl.sample("x", Normal(torch.zeros(2), scale).to_event(1))
+
+    value = trace(model).get_trace().nodes["s"]["value"]
+    assert is_known_valid(value, constraints.positive)
+    assert not is_known_valid(value, _CountedHalfNormal.support)
+    with torch.no_grad():
+        value.mul_(-1.0)  # changed in place: no longer known
+    assert not is_known_valid(value, constraints.positive)
 
 
 def test_obs_event_shape_mismatch():
