@@ -45,7 +45,8 @@ def test_the_worker_serves_every_case_and_exits_when_stdin_closes():
     try:
         assert worker.cases == list(numpyro_peer.CASES)
         for case in numpyro_peer.CASES:
-            assert worker.seconds(case, 3) > 0
+            seconds = worker.seconds(case, 3)
+            assert seconds["wall"] > 0 and seconds["cpu"] > 0
     finally:
         worker.close()
     assert worker.process.returncode == 0
