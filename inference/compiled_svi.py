@@ -235,12 +235,19 @@ class _Capture:
     def __call__(self, *flat):
         layout = self.layout
         leaves, averages, data, dynamic, rates = _split(flat, layout.counts())
-        differentiable = [x.detach().requires_grad_() for x in leaves]
+        # A frozen parameter (requires_grad=False) gets no gradient, as in eager.
+        differentiable = [
+            x.detach().requires_grad_(real.requires_grad) for x, real in zip(leaves, layout.leaves)
+        ]
         table = {id(real): t for real, t in zip(layout.leaves, differentiable)}
         table.update({id(real): t for (_, real), t in zip(layout.averages, averages)})
         table.update({id(real): t for real, t in zip(layout.data, data)})
         loss, traces, captured = self._run_program(table, data)
-        used = [i for i, n in enumerate(layout.names) if n in captured]
+        used = [
+            i
+            for i, n in enumerate(layout.names)
+            if n in captured and layout.leaves[i].requires_grad
+        ]
         grads = _grads(loss, [differentiable[i] for i in used])
         flags = [torch.isfinite(g).all() for g in grads if g is not None]
         finite = torch.stack([torch.isfinite(loss).all(), *flags]).all()
@@ -260,6 +267,14 @@ class _Capture:
         args, kwargs = pytree.tree_unflatten(full, layout.spec)
         with _Substitute(table), trace(param_only=True) as capture:
             loss, traces = self.run_loss(self.svi.model, self.svi.guide, args, kwargs)
+        store = ppl.get_param_store()
+        new = [name for name in store.keys() if name not in set(layout.names)]
+        if new:
+            # Created during the capture, it holds a fake tensor: the eager warm-up
+            # must create it for real.
+            for name in new:
+                del store[name]
+            raise _NotReady(f"parameter '{new[0]}' was created after the warm-up")
         if not isinstance(loss, torch.Tensor):
             raise _NotReady("the loss is not a tensor")
         captured = {n for n, s in capture.trace.nodes.items() if s.type == "param"}

@@ -1,36 +1,30 @@
 """``JitTrace_ELBO``, ``JitTraceGraph_ELBO``, ``JitTraceMeanField_ELBO``: compiled SVI steps.
 
 Each is its eager estimator (same surrogate, same credit rule, same
-baselines) whose ``loss_and_grads`` -- what :class:`~inference.SVI` calls
-each step -- runs the forward pass compiled by ``torch.compile`` with inductor
-(:class:`~inference.compiled_step.CompiledLoss`): guide, model, log-densities,
-surrogate and baselines in one graph, the backward pass compiled by
-AOTAutograd. SVI's own checks are untouched: a non-finite loss or gradient
-still changes nothing, and the baseline update a skipped step staged is
-rejected. The first step of each argument structure runs eagerly with
-validation on (it creates the parameters and checks the program); later ones
-run compiled with validation off inside the graph. ``differentiable_loss``
-and ``loss`` stay eager.
-
-What compiled steps do not check: the values of data passed in later steps
-(the warm-up checked the first batch of each shape), and the supports of
-drawn values. Run the eager estimator to debug a model.
+baselines). Used in :class:`~inference.SVI`, the **whole step** runs as one
+compiled program (:mod:`inference.compiled_svi`): guide, model, log-densities,
+surrogate and baselines, the backward pass, the data checks, the finiteness
+check and the optimizer update, captured once per structure after an eager
+warm-up step and compiled by inductor. A non-finite step changes nothing
+(parameters, optimizer state, baseline averages); data that fail validation
+make SVI rerun the step eagerly, which raises the eager error. A value-dependent
+Python branch (``.item()``, ``if z:``) cannot be captured: the estimator then
+runs eagerly with one :class:`CompileFallbackWarning` naming the cause.
 
 ``JitTraceGraph_ELBO`` and its graph. ``TraceGraph_ELBO`` records data flow
-on every estimate with a ``TorchFunctionMode``, which cannot run inside a
-compiled region, so the compiled step reuses the credit table of the eager
-warm-up of its structure. That is sound because the graph is compiled with
-``fullgraph=True``: dynamo guards on every Python value the traced program
-branches on, so while the guards hold the compiled program runs the same
-operations on the same tensors as the warm-up did, hence has the same data
-flow. A data-dependent Python branch (``.item()``, ``if z:``) cannot be in a
-full graph: it breaks compilation, and the estimator falls back to eager
-``TraceGraph_ELBO`` with one :class:`CompileFallbackWarning` (pieces compiled
-with ``fullgraph=False`` would run such branches outside the guards, so
-``compile_pieces=True`` is refused). When
-the guards fail inside a structure (dynamo recompiles it: a global the
-program reads changed) or the traced structure differs from the warm-up's,
-that step's result is discarded and the structure warms up again eagerly.
+with a ``TorchFunctionMode``; the capture runs that same record on fake
+tensors, so each compiled program carries the credit table of exactly the
+operations it runs (no branch on a value can be in it, see above).
+
+Called directly, :meth:`loss_and_grads` compiles only the forward loss
+(:class:`~inference.compiled_step.CompiledLoss`, dynamo with ``fullgraph=True``;
+the backward runs through AOTAutograd) and runs it with validation off after
+the eager warm-up of each structure, so data are checked only at warm-ups
+there: use SVI, or the eager estimator, to have every batch validated. The
+credit table of a ``JitTraceGraph_ELBO`` loss compiled that way is the
+warm-up's, which holds while dynamo's guards hold (``fullgraph=True`` puts
+every branch under them); a recompile or a changed structure discards that
+estimate and warms up again. ``differentiable_loss`` and ``loss`` stay eager.
 """
 
 import torch
@@ -141,12 +135,18 @@ class _CompiledSteps:
 class JitTrace_ELBO(_CompiledSteps, Trace_ELBO):
     """:class:`~inference.Trace_ELBO` whose SVI step runs compiled (inductor).
 
+    In SVI the whole step is one compiled program: on eight schools it runs in
+    about a tenth of the eager step's time (``benchmarks/RESULTS.md``), after a
+    first step that captures and compiles it (tens of seconds on two cores).
+
     Args:
-        max_structures: argument structures whose warm-up is remembered.
-        compile_pieces: when the step does not compile as one graph, compile it
-            in pieces (``fullgraph=False``) instead of running eagerly. Off by
-            default: pieces cost minutes to compile and often run slower than
-            eager (issue 14 measured 17 pieces at 2x the eager step).
+        max_structures: structures whose compiled step (and compiled loss) are
+            kept; the least recently used leaves first.
+        compile_pieces: when :meth:`loss_and_grads`, called directly, does not
+            compile as one graph, compile it in pieces (``fullgraph=False``)
+            instead of running eagerly. Off by default: pieces cost minutes to
+            compile and often run slower than eager (issue 14 measured 17
+            pieces at 2x the eager step). SVI steps never run in pieces.
         *args: as :class:`~inference.Trace_ELBO`.
         **kwargs: as :class:`~inference.Trace_ELBO`; ``ignore_jit_warnings=True``
             (Pyro's flag) falls back to eager without the warning.
