@@ -18,6 +18,11 @@ Example:
     '0.0 <= x <= 2.0'
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
 import torch
 
 __all__ = [
@@ -56,7 +61,7 @@ __all__ = [
 ]
 
 
-def _fmt(bound):
+def _fmt(bound: Any) -> str:
     """Formats a bound for a message without printing a whole tensor."""
     if isinstance(bound, torch.Tensor):
         if bound.numel() == 1:
@@ -80,22 +85,24 @@ class Constraint:
         tensor(False)
     """
 
+    # Plain class attributes here; wrappers compute them (properties, hence
+    # their `type: ignore[override]`: mypy forbids a read-only override).
     is_discrete = False
     event_dim = 0
 
-    def check(self, value):
+    def check(self, value: torch.Tensor) -> torch.Tensor:
         """Returns a bool tensor of shape ``value.shape[:value.dim() - event_dim]``."""
         raise NotImplementedError(f"{type(self).__name__} does not define check()")
 
     @property
-    def description(self):
+    def description(self) -> str:
         """A short human-readable statement of the constraint."""
         return repr(self)
 
-    def _params(self):
+    def _params(self) -> str:
         return ""
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"{type(self).__name__.lstrip('_')}({self._params()})"
 
 
@@ -107,12 +114,14 @@ class _Dependent(Constraint):
     otherwise reading them raises ``NotImplementedError``.
     """
 
-    def __init__(self, *, is_discrete=NotImplemented, event_dim=NotImplemented):
+    def __init__(
+        self, *, is_discrete: Any = NotImplemented, event_dim: Any = NotImplemented
+    ) -> None:
         self._is_discrete = is_discrete
         self._event_dim = event_dim
 
     @property
-    def is_discrete(self):
+    def is_discrete(self) -> bool:  # type: ignore[override]
         if self._is_discrete is NotImplemented:
             raise NotImplementedError(
                 "dependent constraint: .is_discrete is not known statically; read it "
@@ -121,7 +130,7 @@ class _Dependent(Constraint):
         return self._is_discrete
 
     @property
-    def event_dim(self):
+    def event_dim(self) -> int:  # type: ignore[override]
         if self._event_dim is NotImplemented:
             raise NotImplementedError(
                 "dependent constraint: .event_dim is not known statically; read it "
@@ -129,7 +138,9 @@ class _Dependent(Constraint):
             )
         return self._event_dim
 
-    def __call__(self, *, is_discrete=NotImplemented, event_dim=NotImplemented):
+    def __call__(
+        self, *, is_discrete: Any = NotImplemented, event_dim: Any = NotImplemented
+    ) -> _Dependent:
         """Returns a copy with static attributes, as in ``dependent(event_dim=1)``."""
         if is_discrete is NotImplemented:
             is_discrete = self._is_discrete
@@ -137,14 +148,14 @@ class _Dependent(Constraint):
             event_dim = self._event_dim
         return _Dependent(is_discrete=is_discrete, event_dim=event_dim)
 
-    def check(self, value):
+    def check(self, value: torch.Tensor) -> torch.Tensor:
         raise ValueError(
             "Cannot check a dependent constraint: its set depends on other parameters. "
             "Check against the support of a distribution instance (dist.support) instead."
         )
 
     @property
-    def description(self):
+    def description(self) -> str:
         return "a set that depends on other parameters"
 
 
@@ -162,17 +173,23 @@ class _DependentProperty(property, _Dependent):
         (True, 2.0)
     """
 
-    def __init__(self, fn=None, *, is_discrete=NotImplemented, event_dim=NotImplemented):
+    def __init__(
+        self,
+        fn: Callable[[Any], Constraint] | None = None,
+        *,
+        is_discrete: Any = NotImplemented,
+        event_dim: Any = NotImplemented,
+    ) -> None:
         property.__init__(self, fn)
         self._is_discrete = is_discrete
         self._event_dim = event_dim
 
-    def __call__(self, fn):
+    def __call__(self, fn: Callable[[Any], Constraint]) -> _DependentProperty:  # type: ignore[override]
         """Decorates ``fn`` keeping the static attributes given at construction."""
         return _DependentProperty(fn, is_discrete=self._is_discrete, event_dim=self._event_dim)
 
 
-def is_dependent(constraint):
+def is_dependent(constraint: object) -> bool:
     """Whether ``constraint`` is a dependent placeholder (whose ``check`` cannot run).
 
     torch.distributions' dependent placeholders count too (the supports of
@@ -195,7 +212,7 @@ def is_dependent(constraint):
 class _IndependentConstraint(Constraint):
     """Treats ``reinterpreted_batch_ndims`` more batch dims of ``base_constraint`` as event."""
 
-    def __init__(self, base_constraint, reinterpreted_batch_ndims):
+    def __init__(self, base_constraint: Constraint, reinterpreted_batch_ndims: int) -> None:
         if not isinstance(base_constraint, Constraint):
             raise TypeError(
                 f"independent: base_constraint must be a Constraint, got "
@@ -210,14 +227,14 @@ class _IndependentConstraint(Constraint):
         self.reinterpreted_batch_ndims = reinterpreted_batch_ndims
 
     @property
-    def is_discrete(self):
+    def is_discrete(self) -> bool:  # type: ignore[override]
         return self.base_constraint.is_discrete
 
     @property
-    def event_dim(self):
+    def event_dim(self) -> int:  # type: ignore[override]
         return self.base_constraint.event_dim + self.reinterpreted_batch_ndims
 
-    def check(self, value):
+    def check(self, value: torch.Tensor) -> torch.Tensor:
         result = self.base_constraint.check(value)
         n = self.reinterpreted_batch_ndims
         if result.dim() < n:
@@ -232,10 +249,10 @@ class _IndependentConstraint(Constraint):
         return result.all(-1)
 
     @property
-    def description(self):
+    def description(self) -> str:
         return f"{self.base_constraint.description}, over the rightmost {self.event_dim} dim(s)"
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         name = type(self).__name__.lstrip("_")
         return f"{name}({self.base_constraint!r}, {self.reinterpreted_batch_ndims})"
 
@@ -251,7 +268,7 @@ class MixtureSameFamilyConstraint(Constraint):
         tensor([ True, False])
     """
 
-    def __init__(self, base_constraint):
+    def __init__(self, base_constraint: Constraint) -> None:
         if not isinstance(base_constraint, Constraint):
             raise TypeError(
                 f"MixtureSameFamilyConstraint: base_constraint must be a Constraint, got "
@@ -260,14 +277,14 @@ class MixtureSameFamilyConstraint(Constraint):
         self.base_constraint = base_constraint
 
     @property
-    def is_discrete(self):
+    def is_discrete(self) -> bool:  # type: ignore[override]
         return self.base_constraint.is_discrete
 
     @property
-    def event_dim(self):
+    def event_dim(self) -> int:  # type: ignore[override]
         return self.base_constraint.event_dim
 
-    def check(self, value):
+    def check(self, value: torch.Tensor) -> torch.Tensor:
         event_dim = self.event_dim
         if value.dim() < event_dim:
             raise ValueError(
@@ -279,14 +296,14 @@ class MixtureSameFamilyConstraint(Constraint):
         return result.flatten(value.dim() - event_dim).all(-1)
 
     @property
-    def description(self):
+    def description(self) -> str:
         return self.base_constraint.description
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"{type(self).__name__}({self.base_constraint!r})"
 
 
-def _reduce_to(result, ndim):
+def _reduce_to(result: torch.Tensor, ndim: int) -> torch.Tensor:
     """Reduces the rightmost dims of ``result`` with ``all`` until it has ``ndim`` dims."""
     extra = result.dim() - ndim
     if extra <= 0:
@@ -301,7 +318,9 @@ class _Cat(Constraint):
     block results are combined with ``and``; otherwise they are concatenated.
     """
 
-    def __init__(self, cseq, dim=0, lengths=None):
+    def __init__(
+        self, cseq: Sequence[Constraint], dim: int = 0, lengths: Sequence[int] | None = None
+    ) -> None:
         self.cseq = list(cseq)
         if not all(isinstance(c, Constraint) for c in self.cseq):
             raise TypeError("cat: every entry of cseq must be a Constraint")
@@ -314,14 +333,14 @@ class _Cat(Constraint):
         self.dim = dim
 
     @property
-    def is_discrete(self):
+    def is_discrete(self) -> bool:  # type: ignore[override]
         return any(c.is_discrete for c in self.cseq)
 
     @property
-    def event_dim(self):
+    def event_dim(self) -> int:  # type: ignore[override]
         return max(c.event_dim for c in self.cseq)
 
-    def check(self, value):
+    def check(self, value: torch.Tensor) -> torch.Tensor:
         ndim = value.dim()
         if not -ndim <= self.dim < ndim:
             raise ValueError(f"{self!r}: dim {self.dim} is out of range for a {ndim}-dim value")
@@ -336,11 +355,11 @@ class _Cat(Constraint):
         return torch.stack(results, -1).all(-1)
 
     @property
-    def description(self):
+    def description(self) -> str:
         parts = ", ".join(c.description for c in self.cseq)
         return f"blocks along dim {self.dim} of lengths {self.lengths} satisfying [{parts}]"
 
-    def _params(self):
+    def _params(self) -> str:
         return f"{self.cseq!r}, dim={self.dim}, lengths={self.lengths}"
 
 
@@ -351,22 +370,22 @@ class _Stack(Constraint):
     stacked dim part of the event.
     """
 
-    def __init__(self, cseq, dim=0):
+    def __init__(self, cseq: Sequence[Constraint], dim: int = 0) -> None:
         self.cseq = list(cseq)
         if not all(isinstance(c, Constraint) for c in self.cseq):
             raise TypeError("stack: every entry of cseq must be a Constraint")
         self.dim = dim
 
     @property
-    def is_discrete(self):
+    def is_discrete(self) -> bool:  # type: ignore[override]
         return any(c.is_discrete for c in self.cseq)
 
     @property
-    def event_dim(self):
+    def event_dim(self) -> int:  # type: ignore[override]
         dim = max(c.event_dim for c in self.cseq)
         return dim + 1 if self.dim + dim < 0 else dim
 
-    def check(self, value):
+    def check(self, value: torch.Tensor) -> torch.Tensor:
         ndim = value.dim()
         if not -ndim <= self.dim < ndim:
             raise ValueError(f"{self!r}: dim {self.dim} is out of range for a {ndim}-dim value")
@@ -386,11 +405,11 @@ class _Stack(Constraint):
         return torch.stack(results, -1).all(-1)
 
     @property
-    def description(self):
+    def description(self) -> str:
         parts = ", ".join(c.description for c in self.cseq)
         return f"slices along dim {self.dim} satisfying [{parts}]"
 
-    def _params(self):
+    def _params(self) -> str:
         return f"{self.cseq!r}, dim={self.dim}"
 
 
@@ -400,11 +419,11 @@ class _Boolean(Constraint):
 
     is_discrete = True
 
-    def check(self, value):
+    def check(self, value: torch.Tensor) -> torch.Tensor:
         return (value == 0) | (value == 1)
 
     @property
-    def description(self):
+    def description(self) -> str:
         return "x in {0, 1}"
 
 
@@ -414,12 +433,12 @@ class _OneHot(Constraint):
     is_discrete = True
     event_dim = 1
 
-    def check(self, value):
+    def check(self, value: torch.Tensor) -> torch.Tensor:
         is_binary = ((value == 0) | (value == 1)).all(-1)
         return is_binary & (value.sum(-1) == 1)
 
     @property
-    def description(self):
+    def description(self) -> str:
         return "a one-hot vector (entries in {0, 1} summing to 1) along the last dim"
 
 
@@ -428,20 +447,20 @@ class _IntegerInterval(Constraint):
 
     is_discrete = True
 
-    def __init__(self, lower_bound, upper_bound):
+    def __init__(self, lower_bound: int | torch.Tensor, upper_bound: int | torch.Tensor) -> None:
         self.lower_bound = lower_bound
         self.upper_bound = upper_bound
 
-    def check(self, value):
+    def check(self, value: torch.Tensor) -> torch.Tensor:
         # ``% 1`` is NaN at +-inf, so infinities are not integers.
         is_int = value % 1 == 0
         return is_int & (value >= self.lower_bound) & (value <= self.upper_bound)
 
     @property
-    def description(self):
+    def description(self) -> str:
         return f"integer x with {_fmt(self.lower_bound)} <= x <= {_fmt(self.upper_bound)}"
 
-    def _params(self):
+    def _params(self) -> str:
         return f"lower_bound={_fmt(self.lower_bound)}, upper_bound={_fmt(self.upper_bound)}"
 
 
@@ -450,17 +469,17 @@ class _IntegerLessThan(Constraint):
 
     is_discrete = True
 
-    def __init__(self, upper_bound):
+    def __init__(self, upper_bound: int | torch.Tensor) -> None:
         self.upper_bound = upper_bound
 
-    def check(self, value):
+    def check(self, value: torch.Tensor) -> torch.Tensor:
         return (value % 1 == 0) & (value <= self.upper_bound)
 
     @property
-    def description(self):
+    def description(self) -> str:
         return f"integer x <= {_fmt(self.upper_bound)}"
 
-    def _params(self):
+    def _params(self) -> str:
         return f"upper_bound={_fmt(self.upper_bound)}"
 
 
@@ -469,17 +488,17 @@ class _IntegerGreaterThan(Constraint):
 
     is_discrete = True
 
-    def __init__(self, lower_bound):
+    def __init__(self, lower_bound: int | torch.Tensor) -> None:
         self.lower_bound = lower_bound
 
-    def check(self, value):
+    def check(self, value: torch.Tensor) -> torch.Tensor:
         return (value % 1 == 0) & (value >= self.lower_bound)
 
     @property
-    def description(self):
+    def description(self) -> str:
         return f"integer x >= {_fmt(self.lower_bound)}"
 
-    def _params(self):
+    def _params(self) -> str:
         return f"lower_bound={_fmt(self.lower_bound)}"
 
 
@@ -492,17 +511,17 @@ class _Multinomial(Constraint):
     is_discrete = True
     event_dim = 1
 
-    def __init__(self, upper_bound):
+    def __init__(self, upper_bound: int | torch.Tensor) -> None:
         self.upper_bound = upper_bound
 
-    def check(self, value):
+    def check(self, value: torch.Tensor) -> torch.Tensor:
         return (value >= 0).all(-1) & (value.sum(-1) <= self.upper_bound)
 
     @property
-    def description(self):
+    def description(self) -> str:
         return f"nonnegative counts along the last dim with total <= {_fmt(self.upper_bound)}"
 
-    def _params(self):
+    def _params(self) -> str:
         return f"upper_bound={_fmt(self.upper_bound)}"
 
 
@@ -510,98 +529,102 @@ class _Multinomial(Constraint):
 class _Real(Constraint):
     """The extended real line; only NaN fails."""
 
-    def check(self, value):
+    def check(self, value: torch.Tensor) -> torch.Tensor:
         return value == value  # False exactly at NaN
 
     @property
-    def description(self):
+    def description(self) -> str:
         return "a real number (not NaN)"
 
 
 class _GreaterThan(Constraint):
     """``x > lower_bound``."""
 
-    def __init__(self, lower_bound):
+    def __init__(self, lower_bound: float | torch.Tensor) -> None:
         self.lower_bound = lower_bound
 
-    def check(self, value):
+    def check(self, value: torch.Tensor) -> torch.Tensor:
         return value > self.lower_bound
 
     @property
-    def description(self):
+    def description(self) -> str:
         return f"x > {_fmt(self.lower_bound)}"
 
-    def _params(self):
+    def _params(self) -> str:
         return f"lower_bound={_fmt(self.lower_bound)}"
 
 
 class _GreaterThanEq(Constraint):
     """``x >= lower_bound``."""
 
-    def __init__(self, lower_bound):
+    def __init__(self, lower_bound: float | torch.Tensor) -> None:
         self.lower_bound = lower_bound
 
-    def check(self, value):
+    def check(self, value: torch.Tensor) -> torch.Tensor:
         return value >= self.lower_bound
 
     @property
-    def description(self):
+    def description(self) -> str:
         return f"x >= {_fmt(self.lower_bound)}"
 
-    def _params(self):
+    def _params(self) -> str:
         return f"lower_bound={_fmt(self.lower_bound)}"
 
 
 class _LessThan(Constraint):
     """``x < upper_bound``."""
 
-    def __init__(self, upper_bound):
+    def __init__(self, upper_bound: float | torch.Tensor) -> None:
         self.upper_bound = upper_bound
 
-    def check(self, value):
+    def check(self, value: torch.Tensor) -> torch.Tensor:
         return value < self.upper_bound
 
     @property
-    def description(self):
+    def description(self) -> str:
         return f"x < {_fmt(self.upper_bound)}"
 
-    def _params(self):
+    def _params(self) -> str:
         return f"upper_bound={_fmt(self.upper_bound)}"
 
 
 class _Interval(Constraint):
     """``lower_bound <= x <= upper_bound``."""
 
-    def __init__(self, lower_bound, upper_bound):
+    def __init__(
+        self, lower_bound: float | torch.Tensor, upper_bound: float | torch.Tensor
+    ) -> None:
         self.lower_bound = lower_bound
         self.upper_bound = upper_bound
 
-    def check(self, value):
+    def check(self, value: torch.Tensor) -> torch.Tensor:
         return (value >= self.lower_bound) & (value <= self.upper_bound)
 
     @property
-    def description(self):
+    def description(self) -> str:
         return f"{_fmt(self.lower_bound)} <= x <= {_fmt(self.upper_bound)}"
 
-    def _params(self):
+    def _params(self) -> str:
         return f"lower_bound={_fmt(self.lower_bound)}, upper_bound={_fmt(self.upper_bound)}"
 
 
 class _HalfOpenInterval(Constraint):
     """``lower_bound <= x < upper_bound``."""
 
-    def __init__(self, lower_bound, upper_bound):
+    def __init__(
+        self, lower_bound: float | torch.Tensor, upper_bound: float | torch.Tensor
+    ) -> None:
         self.lower_bound = lower_bound
         self.upper_bound = upper_bound
 
-    def check(self, value):
+    def check(self, value: torch.Tensor) -> torch.Tensor:
         return (value >= self.lower_bound) & (value < self.upper_bound)
 
     @property
-    def description(self):
+    def description(self) -> str:
         return f"{_fmt(self.lower_bound)} <= x < {_fmt(self.upper_bound)}"
 
-    def _params(self):
+    def _params(self) -> str:
         return f"lower_bound={_fmt(self.lower_bound)}, upper_bound={_fmt(self.upper_bound)}"
 
 
@@ -610,11 +633,11 @@ class _Simplex(Constraint):
 
     event_dim = 1
 
-    def check(self, value):
+    def check(self, value: torch.Tensor) -> torch.Tensor:
         return (value >= 0).all(-1) & ((value.sum(-1) - 1).abs() < 1e-6)
 
     @property
-    def description(self):
+    def description(self) -> str:
         return "a probability vector (entries >= 0 summing to 1) along the last dim"
 
 
@@ -624,11 +647,11 @@ class _LowerTriangular(Constraint):
 
     event_dim = 2
 
-    def check(self, value):
+    def check(self, value: torch.Tensor) -> torch.Tensor:
         return (value.tril() == value).flatten(-2).all(-1)
 
     @property
-    def description(self):
+    def description(self) -> str:
         return "a lower-triangular matrix over the last two dims"
 
 
@@ -637,12 +660,12 @@ class _LowerCholesky(Constraint):
 
     event_dim = 2
 
-    def check(self, value):
+    def check(self, value: torch.Tensor) -> torch.Tensor:
         lower = (value.tril() == value).flatten(-2).all(-1)
         return lower & (value.diagonal(dim1=-2, dim2=-1) > 0).all(-1)
 
     @property
-    def description(self):
+    def description(self) -> str:
         return "a lower-triangular matrix with positive diagonal over the last two dims"
 
 
@@ -651,7 +674,7 @@ class _CorrCholesky(Constraint):
 
     event_dim = 2
 
-    def check(self, value):
+    def check(self, value: torch.Tensor) -> torch.Tensor:
         # Row norms of a valid factor are 1 up to rounding that grows with the size.
         tol = torch.finfo(value.dtype).eps * value.size(-1) * 10
         row_norm = torch.linalg.vector_norm(value.detach(), dim=-1)
@@ -659,7 +682,7 @@ class _CorrCholesky(Constraint):
         return lower_cholesky.check(value) & unit_rows
 
     @property
-    def description(self):
+    def description(self) -> str:
         return "a lower Cholesky factor with unit-norm rows (of a correlation matrix)"
 
 
@@ -668,53 +691,53 @@ class _Square(Constraint):
 
     event_dim = 2
 
-    def check(self, value):
+    def check(self, value: torch.Tensor) -> torch.Tensor:
         is_square = value.size(-2) == value.size(-1)
         return torch.full(value.shape[:-2], is_square, dtype=torch.bool, device=value.device)
 
     @property
-    def description(self):
+    def description(self) -> str:
         return "a square matrix over the last two dims"
 
 
 class _Symmetric(_Square):
     """Symmetric matrices (entries equal to their transpose within 1e-6)."""
 
-    def check(self, value):
+    def check(self, value: torch.Tensor) -> torch.Tensor:
         if value.size(-2) != value.size(-1):
             return super().check(value)
         return torch.isclose(value, value.mT, atol=1e-6).flatten(-2).all(-1)
 
     @property
-    def description(self):
+    def description(self) -> str:
         return "a symmetric matrix over the last two dims"
 
 
 class _PositiveSemidefinite(_Symmetric):
     """Symmetric matrices with nonnegative eigenvalues."""
 
-    def check(self, value):
+    def check(self, value: torch.Tensor) -> torch.Tensor:
         symmetric_ok = super().check(value)
         if not symmetric_ok.all():
             return symmetric_ok
         return (torch.linalg.eigvalsh(value) >= 0).all(-1)
 
     @property
-    def description(self):
+    def description(self) -> str:
         return "a symmetric positive semidefinite matrix over the last two dims"
 
 
 class _PositiveDefinite(_Symmetric):
     """Symmetric matrices with positive eigenvalues (a Cholesky factor exists)."""
 
-    def check(self, value):
+    def check(self, value: torch.Tensor) -> torch.Tensor:
         symmetric_ok = super().check(value)
         if not symmetric_ok.all():
             return symmetric_ok
         return torch.linalg.cholesky_ex(value).info == 0
 
     @property
-    def description(self):
+    def description(self) -> str:
         return "a symmetric positive definite matrix over the last two dims"
 
 

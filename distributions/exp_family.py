@@ -6,6 +6,8 @@ members is the Bregman divergence of ``A`` (Nielsen & Garcia 2009,
 arXiv 0911.4863). Both need only ``A`` and its gradient, which autograd gives.
 """
 
+from __future__ import annotations
+
 import torch
 
 from distributions.distribution import Distribution
@@ -28,17 +30,17 @@ class ExponentialFamily(Distribution):
     """
 
     @property
-    def _natural_params(self):
+    def _natural_params(self) -> tuple[torch.Tensor, ...]:
         raise NotImplementedError(f"{type(self).__name__} does not expose natural parameters")
 
-    def _log_normalizer(self, *natural_params):
+    def _log_normalizer(self, *natural_params: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError(f"{type(self).__name__} does not expose its log-normalizer")
 
     @property
-    def _mean_carrier_measure(self):
+    def _mean_carrier_measure(self) -> torch.Tensor | float:
         raise NotImplementedError(f"{type(self).__name__} does not expose E[log h(x)]")
 
-    def entropy(self):
+    def entropy(self) -> torch.Tensor:
         """Entropy from the log-normalizer: ``A(eta) - <eta, grad A> - E[log h]``."""
         with torch.enable_grad():
             # Parameters already in a graph keep it, so the entropy stays differentiable

@@ -1,9 +1,14 @@
 """``TransformedDistribution``: a base distribution pushed through bijections."""
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
 import torch
 
 from distributions import constraints
-from distributions.distribution import Distribution
+from distributions.distribution import Distribution, ShapeLike
 from distributions.independent import Independent
 from distributions.transforms import ComposeTransform, Transform
 from distributions.utils import sum_rightmost
@@ -37,7 +42,12 @@ class TransformedDistribution(Distribution):
 
     arg_constraints: dict = {}
 
-    def __init__(self, base_distribution, transforms, validate_args=None):
+    def __init__(
+        self,
+        base_distribution: Distribution,
+        transforms: Transform | Sequence[Transform],
+        validate_args: bool | None = None,
+    ) -> None:
         self.transforms = _as_transform_list(transforms)
         self.base_dist = base_distribution
         base_shape = base_distribution.batch_shape + base_distribution.event_shape
@@ -63,7 +73,7 @@ class TransformedDistribution(Distribution):
         split = len(shape) - event_dim
         super().__init__(shape[:split], shape[split:], validate_args=validate_args)
 
-    def expand(self, batch_shape, _instance=None):
+    def expand(self, batch_shape: ShapeLike, _instance: Any = None) -> TransformedDistribution:
         new = self._get_checked_instance(TransformedDistribution, _instance)
         batch_shape = torch.Size(batch_shape)
         chain = ComposeTransform(self.transforms)
@@ -78,7 +88,7 @@ class TransformedDistribution(Distribution):
         return new
 
     @constraints.dependent_property
-    def support(self):
+    def support(self) -> Any:
         if not self.transforms:
             return self.base_dist.support
         codomain = self.transforms[-1].codomain
@@ -86,23 +96,23 @@ class TransformedDistribution(Distribution):
         return constraints.independent(codomain, extra) if extra > 0 else codomain
 
     @property
-    def has_rsample(self):
+    def has_rsample(self) -> bool:  # type: ignore[override]
         return self.base_dist.has_rsample
 
-    def sample(self, sample_shape=torch.Size()):
+    def sample(self, sample_shape: ShapeLike = torch.Size()) -> torch.Tensor:
         with torch.no_grad():
             x = self.base_dist.sample(sample_shape)
             for t in self.transforms:
                 x = t(x)
             return x
 
-    def rsample(self, sample_shape=torch.Size()):
+    def rsample(self, sample_shape: ShapeLike = torch.Size()) -> torch.Tensor:
         x = self.base_dist.rsample(sample_shape)
         for t in self.transforms:
             x = t(x)
         return x
 
-    def log_prob(self, value):
+    def log_prob(self, value: torch.Tensor) -> torch.Tensor:
         if self._validate_args:
             self._validate_sample(value)
         event_dim = len(self.event_shape)
@@ -118,7 +128,7 @@ class TransformedDistribution(Distribution):
         base_lp = sum_rightmost(base_lp, event_dim - len(self.base_dist.event_shape))
         return base_lp if log_det is None else base_lp - log_det
 
-    def _monotone_cdf_transforms(self):
+    def _monotone_cdf_transforms(self) -> Any:
         sign = 1
         for t in self.transforms:
             if t.domain.event_dim or t.codomain.event_dim:
@@ -129,14 +139,14 @@ class TransformedDistribution(Distribution):
             sign = sign * t.sign
         return sign
 
-    def cdf(self, value):
+    def cdf(self, value: torch.Tensor) -> torch.Tensor:
         sign = self._monotone_cdf_transforms()
         for t in reversed(self.transforms):
             value = t.inv(value)
         result = self.base_dist.cdf(value)
         return result if _is_positive(sign) else 1 - result
 
-    def icdf(self, value):
+    def icdf(self, value: torch.Tensor) -> torch.Tensor:
         sign = self._monotone_cdf_transforms()
         value = value if _is_positive(sign) else 1 - value
         x = self.base_dist.icdf(value)
@@ -144,12 +154,12 @@ class TransformedDistribution(Distribution):
             x = t(x)
         return x
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         names = ", ".join(type(t).__name__ for t in self.transforms)
         return f"TransformedDistribution({self.base_dist!r}, [{names}])"
 
 
-def _is_positive(sign):
+def _is_positive(sign: int | torch.Tensor) -> bool:
     if isinstance(sign, torch.Tensor):
         if not bool((sign == sign.flatten()[0]).all()):
             raise NotImplementedError(
@@ -160,7 +170,7 @@ def _is_positive(sign):
     return sign > 0
 
 
-def _as_transform_list(transforms):
+def _as_transform_list(transforms: Transform | Sequence[Transform]) -> list[Transform]:
     if isinstance(transforms, Transform):
         return [transforms]
     if not isinstance(transforms, (list, tuple)):

@@ -9,9 +9,13 @@ failure inside one (a peer that died, a timeout) is re-raised as a
 :class:`DistributedStepError` that says what this rank was doing.
 """
 
+from __future__ import annotations
+
 import datetime
 import os
 import zlib
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -43,7 +47,7 @@ class DistributedStepError(RuntimeError):
     """Another rank failed (or a collective broke); this rank stops too, with nothing updated."""
 
 
-def is_distributed():
+def is_distributed() -> bool:
     """Whether a torch.distributed process group is initialized.
 
     Example:
@@ -53,7 +57,7 @@ def is_distributed():
     return dist.is_available() and dist.is_initialized()
 
 
-def get_rank():
+def get_rank() -> int:
     """This process's rank (0 without a process group).
 
     Example:
@@ -63,7 +67,7 @@ def get_rank():
     return dist.get_rank() if is_distributed() else 0
 
 
-def get_world_size():
+def get_world_size() -> int:
     """The number of processes in the group (1 without a process group).
 
     Example:
@@ -73,7 +77,7 @@ def get_world_size():
     return dist.get_world_size() if is_distributed() else 1
 
 
-def default_backend(cuda_available=None):
+def default_backend(cuda_available: bool | None = None) -> str:
     """``"nccl"`` when CUDA is available, else ``"gloo"``.
 
     Example:
@@ -85,7 +89,7 @@ def default_backend(cuda_available=None):
     return "nccl" if cuda_available else "gloo"
 
 
-def rank_device(local_rank=None, cuda_available=None):
+def rank_device(local_rank: int | None = None, cuda_available: bool | None = None) -> torch.device:
     """The device this rank computes on: ``cuda:<local rank>`` with CUDA, else the CPU.
 
     Args:
@@ -108,7 +112,7 @@ def rank_device(local_rank=None, cuda_available=None):
     return torch.device("cuda", local_rank)
 
 
-def comm_device(backend, device):
+def comm_device(backend: str, device: torch.device) -> torch.device:
     """Where tensors must be for a collective: the rank's GPU for NCCL, the CPU for gloo.
 
     Example:
@@ -120,7 +124,7 @@ def comm_device(backend, device):
     return device if backend == "nccl" else torch.device("cpu")
 
 
-def init_distributed(backend=None, timeout=120.0):
+def init_distributed(backend: str | None = None, timeout: float = 120.0) -> torch.device:
     """Joins the process group ``torchrun`` describes, or stays a single process.
 
     With ``$WORLD_SIZE`` set (``torchrun`` sets it, with ``$RANK``,
@@ -153,7 +157,7 @@ def init_distributed(backend=None, timeout=120.0):
     return device
 
 
-def _splitmix64(x):
+def _splitmix64(x: int) -> int:
     # SplitMix64's finalizer (Steele, Lea and Flood 2014, "Fast splittable
     # pseudorandom number generators", OOPSLA): nearby inputs give unrelated outputs.
     x = (x + 0x9E3779B97F4A7C15) & _MASK64
@@ -162,7 +166,7 @@ def _splitmix64(x):
     return x ^ (x >> 31)
 
 
-def rank_seed(seed, rank, epoch=0, stream=""):
+def rank_seed(seed: int, rank: int, epoch: int = 0, stream: str = "") -> int:
     """A 32-bit seed for one rank, epoch and named stream, derived from one user seed.
 
     The same arguments give the same seed in every process (``hash()`` is
@@ -186,7 +190,7 @@ def rank_seed(seed, rank, epoch=0, stream=""):
     return x & 0xFFFFFFFF
 
 
-def seed_rank(seed, epoch=0):
+def seed_rank(seed: int, epoch: int = 0) -> int:
     """Seeds torch, ``random`` and NumPy with this rank's own stream of ``seed``.
 
     Every rank gets a distinct, reproducible stream; the same seed and world
@@ -206,11 +210,11 @@ def seed_rank(seed, epoch=0):
     return value
 
 
-def _backend():
+def _backend() -> str:
     return dist.get_backend() if is_distributed() else "gloo"
 
 
-def _run(what, fn, *args, **kwargs):
+def _run(what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     try:
         return fn(*args, **kwargs)
     except (RuntimeError, dist.DistBackendError) as error:
@@ -221,7 +225,7 @@ def _run(what, fn, *args, **kwargs):
         ) from error
 
 
-def all_reduce_sum(tensor, what="all_reduce"):
+def all_reduce_sum(tensor: torch.Tensor, what: str = "all_reduce") -> torch.Tensor:
     """Sums ``tensor`` over the ranks (in place where possible); returns the sum.
 
     Example:
@@ -236,7 +240,7 @@ def all_reduce_sum(tensor, what="all_reduce"):
     return work if work is tensor else work.to(tensor.device)
 
 
-def broadcast_from_rank0(tensor, what="broadcast"):
+def broadcast_from_rank0(tensor: torch.Tensor, what: str = "broadcast") -> torch.Tensor:
     """Returns rank 0's ``tensor`` on every rank (``tensor`` itself on rank 0).
 
     Example:
@@ -251,7 +255,7 @@ def broadcast_from_rank0(tensor, what="broadcast"):
     return work.to(tensor.device)
 
 
-def all_gather_objects(obj, what="all_gather_object"):
+def all_gather_objects(obj: Any, what: str = "all_gather_object") -> list[Any]:
     """The list of every rank's ``obj`` (picklable), in rank order.
 
     Example:
@@ -265,7 +269,9 @@ def all_gather_objects(obj, what="all_gather_object"):
     return out
 
 
-def all_gather_rows(tensor, counts, what="all_gather"):
+def all_gather_rows(
+    tensor: torch.Tensor, counts: Sequence[int], what: str = "all_gather"
+) -> torch.Tensor:
     """Concatenates every rank's ``tensor`` along dim 0, in rank order.
 
     Rank ``r``'s tensor has ``counts[r]`` rows and the same trailing shape on
@@ -285,7 +291,7 @@ def all_gather_rows(tensor, counts, what="all_gather"):
     return torch.cat([part[:n] for part, n in zip(parts, counts)]).to(tensor.device)
 
 
-def barrier(what="barrier"):
+def barrier(what: str = "barrier") -> None:
     """Waits until every rank arrives (nothing to wait for on one rank).
 
     Example:

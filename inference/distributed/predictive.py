@@ -7,13 +7,20 @@ so the result has the shapes a single-process :class:`~inference.Predictive`
 gives.
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import torch
+
 from inference.distributed.context import all_gather_rows, get_rank, get_world_size
 from inference.predictive import Predictive
 
 __all__ = ["DistributedPredictive", "split_counts"]
 
 
-def split_counts(total, world_size):
+def split_counts(total: int, world_size: int) -> list[int]:
     """How many of ``total`` samples each rank draws: as even as possible, rank order.
 
     Example:
@@ -49,13 +56,13 @@ class DistributedPredictive:
 
     def __init__(
         self,
-        model,
-        guide=None,
-        posterior_samples=None,
-        num_samples=None,
-        return_sites=None,
-        parallel=True,
-    ):
+        model: Callable[..., Any],
+        guide: Callable[..., Any] | None = None,
+        posterior_samples: Mapping[str, torch.Tensor] | None = None,
+        num_samples: int | None = None,
+        return_sites: Iterable[str] | None = None,
+        parallel: bool = True,
+    ) -> None:
         posterior_samples = dict(posterior_samples or {})
         total = _total(posterior_samples, num_samples)
         world_size, rank = get_world_size(), get_rank()
@@ -78,7 +85,7 @@ class DistributedPredictive:
             parallel=parallel,
         )
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args: Any, **kwargs: Any) -> dict[str, torch.Tensor]:
         """Draws this rank's share and gathers all; returns ``(num_samples, ...)`` per site."""
         samples = self.local(*args, **kwargs)
         return {
@@ -89,7 +96,7 @@ class DistributedPredictive:
     get_samples = __call__
 
 
-def _total(posterior_samples, num_samples):
+def _total(posterior_samples: Mapping[str, torch.Tensor], num_samples: int | None) -> int:
     if posterior_samples:
         return next(iter(posterior_samples.values())).shape[0]
     if num_samples is None:

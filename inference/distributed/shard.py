@@ -33,15 +33,20 @@ multiplies the block's sites by ``W * n_r / size`` and every datum counts
 exactly once.
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
 import torch
 
 from inference.distributed.context import get_rank, get_world_size, rank_seed
-from ppl.runtime import Messenger
+from ppl.runtime import Message, Messenger
 
 __all__ = ["shard_plates", "distinct_indices"]
 
 
-def distinct_indices(size, count, generator):
+def distinct_indices(size: int, count: int, generator: torch.Generator) -> torch.Tensor:
     """``count`` distinct indices from ``range(size)``, a uniformly random ordered draw.
 
     For small ``count`` this costs ``O(count log count)``, not the ``O(size)``
@@ -102,8 +107,16 @@ class shard_plates(Messenger):
     """
 
     def __init__(
-        self, fn=None, *, seed=0, epoch=0, shard=(), stream="", rank=None, world_size=None
-    ):
+        self,
+        fn: Callable[..., Any] | None = None,
+        *,
+        seed: int = 0,
+        epoch: int = 0,
+        shard: Iterable[str] = (),
+        stream: str = "",
+        rank: int | None = None,
+        world_size: int | None = None,
+    ) -> None:
         super().__init__(fn)
         if isinstance(shard, str):
             shard = (shard,)
@@ -113,9 +126,9 @@ class shard_plates(Messenger):
         self.shard = frozenset(shard)
         self.rank = get_rank() if rank is None else rank
         self.world_size = get_world_size() if world_size is None else world_size
-        self._corrections = {}
+        self._corrections: dict[str, float] = {}
 
-    def _process_plate(self, msg):
+    def _process_plate(self, msg: Message) -> None:
         if msg.value is not None:
             return  # explicit indices, or a guide's replayed ones
         size, subsample_size = msg.args
@@ -124,7 +137,7 @@ class shard_plates(Messenger):
         elif msg.name in self.shard:
             msg.value = self._block(msg.name, size)
 
-    def _process_sample(self, msg):
+    def _process_sample(self, msg: Message) -> None:
         if not self._corrections:
             return
         for frame in msg.cond_indep_stack:
@@ -132,7 +145,7 @@ class shard_plates(Messenger):
             if factor is not None:
                 msg.scale = factor * msg.scale
 
-    def _disjoint(self, name, size, subsample_size):
+    def _disjoint(self, name: str, size: int, subsample_size: int) -> torch.Tensor:
         needed = self.world_size * subsample_size
         if needed > size:
             raise ValueError(
@@ -145,7 +158,7 @@ class shard_plates(Messenger):
         start = self.rank * subsample_size
         return distinct_indices(size, needed, generator)[start : start + subsample_size]
 
-    def _block(self, name, size):
+    def _block(self, name: str, size: int) -> torch.Tensor:
         if size < self.world_size:
             raise ValueError(
                 f"plate '{name}': cannot shard {size} elements over {self.world_size} ranks; "

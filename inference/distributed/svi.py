@@ -15,8 +15,13 @@ New parameters are broadcast from rank 0 and the step is recomputed from the
 same random state, so they start from rank 0's values on every rank.
 """
 
+from __future__ import annotations
+
 import math
+import os
 import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import torch
 
@@ -85,8 +90,17 @@ class DistributedSVI(SVI):
     """
 
     def __init__(
-        self, model, guide, optim, loss, skip_nonfinite=False, *, seed=0, shard=(), **static_kwargs
-    ):
+        self,
+        model: Callable[..., Any],
+        guide: Callable[..., Any],
+        optim: Any,
+        loss: Any,
+        skip_nonfinite: bool = False,
+        *,
+        seed: int = 0,
+        shard: Iterable[str] = (),
+        **static_kwargs: Any,
+    ) -> None:
         super().__init__(model, guide, optim, loss, skip_nonfinite, **static_kwargs)
         self.seed = seed
         self.shard = (shard,) if isinstance(shard, str) else tuple(shard)
@@ -94,12 +108,12 @@ class DistributedSVI(SVI):
         self.world_size = get_world_size()
         self.device = rank_device()
         self.num_steps = 0
-        self._layout = ()
+        self._layout: tuple[tuple[str, tuple[int, ...], str], ...] = ()
         self._num_evaluations = 0
         seed_rank(seed)
 
     # ------------------------------------------------------------------ step
-    def step(self, *args, **kwargs):
+    def step(self, *args: Any, **kwargs: Any) -> float:
         """Takes one data-parallel step on every rank; returns the combined loss.
 
         Returns:
@@ -125,7 +139,7 @@ class DistributedSVI(SVI):
             "attempts; create parameters the same way on every run of the model and guide"
         )
 
-    def _attempt(self, args, kwargs):
+    def _attempt(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[bool, Any]:
         error, loss, params = self._local_step(args, kwargs)
         layout = self._layout
         changed = error is None and _layout_of(params) != layout
@@ -150,7 +164,9 @@ class DistributedSVI(SVI):
         _zero_grads(params)
         return True, total
 
-    def _local_step(self, args, kwargs):
+    def _local_step(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> tuple[BaseException | None, Any, dict[str, torch.Tensor]]:
         try:
             with shard_plates(seed=self.seed, epoch=self.num_steps, shard=self.shard):
                 with trace(param_only=True) as capture:
@@ -166,7 +182,7 @@ class DistributedSVI(SVI):
         }
         return None, loss, params
 
-    def _local_loss_and_grads(self, args, kwargs):
+    def _local_loss_and_grads(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         if hasattr(self.loss, "loss_and_grads"):
             return self.loss.loss_and_grads(self.model, self.guide, *args, **kwargs)
         loss = self.loss(self.model, self.guide, *args, **kwargs)
@@ -175,7 +191,7 @@ class DistributedSVI(SVI):
         return float(loss)
 
     # ------------------------------------------------------- rare outcomes
-    def _sync_layout(self, layout):
+    def _sync_layout(self, layout: tuple[tuple[str, tuple[int, ...], str], ...]) -> None:
         layouts = all_gather_objects(layout, what="parameter layout exchange")
         if any(other != layout for other in layouts):
             raise DistributedStepError(_layout_mismatch(self.num_steps, layouts))
@@ -189,7 +205,7 @@ class DistributedSVI(SVI):
                     leaf.copy_(value)
         self._layout = layout
 
-    def _stop(self, error, failed):
+    def _stop(self, error: BaseException | None, failed: Sequence[int]) -> None:
         messages = all_gather_objects(
             None if error is None else f"{type(error).__name__}: {error}",
             what="error report exchange",
@@ -203,7 +219,7 @@ class DistributedSVI(SVI):
             "rank's traceback."
         )
 
-    def _skip(self, loss, bad_ranks):
+    def _skip(self, loss: float, bad_ranks: Sequence[int]) -> None:
         message = (
             f"DistributedSVI step {self.num_steps} skipped on every rank: non-finite loss or "
             f"gradient on rank(s) {bad_ranks} (combined loss={loss}); no parameter or "
@@ -217,7 +233,7 @@ class DistributedSVI(SVI):
             warnings.warn(message, NonFiniteStepWarning, stacklevel=4)
 
     # ------------------------------------------------------ other entries
-    def evaluate_loss(self, *args, **kwargs):
+    def evaluate_loss(self, *args: Any, **kwargs: Any) -> float:
         """The combined loss at the current parameters (no gradients, no update).
 
         A collective: call it on every rank.
@@ -242,11 +258,11 @@ class DistributedSVI(SVI):
             self._stop(error, header.errors)
         return float(header.loss)
 
-    def run(self, num_steps, *args, progress=True, **kwargs):
+    def run(self, num_steps: int, *args: Any, progress: bool = True, **kwargs: Any) -> Any:
         """As :meth:`SVI.run`, with the progress bar on rank 0 only."""
         return super().run(num_steps, *args, progress=progress and self.rank == 0, **kwargs)
 
-    def save_checkpoint(self, path):
+    def save_checkpoint(self, path: str | os.PathLike[str]) -> None:
         """Rank 0 writes parameters, optimizer state and step count; every rank calls this.
 
         The write is atomic (:meth:`ppl.ParamStore.save`). Afterwards every
@@ -258,7 +274,7 @@ class DistributedSVI(SVI):
         barrier(what=f"checkpoint {path}")
         seed_rank(self.seed, epoch=self.num_steps)
 
-    def load_checkpoint(self, path):
+    def load_checkpoint(self, path: str | os.PathLike[str]) -> dict[str, Any]:
         """Reads a checkpoint into the store and this object's optimizer (call before stepping).
 
         Every rank reads the same file, so the parameters agree without a
@@ -271,7 +287,7 @@ class DistributedSVI(SVI):
         seed_rank(self.seed, epoch=self.num_steps)
         return extra
 
-    def _extra(self):
+    def _extra(self) -> dict[str, Any]:
         optim = self.optim.state_dict() if hasattr(self.optim, "state_dict") else {}
         return {"optim": optim, "num_steps": self.num_steps, "seed": self.seed}
 
@@ -280,7 +296,7 @@ class _Header:
     # Bucket layout: [raised per rank (W), non-finite per rank (W), changed, loss/W,
     # has-grad per param (P), gradients...]
 
-    def __init__(self, bucket, world_size, num_params):
+    def __init__(self, bucket: torch.Tensor, world_size: int, num_params: int) -> None:
         w = world_size
         head = bucket[: 2 * w + 2 + num_params].tolist()
         self.errors = [r for r in range(w) if head[r] > 0]
@@ -291,7 +307,16 @@ class _Header:
         self.size = len(head)
 
 
-def _pack(rank, world_size, error, changed, loss, params, layout, device):
+def _pack(
+    rank: int,
+    world_size: int,
+    error: BaseException | None,
+    changed: bool,
+    loss: Any,
+    params: Mapping[str, torch.Tensor],
+    layout: tuple[tuple[str, tuple[int, ...], str], ...],
+    device: torch.device,
+) -> torch.Tensor:
     # Sizes and dtype follow the layout every rank agreed on, so the buckets
     # always match even when this rank failed or found new parameters.
     dtype = _bucket_dtype(layout)
@@ -318,14 +343,19 @@ def _pack(rank, world_size, error, changed, loss, params, layout, device):
     return bucket
 
 
-def _bucket_dtype(layout):
+def _bucket_dtype(layout: tuple[tuple[str, tuple[int, ...], str], ...]) -> torch.dtype:
     dtype = torch.get_default_dtype()
     for _, _, name in layout:
         dtype = torch.promote_types(dtype, getattr(torch, name))
     return dtype
 
 
-def _unpack(bucket, header, params, layout):
+def _unpack(
+    bucket: torch.Tensor,
+    header: _Header,
+    params: Mapping[str, torch.Tensor],
+    layout: tuple[tuple[str, tuple[int, ...], str], ...],
+) -> None:
     offset = header.size
     for (name, shape, _), has_grad in zip(layout, header.has_grad):
         p, n = params[name], math.prod(shape)
@@ -334,14 +364,14 @@ def _unpack(bucket, header, params, layout):
         offset += n
 
 
-def _layout_of(params):
+def _layout_of(params: Mapping[str, torch.Tensor]) -> tuple[tuple[str, tuple[int, ...], str], ...]:
     # (name, shape, dtype name) per parameter, sorted: what every rank must agree on.
     return tuple(
         sorted((name, tuple(p.shape), str(p.dtype).split(".")[-1]) for name, p in params.items())
     )
 
 
-def _layout_mismatch(step, layouts):
+def _layout_mismatch(step: int, layouts: Sequence[Any]) -> str:
     lines = "\n".join(f"  rank {r}: {layout}" for r, layout in enumerate(layouts))
     return (
         f"step {step}: the ranks' models and guides use different parameters (name, "
@@ -350,24 +380,26 @@ def _layout_mismatch(step, layouts):
     )
 
 
-def _zero_grads(params):
+def _zero_grads(params: Mapping[str, torch.Tensor]) -> None:
     for p in params.values():
         p.grad = None
 
 
-def _evaluate(loss, model, guide, args, kwargs):
+def _evaluate(
+    loss: Any, model: Callable[..., Any], guide: Callable[..., Any], args: Any, kwargs: Any
+) -> float:
     if hasattr(loss, "loss"):
         return loss.loss(model, guide, *args, **kwargs)
     with torch.no_grad():
         return float(loss(model, guide, *args, **kwargs))
 
 
-def _rng_state(device):
+def _rng_state(device: torch.device) -> tuple[torch.Tensor, torch.Tensor | None]:
     cuda = torch.cuda.get_rng_state(device) if device.type == "cuda" else None
     return torch.get_rng_state(), cuda
 
 
-def _set_rng_state(device, state):
+def _set_rng_state(device: torch.device, state: tuple[torch.Tensor, torch.Tensor | None]) -> None:
     cpu, cuda = state
     torch.set_rng_state(cpu)
     if cuda is not None:
