@@ -88,19 +88,40 @@ def _canonical_head(target: str, module: str | None) -> str | None:
     return None
 
 
+def _inherited_member(target: str, module: str | None, cls: str | None, documented) -> str | None:
+    """A method named bare in a class (or a module of classes) and documented on a base."""
+    if "." in target or module not in sys.modules:
+        return None
+    mod = sys.modules[module]
+    if cls:
+        owners = [getattr(mod, cls, None)]
+    else:
+        owners = [c for c in vars(mod).values() if inspect.isclass(c) and c.__module__ == module]
+    found = set()
+    for owner in filter(inspect.isclass, owners):
+        names = [f"{base.__module__}.{base.__qualname__}.{target}" for base in owner.__mro__]
+        nearest = next((n for n in names if n in documented), None)
+        if nearest is not None:
+            found.add(nearest)
+    return found.pop() if len(found) == 1 else None
+
+
 def resolve_reexports(app, env, node, contnode):
-    """Resolves a re-export (``ppl.trace``) or a short name (``Trace``) to its documentation.
+    """Resolves a re-export (``ppl.trace``), a short name (``Trace``) or an inherited member.
 
     Docstrings and annotations name objects as their readers import them:
-    through the package, or by the bare class name.
+    through the package, or by the bare class name; and a class's docstring
+    names the methods it inherits as its own.
     """
     if node.get("refdomain") != "py":
         return None
-    target = node.get("reftarget", "")
-    canonical = _canonical_head(target, node.get("py:module"))
+    target, module = node.get("reftarget", ""), node.get("py:module")
+    domain = env.domains["py"]
+    canonical = _canonical_head(target, module)
+    if canonical is None and node["reftype"] in ("meth", "attr"):
+        canonical = _inherited_member(target, module, node.get("py:class"), domain.objects)
     if canonical in (None, target):
         return None
-    domain = env.domains["py"]
     kind = node["reftype"]
     return domain.resolve_xref(env, node["refdoc"], app.builder, kind, canonical, node, contnode)
 
