@@ -14,7 +14,8 @@ import pytest
 import torch
 
 import ppl
-from distributions import Bernoulli, Normal, constraints
+from distributions import Bernoulli, Normal, TransformedDistribution, constraints
+from distributions.transforms import ExpTransform
 from inference import (
     SVI,
     JitTrace_ELBO,
@@ -26,6 +27,7 @@ from inference import (
 )
 from inference.compiled_step import CompileFallbackWarning
 from inference.optim import SGD, Adam, ClippedAdam
+from ppl.handlers import condition
 
 SIGMA = torch.tensor([15.0, 10.0, 16.0, 11.0])
 Y = torch.tensor([28.0, 8.0, -3.0, 7.0])
@@ -235,3 +237,20 @@ def test_invalid_data_in_a_compiled_step_raises_the_eager_error():
     assert str(compiled_error.value) == str(eager_error.value)
     assert torch.equal(ppl.get_param_store().get_unconstrained("p_loc"), before)
     assert svi.loss.svi_steps.compiles == 1
+
+
+def _scale_model():
+    scale = ppl.sample("scale", TransformedDistribution(Normal(0.0, 1.0), [ExpTransform()]))
+    ppl.sample("y", Normal(0.0, scale))
+
+
+def _scale_guide():
+    loc = ppl.param("scale_loc", torch.tensor(0.0))
+    ppl.sample("scale", TransformedDistribution(Normal(loc, 0.5), [ExpTransform()]))
+
+
+@pytest.mark.slow
+def test_a_handler_wrapped_model_and_a_transformed_guide_site_compile():
+    model = condition(_scale_model, data={"y": torch.tensor(2.0)})
+    eager = _run(model, _scale_guide, Adam({"lr": 0.1}), Trace_ELBO(), ())
+    _assert_same_run(eager, _run(model, _scale_guide, Adam({"lr": 0.1}), JitTrace_ELBO(), ()))
