@@ -13,10 +13,14 @@ the smallest tensor, the greedy "min-size" heuristic (Kjaerulff 1990). On a
 chain this is the forward algorithm and costs linear time in its length.
 """
 
+from __future__ import annotations
+
 import heapq
 import itertools
 import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -41,7 +45,7 @@ class Factor:
     tensor: torch.Tensor
     dims: tuple
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.tensor.dim() != len(self.dims) or len(set(self.dims)) != len(self.dims):
             raise ValueError(
                 f"Factor: {len(self.dims)} distinct labels needed for a tensor of shape "
@@ -49,11 +53,11 @@ class Factor:
             )
 
     @property
-    def sizes(self):
+    def sizes(self) -> dict[str, int]:
         """``label -> size``."""
         return dict(zip(self.dims, self.tensor.shape))
 
-    def aligned(self, order):
+    def aligned(self, order: Sequence[str]) -> torch.Tensor:
         """The tensor permuted to ``order`` (a superset of the labels), size 1 where absent."""
         present = [d for d in order if d in self.dims]
         tensor = self.tensor.permute([self.dims.index(d) for d in present])
@@ -61,7 +65,7 @@ class Factor:
         return tensor.reshape(shape)
 
 
-def multiply(factors):
+def multiply(factors: Sequence[Factor]) -> Factor:
     """The product of factors (the sum of their log-values), over the union of labels.
 
     Example:
@@ -80,7 +84,7 @@ def multiply(factors):
     return Factor(total.expand([sizes[d] for d in order]), order)
 
 
-def sum_out(factor, labels, op="logsumexp"):
+def sum_out(factor: Factor, labels: Iterable[str], op: str = "logsumexp") -> Factor:
     """Sums (``"logsumexp"``) or maximizes (``"max"``) the labels out of a factor.
 
     Example:
@@ -102,16 +106,21 @@ def sum_out(factor, labels, op="logsumexp"):
     return Factor(tensor, rest)
 
 
-def _cost(var, holders, factors):
-    labels = set()
-    sizes = {}
+def _cost(var: str, holders: Mapping[str, set[int]], factors: Mapping[int, Factor]) -> int:
+    labels: set[str] = set()
+    sizes: dict[str, int] = {}
     for i in holders[var]:
         labels.update(factors[i].dims)
         sizes.update(factors[i].sizes)
     return math.prod(sizes[d] for d in labels)
 
 
-def eliminate(factors, variables, op="logsumexp", record=None):
+def eliminate(
+    factors: Iterable[Factor],
+    variables: Iterable[str],
+    op: str = "logsumexp",
+    record: list[Any] | None = None,
+) -> list[Factor]:
     """Sums the ``variables`` out of the product of ``factors``, greedily ordered.
 
     Args:

@@ -10,6 +10,11 @@ Inside a plate the marginal is per plate element, which is all a cost at that
 plate needs.
 """
 
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
 import torch
 
 from inference.enum.contract import Factor, eliminate, multiply
@@ -33,11 +38,11 @@ class GuideMarginals:
         [0.125, 0.875]
     """
 
-    def __init__(self, log_q):
+    def __init__(self, log_q: Mapping[str, Any]) -> None:
         self.log_q = log_q
-        self._cache = {}
+        self._cache: dict[frozenset[str], Factor] = {}
 
-    def _ancestors(self, names):
+    def _ancestors(self, names: frozenset[str]) -> set[str]:
         closure, todo = set(), list(names)
         while todo:
             name = todo.pop()
@@ -47,7 +52,7 @@ class GuideMarginals:
             todo.extend(d for d in self.log_q[name].dims if d in self.log_q)
         return closure
 
-    def log_marginal(self, names):
+    def log_marginal(self, names: frozenset[str]) -> Factor:
         """The log-marginal of the variables ``names`` (a frozenset), per plate element."""
         if names not in self._cache:
             closure = self._ancestors(names)
@@ -57,7 +62,7 @@ class GuideMarginals:
         return self._cache[names]
 
 
-def expect(cost, marginals):
+def expect(cost: Factor, marginals: GuideMarginals) -> Factor:
     """The expectation of a cost :class:`Factor` over its guide-enumerated labels.
 
     Where the guide gives a value probability zero the cost is not evaluated

@@ -13,24 +13,31 @@ a plate's subsampling scale (a ``scale`` handler's): subsampling must be
 applied after enumerated variables are summed out, not inside the sum.
 """
 
+from __future__ import annotations
+
+from typing import Any
+
 import torch
 
 from inference.enum.contract import Factor
 from inference.enum.plated import PlatedFactor
+from ppl.plate import CondIndepStackFrame
+from ppl.runtime import Message
+from ppl.trace_struct import Trace
 
 __all__ = ["site_factor", "site_ordinal", "plate_scales", "enumerated_variables"]
 
 
-def _frames(site):
+def _frames(site: Message) -> list[CondIndepStackFrame]:
     return [f for f in site.cond_indep_stack if f.dim is not None]
 
 
-def site_ordinal(site):
+def site_ordinal(site: Message) -> frozenset[str]:
     """The frozenset of names of the vectorized plates enclosing a site."""
     return frozenset(f.name for f in _frames(site))
 
 
-def plate_scales(*traces):
+def plate_scales(*traces: Trace) -> dict[str, float]:
     """``plate name -> subsampling scale`` over the vectorized plates of the traces."""
     scales = {}
     for tr in traces:
@@ -41,7 +48,7 @@ def plate_scales(*traces):
     return scales
 
 
-def enumerated_variables(trace):
+def enumerated_variables(trace: Trace) -> dict[str, frozenset[str]]:
     """``name -> ordinal`` of the sites of ``trace`` that carry an enumeration dim."""
     return {
         name: site_ordinal(site)
@@ -50,7 +57,7 @@ def enumerated_variables(trace):
     }
 
 
-def _extra_scale(site):
+def _extra_scale(site: Message) -> Any:
     plate_scale = 1.0
     for f in site.cond_indep_stack:
         plate_scale *= f.scale if f.dim is not None else 1.0
@@ -60,7 +67,7 @@ def _extra_scale(site):
     return scale / plate_scale
 
 
-def _masked(site, scaled, masked=True):
+def _masked(site: Message, scaled: bool, masked: bool = True) -> torch.Tensor:
     log_prob = site.unscaled_log_prob
     if masked and site.mask is not None and site.mask is not True:
         mask = torch.as_tensor(site.mask, device=log_prob.device)
@@ -73,7 +80,7 @@ def _masked(site, scaled, masked=True):
     return log_prob
 
 
-def _label_error(site, dim, size, role):
+def _label_error(site: Message, dim: int, size: int, role: str) -> ValueError:
     enum_dims = site.infer.get("_enum_dims", {})
     plates = {f.dim: f.name for f in _frames(site)}
     return ValueError(
@@ -85,7 +92,9 @@ def _label_error(site, dim, size, role):
     )
 
 
-def site_factor(site, role="model", scaled=True, masked=True):
+def site_factor(
+    site: Message, role: str = "model", scaled: bool = True, masked: bool = True
+) -> PlatedFactor:
     """The labelled log-factor of a sample site whose ``log_prob`` is computed.
 
     Args:

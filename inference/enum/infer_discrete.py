@@ -13,19 +13,25 @@ contract. The model then runs again with those values (and the first run's
 values of its other latent sites), and its return value is returned.
 """
 
+from __future__ import annotations
+
 import functools
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 import torch
 
 from inference.enum.contract import Factor
 from inference.enum.factors import enumerated_variables, plate_scales, site_factor
-from inference.enum.plated import contract_plated
+from inference.enum.plated import PlatedFactor, contract_plated
 from ppl.handlers import block, enum, replay, trace
+from ppl.runtime import Message
+from ppl.trace_struct import Trace
 
 __all__ = ["infer_discrete"]
 
 
-def _take(joint, var, index):
+def _take(joint: Factor, var: str, index: Factor) -> Factor:
     # Conditions `joint` on `var = index` (an index Factor over plate labels).
     order = tuple(d for d in joint.dims if d != var) + (var,)
     tensor = joint.aligned(order)
@@ -33,7 +39,7 @@ def _take(joint, var, index):
     return Factor(tensor.gather(-1, idx).squeeze(-1), order[:-1])
 
 
-def _draw(joint, var, temperature):
+def _draw(joint: Factor, var: str, temperature: float) -> Factor:
     order = tuple(d for d in joint.dims if d != var) + (var,)
     logits = joint.aligned(order)
     if temperature == 1:
@@ -43,8 +49,8 @@ def _draw(joint, var, temperature):
     return Factor(logits.argmax(-1), order[:-1])
 
 
-def _backward(record, variables, temperature):
-    indices = {}
+def _backward(record: list[Any], variables: Iterable[str], temperature: float) -> dict[str, Factor]:
+    indices: dict[str, Factor] = {}
     for var, joint, _ in reversed(record):
         for other in [d for d in joint.dims if d in variables and d != var]:
             joint = _take(joint, other, indices[other])
@@ -52,7 +58,7 @@ def _backward(record, variables, temperature):
     return indices
 
 
-def _site_value(site, index):
+def _site_value(site: Message, index: Factor) -> torch.Tensor:
     frames = {f.name: f.dim for f in site.cond_indep_stack if f.dim is not None}
     depth = max([-d for d in frames.values()], default=0)
     shape = [1] * depth
@@ -65,12 +71,12 @@ def _site_value(site, index):
     return support[idx]
 
 
-def _drawn_per_branch(site):
+def _drawn_per_branch(site: Message) -> Any:
     # A sampled (not enumerated) latent whose draw depends on enumerated values.
     return not site.is_observed and "_enum_dim" not in site.infer and site.infer.get("_enum_dims")
 
 
-def _fixed_trace(tr, indices):
+def _fixed_trace(tr: Trace, indices: Mapping[str, Any]) -> Trace:
     fixed = tr.copy()
     for name, site in list(fixed.nodes.items()):
         if site.type != "sample":
@@ -85,13 +91,13 @@ def _fixed_trace(tr, indices):
     return fixed
 
 
-def _has_enum_shape(site):
+def _has_enum_shape(site: Message) -> bool:
     value = site.value
     batch_dims = value.dim() - len(site.fn.event_shape)
     return any(value.shape[d] > 1 for d in site.infer["_enum_dims"] if -d <= batch_dims)
 
 
-def _factors(tr):
+def _factors(tr: Trace) -> list[PlatedFactor]:
     return [
         site_factor(s)
         for s in tr.nodes.values()
@@ -99,20 +105,30 @@ def _factors(tr):
     ]
 
 
-def _run(model, first_available_dim, temperature, args, kwargs):
+def _run(
+    model: Callable[..., Any],
+    first_available_dim: int | None,
+    temperature: float,
+    args: Any,
+    kwargs: Any,
+) -> Any:
     # The first run is hidden from outer handlers: only the final run is the model's.
     tracer = trace(enum(model, first_available_dim=first_available_dim))
     tr = block(tracer.get_trace)(*args, **kwargs)
     tr.compute_log_prob()
     variables = enumerated_variables(tr)
-    record = []
+    record: list[Any] = []
     op = "max" if temperature == 0 else "logsumexp"
     contract_plated(_factors(tr), set(variables), variables, plate_scales(tr), op, record)
     indices = _backward(record, variables, temperature)
     return replay(model, trace=_fixed_trace(tr, indices))(*args, **kwargs)
 
 
-def infer_discrete(fn=None, first_available_dim=None, temperature=1):
+def infer_discrete(
+    fn: Callable[..., Any] | None = None,
+    first_available_dim: int | None = None,
+    temperature: float = 1,
+) -> Any:
     """Wraps a model so its enumerated sites take posterior draws (or the MAP).
 
     Sites marked ``infer={"enumerate": "parallel"}`` (e.g. by
@@ -160,7 +176,7 @@ def infer_discrete(fn=None, first_available_dim=None, temperature=1):
         )
 
     @functools.wraps(fn)
-    def wrapped(*args, **kwargs):
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
         return _run(fn, first_available_dim, temperature, args, kwargs)
 
     return wrapped

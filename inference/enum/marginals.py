@@ -9,6 +9,11 @@ Bayesian networks", JACM 50). Inside a plate, the bias has one entry per
 element, and the gradient is that element's marginal.
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
 import torch
 
 from distributions import Categorical
@@ -16,16 +21,17 @@ from inference.enum.contract import Factor
 from inference.enum.factors import enumerated_variables, plate_scales, site_factor
 from inference.enum.plated import contract_plated, reduce_plates
 from inference.enum.runs import enum_traces
+from ppl.runtime import Message
 
 __all__ = ["compute_marginals"]
 
 
-def _biased(factor):
+def _biased(factor: Factor) -> tuple[Factor, torch.Tensor]:
     bias = torch.zeros(factor.tensor.shape, requires_grad=True)
     return Factor(factor.tensor + bias, factor.dims), bias
 
 
-def _layout(site, probs):
+def _layout(site: Message, probs: Factor) -> torch.Tensor:
     # Puts the plate labels of a marginal at the site's plate dims, support last.
     frames = {f.name: f.dim for f in site.cond_indep_stack if f.dim is not None}
     depth = max([-d for d in frames.values()], default=0)
@@ -37,7 +43,9 @@ def _layout(site, probs):
     return tensor.reshape(shape)
 
 
-def compute_marginals(model, guide, args, kwargs, first_dim):
+def compute_marginals(
+    model: Callable[..., Any], guide: Callable[..., Any], args: Any, kwargs: Any, first_dim: int
+) -> dict[str, Any]:
     """``site name -> Categorical`` posterior marginals of the model-enumerated sites.
 
     Args:
@@ -93,7 +101,7 @@ def compute_marginals(model, guide, args, kwargs, first_dim):
     return marginals
 
 
-def _sum_to_own(probs, name, site):
+def _sum_to_own(probs: Factor, name: str, site: Message) -> Factor:
     # The bias spans the site's parents too; the marginal of the site sums them out.
     own = {name} | {f.name for f in site.cond_indep_stack if f.dim is not None}
     extra = [i for i, d in enumerate(probs.dims) if d not in own]

@@ -14,7 +14,11 @@ size (a factor tying variables of two crossing plates, or a variable to be
 kept that is more local than one to be summed).
 """
 
+from __future__ import annotations
+
 from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from inference.enum.contract import Factor, eliminate
 
@@ -31,15 +35,15 @@ class PlatedFactor:
 
     __slots__ = ("factor", "ordinal")
 
-    def __init__(self, factor, ordinal):
+    def __init__(self, factor: Factor, ordinal: Iterable[str]) -> None:
         self.factor = factor
         self.ordinal = frozenset(ordinal)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"PlatedFactor(dims={self.factor.dims}, ordinal={sorted(self.ordinal)})"
 
 
-def reduce_plates(factor, plates, scales):
+def reduce_plates(factor: Factor, plates: Iterable[str], scales: Mapping[Any, Any]) -> Factor:
     """Multiplies out plates (sums log-values over their dims, times their scales).
 
     Args:
@@ -67,17 +71,17 @@ def reduce_plates(factor, plates, scales):
     return Factor(tensor, tuple(d for d in factor.dims if d not in plates))
 
 
-def _components(factors, local):
+def _components(factors: Sequence[Factor], local: Iterable[str]) -> list[list[Factor]]:
     # Groups factors connected through shared local variables (union-find).
     parent = list(range(len(factors)))
 
-    def find(i):
+    def find(i: int) -> int:
         while parent[i] != i:
             parent[i] = parent[parent[i]]
             i = parent[i]
         return i
 
-    first = {}
+    first: dict[str, int] = {}
     for i, f in enumerate(factors):
         for d in f.dims:
             if d in local:
@@ -91,8 +95,13 @@ def _components(factors, local):
     return list(groups.values())
 
 
-def _contraction_error(ordinal, summed, kept, var_ordinals):
-    def describe(names):
+def _contraction_error(
+    ordinal: Iterable[str],
+    summed: Iterable[str],
+    kept: Iterable[str],
+    var_ordinals: Mapping[str, frozenset[str]],
+) -> ValueError:
+    def describe(names: Iterable[str]) -> str:
         return ", ".join(f"'{v}' (plates {sorted(var_ordinals[v])})" for v in sorted(names))
 
     message = (
@@ -113,7 +122,14 @@ def _contraction_error(ordinal, summed, kept, var_ordinals):
     return ValueError(message)
 
 
-def contract_plated(factors, sum_vars, var_ordinals, scales, op="logsumexp", record=None):
+def contract_plated(
+    factors: Sequence[PlatedFactor],
+    sum_vars: Iterable[str],
+    var_ordinals: Mapping[str, frozenset[str]],
+    scales: Mapping[Any, Any],
+    op: str = "logsumexp",
+    record: list[Any] | None = None,
+) -> Any:
     """Sums ``sum_vars`` out of a plated factor graph; returns the terms left.
 
     Args:
@@ -148,13 +164,13 @@ def contract_plated(factors, sum_vars, var_ordinals, scales, op="logsumexp", rec
     pool = defaultdict(list)
     for pf in factors:
         pool[pf.ordinal].append(pf.factor)
-    done = []
+    done: list[Factor] = []
     while pool:
         ordinal = max(pool, key=len)
         here = pool.pop(ordinal)
         local = {d for f in here for d in f.dims if d in sum_vars and var_ordinals[d] == ordinal}
         for group in _components(here, local):
-            steps = [] if record is not None else None
+            steps: list[Any] | None = [] if record is not None else None
             for f in eliminate(group, local, op=op, record=steps):
                 _place(f, ordinal, sum_vars, var_ordinals, scales, pool, done)
             if steps:
@@ -162,7 +178,15 @@ def contract_plated(factors, sum_vars, var_ordinals, scales, op="logsumexp", rec
     return done
 
 
-def _place(factor, ordinal, sum_vars, var_ordinals, scales, pool, done):
+def _place(
+    factor: Factor,
+    ordinal: frozenset[str],
+    sum_vars: Iterable[str],
+    var_ordinals: Mapping[str, frozenset[str]],
+    scales: Mapping[Any, Any],
+    pool: Any,
+    done: Any,
+) -> None:
     variables = [d for d in factor.dims if d in var_ordinals]
     summed = [v for v in variables if v in sum_vars]
     if not summed:

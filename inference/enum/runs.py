@@ -9,11 +9,16 @@ yields one pair of traces per combination, each with the log-weight of its
 values under the guide.
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
 import torch
 
 from inference.elbo import check_model_guide_match
 from ppl.handlers import enum, replay, trace
-from ppl.runtime import Messenger
+from ppl.runtime import Message, Messenger
 from ppl.trace_struct import Trace
 
 __all__ = ["enum_traces", "replayable"]
@@ -22,7 +27,7 @@ __all__ = ["enum_traces", "replayable"]
 _PRIVATE = ("_markov_scope", "_markov_depth", "_enum_dims")
 
 
-def replayable(guide_trace):
+def replayable(guide_trace: Trace) -> Trace:
     """A copy of a guide trace without the guide's own markov/enum bookkeeping."""
     copy = guide_trace.copy()
     for site in copy.nodes.values():
@@ -34,12 +39,12 @@ def replayable(guide_trace):
 class _sequential(Messenger):
     # Fixes sequential sites to the values of one branch; notes the first unfixed one.
 
-    def __init__(self, fn, fixed):
+    def __init__(self, fn: Callable[..., Any], fixed: dict[str, int]) -> None:
         super().__init__(fn)
         self.fixed = fixed
-        self.pending = None
+        self.pending: tuple[str, list[torch.Tensor]] | None = None
 
-    def _process_sample(self, msg):
+    def _process_sample(self, msg: Message) -> None:
         if msg.infer.get("enumerate") != "sequential" or msg.is_observed:
             return
         if msg.value is not None:
@@ -51,7 +56,7 @@ class _sequential(Messenger):
             self.pending = (msg.name, _support_values(msg))
 
 
-def _support_values(msg):
+def _support_values(msg: Message) -> list[torch.Tensor]:
     fn = msg.fn
     if fn.batch_shape.numel() != 1:
         raise ValueError(
@@ -63,7 +68,7 @@ def _support_values(msg):
     return list(support)
 
 
-def _check_model_sequential(model_trace, guide_trace):
+def _check_model_sequential(model_trace: Trace, guide_trace: Trace) -> None:
     for name, site in model_trace.nodes.items():
         if (
             site.type == "sample"
@@ -77,7 +82,7 @@ def _check_model_sequential(model_trace, guide_trace):
             )
 
 
-def _without_model_enumerated(model_trace, guide_trace):
+def _without_model_enumerated(model_trace: Trace, guide_trace: Trace) -> Trace:
     # Sites enumerated in the model need no guide site: a view of the trace without them.
     view = Trace()
     view.nodes = {
@@ -88,7 +93,9 @@ def _without_model_enumerated(model_trace, guide_trace):
     return view
 
 
-def _run(handler, program, args, kwargs, first_dim):
+def _run(
+    handler: Any, program: Callable[..., Any], args: Any, kwargs: Any, first_dim: int
+) -> Trace:
     try:
         return trace(program).get_trace(*args, **kwargs)
     except ValueError as e:
@@ -102,7 +109,14 @@ def _run(handler, program, args, kwargs, first_dim):
         ) from None
 
 
-def _trace_pair(model, guide, args, kwargs, first_dim, fixed):
+def _trace_pair(
+    model: Callable[..., Any],
+    guide: Callable[..., Any],
+    args: Any,
+    kwargs: Any,
+    first_dim: int,
+    fixed: dict[str, int],
+) -> Any:
     guide_enum = enum(first_available_dim=first_dim)
     runner = _sequential(guide_enum(guide), fixed)
     guide_trace = _run(guide_enum, runner, args, kwargs, first_dim)
@@ -128,7 +142,7 @@ def _trace_pair(model, guide, args, kwargs, first_dim, fixed):
     return model_trace, guide_trace, None
 
 
-def _branch_log_weight(guide_trace, fixed):
+def _branch_log_weight(guide_trace: Trace, fixed: dict[str, int]) -> torch.Tensor:
     total = torch.zeros(())
     for name in fixed:
         site = guide_trace.nodes[name]
@@ -136,7 +150,9 @@ def _branch_log_weight(guide_trace, fixed):
     return total
 
 
-def enum_traces(model, guide, args, kwargs, first_dim):
+def enum_traces(
+    model: Callable[..., Any], guide: Callable[..., Any], args: Any, kwargs: Any, first_dim: int
+) -> Iterator[tuple[Trace, Trace, torch.Tensor]]:
     """Yields ``(model_trace, guide_trace, log_weight)`` for every sequential branch.
 
     Args:
@@ -149,7 +165,7 @@ def enum_traces(model, guide, args, kwargs, first_dim):
         Traces with log-probabilities computed, and the guide's log-probability
         of the branch's sequential values (``0.`` without sequential sites).
     """
-    queue = [{}]
+    queue: list[dict[str, int]] = [{}]
     while queue:
         fixed = queue.pop()
         model_trace, guide_trace, pending = _trace_pair(

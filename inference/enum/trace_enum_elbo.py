@@ -24,6 +24,11 @@ This is the estimator of Pyro's ``TraceEnum_ELBO`` (Obermeyer et al. 2019,
 "Tensor Variable Elimination for Plated Factor Graphs", ICML).
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
 import torch
 
 import ppl
@@ -35,19 +40,21 @@ from inference.enum.marginals import compute_marginals
 from inference.enum.plated import contract_plated, reduce_plates
 from inference.enum.runs import enum_traces
 from inference.objective import Objective
+from ppl.runtime import Message
+from ppl.trace_struct import Trace
 
 __all__ = ["TraceEnum_ELBO", "enumerated_elbo"]
 
 _PARTICLE_PLATE = "num_particles_vectorized"
 
 
-def _sample_sites(tr, latent_only=False):
+def _sample_sites(tr: Trace, latent_only: bool = False) -> list[Message]:
     return [
         s for s in tr.nodes.values() if s.type == "sample" and not (latent_only and s.is_observed)
     ]
 
 
-def _costs(model_trace, guide_trace, scales):
+def _costs(model_trace: Trace, guide_trace: Trace, scales: Mapping[Any, Any]) -> Any:
     guide_vars = enumerated_variables(guide_trace)
     model_vars = {n: o for n, o in enumerated_variables(model_trace).items() if n not in guide_vars}
     factors = [site_factor(s, "model") for s in _sample_sites(model_trace)]
@@ -67,7 +74,7 @@ def _costs(model_trace, guide_trace, scales):
     return [expect(pf.factor, marginals) for pf in costs], set(guide_vars)
 
 
-def _score_sites(guide_trace, guide_vars):
+def _score_sites(guide_trace: Trace, guide_vars: Mapping[str, frozenset[str]]) -> list[Message]:
     return [
         s
         for s in _sample_sites(guide_trace, latent_only=True)
@@ -78,7 +85,7 @@ def _score_sites(guide_trace, guide_vars):
     ]
 
 
-def _credit(expected, site, scales):
+def _credit(expected: Any, site: Message, scales: Mapping[Any, Any]) -> Any:
     # Every cost, summed over the plates the site is not in; element i of a plate
     # the site is in credits element i of the site (scaled like the cost it is).
     own = {f.name for f in site.cond_indep_stack if f.dim is not None}
@@ -93,7 +100,7 @@ def _credit(expected, site, scales):
     return multiply(parts)
 
 
-def enumerated_elbo(model_trace, guide_trace):
+def enumerated_elbo(model_trace: Trace, guide_trace: Trace) -> Any:
     """The enumerated ELBO of one pair of traces, and its score-function surrogate.
 
     Args:
@@ -165,8 +172,12 @@ class TraceEnum_ELBO(Objective):
     """
 
     def __init__(
-        self, num_particles=1, max_plate_nesting=None, vectorize_particles=False, **kwargs
-    ):
+        self,
+        num_particles: int = 1,
+        max_plate_nesting: int | None = None,
+        vectorize_particles: bool = False,
+        **kwargs: Any,
+    ) -> None:
         if not isinstance(num_particles, int) or num_particles < 1:
             raise ValueError(
                 f"TraceEnum_ELBO: num_particles must be an int >= 1, got {num_particles!r}"
@@ -182,19 +193,23 @@ class TraceEnum_ELBO(Objective):
         self.max_plate_nesting = max_plate_nesting
         self.vectorize_particles = vectorize_particles
         self.options = kwargs
-        self.last_traces = None
+        self.last_traces: tuple[Trace, Trace] | None = None
 
-    def _first_dim(self, model, guide, args, kwargs):
+    def _first_dim(
+        self, model: Callable[..., Any], guide: Callable[..., Any], args: Any, kwargs: Any
+    ) -> int:
         if self.max_plate_nesting is None:
             self.max_plate_nesting = infer_max_plate_nesting(model, guide, args, kwargs)
         return -(self.max_plate_nesting + 1)
 
-    def _programs(self, model, guide, first_dim):
+    def _programs(
+        self, model: Callable[..., Any], guide: Callable[..., Any], first_dim: int
+    ) -> tuple[list[Any], int]:
         if not (self.vectorize_particles and self.num_particles > 1):
             return [(model, guide)] * self.num_particles, first_dim
 
-        def wrap(fn):
-            def vectorized(*args, **kwargs):
+        def wrap(fn: Callable[..., Any]) -> Any:
+            def vectorized(*args: Any, **kwargs: Any) -> Any:
                 with ppl.plate(_PARTICLE_PLATE, self.num_particles, dim=first_dim):
                     return fn(*args, **kwargs)
 
@@ -202,7 +217,14 @@ class TraceEnum_ELBO(Objective):
 
         return [(wrap(model), wrap(guide))], first_dim - 1
 
-    def _particle_loss(self, model, guide, args, kwargs, first_dim):
+    def _particle_loss(
+        self,
+        model: Callable[..., Any],
+        guide: Callable[..., Any],
+        args: Any,
+        kwargs: Any,
+        first_dim: int,
+    ) -> torch.Tensor:
         total_elbo, total_surrogate = torch.zeros(()), torch.zeros(())
         for model_trace, guide_trace, log_weight in enum_traces(
             model, guide, args, kwargs, first_dim
@@ -214,7 +236,9 @@ class TraceEnum_ELBO(Objective):
             self.last_traces = (model_trace, guide_trace)
         return -(total_elbo + total_surrogate)
 
-    def differentiable_loss(self, model, guide, *args, **kwargs):
+    def differentiable_loss(
+        self, model: Callable[..., Any], guide: Callable[..., Any], *args: Any, **kwargs: Any
+    ) -> torch.Tensor:
         """The loss whose value is ``-ELBO`` and whose gradient is the estimator's."""
         programs, first_dim = self._programs(
             model, guide, self._first_dim(model, guide, args, kwargs)
@@ -224,7 +248,9 @@ class TraceEnum_ELBO(Objective):
             total = total + self._particle_loss(m, g, args, kwargs, first_dim)
         return total / self.num_particles
 
-    def compute_marginals(self, model, guide, *args, **kwargs):
+    def compute_marginals(
+        self, model: Callable[..., Any], guide: Callable[..., Any], *args: Any, **kwargs: Any
+    ) -> dict[str, Any]:
         """Posterior marginals of the model-enumerated sites given one guide draw.
 
         Returns:
