@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 import pytest
+import scipy.special
 import scipy.stats
 import torch
 
@@ -227,6 +228,31 @@ def test_entropy_matches_direct_summation(dtype):
     torch.testing.assert_close(d.entropy(), torch.tensor(expected, dtype=dtype), rtol=tol, atol=tol)
     by_logits = dist.NegativeBinomial(3.0, logits=torch.tensor(0.4 / 0.6, dtype=F64).log())
     torch.testing.assert_close(by_logits.entropy(), torch.tensor(expected[0], dtype=F64))
+
+
+@pytest.mark.parametrize("r", [0.01, 0.5, 2.0])
+def test_entropy_near_p_one_matches_direct_summation(r):
+    # q = 3e-5 needs over 2^20 terms: the first 2^12 are summed and the rest is
+    # integrated. The oracle sums scipy's logpmf over 3e6 terms (the rest < 1e-15).
+    q = 3e-5
+    terms = int((r + 40 * max(r**0.5, 1.0) + 40) / q)
+    expected = _entropy_by_summation(r, 1 - q, terms)
+    d = dist.NegativeBinomial(r, probs=torch.tensor(1 - q, dtype=F64))
+    assert d.entropy().item() == pytest.approx(expected, rel=1e-11)
+    by_logits = dist.NegativeBinomial(r, logits=torch.tensor((1 - q) / q, dtype=F64).log())
+    assert by_logits.entropy().item() == pytest.approx(expected, rel=1e-9)
+
+
+def test_entropy_near_p_one_tends_to_the_gamma_limit():
+    # q X -> Gamma(r, 1) as q -> 0: H = h(Gamma(r)) - log q + O(q) for r > 1, and
+    # O(q^r) below (here r = 0.5: the measured gap shrinks as sqrt(q), 1.8 sqrt(q)).
+    logits = torch.tensor([30.0, 34.5, 300.0], dtype=F64)
+    q = torch.sigmoid(-logits)
+    for r in (3.0, 0.5):
+        h = dist.NegativeBinomial(torch.full((3,), r, dtype=F64), logits=logits).entropy()
+        limit = r + math.lgamma(r) + (1 - r) * scipy.special.digamma(r) - q.log()
+        gap = (h - limit).abs()
+        assert bool((gap <= (1e-8 if r > 1 else 2 * q.sqrt()) + 1e-12 * limit).all()), gap
 
 
 def test_entropy_of_point_masses_is_zero():
