@@ -158,6 +158,12 @@ def test_examples_run_with_zero_steps(tmp_path):
         ["--num-steps", "0", "--draws", "3", "--no-progress", "--out", str(tmp_path)]
     )
     assert _png_ok(pw["png"])
+    gm = _load("gaussian_mixture").main(
+        ["--num-steps", "0", "--draws", "2", "--no-progress", "--out", str(tmp_path)]
+    )
+    assert all(c == [] for c in gm["curves"].values()) and _png_ok(gm["png"])
+    vae = _load("vae").main(["--num-epochs", "0", "--no-progress", "--out", str(tmp_path)])
+    assert vae["history"] == [] and _png_ok(vae["png"])
 
 
 def test_bayesian_regression_matches_least_squares(tmp_path):
