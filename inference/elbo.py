@@ -73,6 +73,7 @@ class ELBO(abc.ABC):
         self.last_traces = None
         self._combine = combine
         self._expect_scores = True
+        self._checked = set()
 
     # ----------------------------------------------------------- particles
     def _nesting(self, model, guide, args, kwargs):
@@ -97,13 +98,26 @@ class ELBO(abc.ABC):
             if self._expect_scores and prov is None:
                 model_trace, guide_trace, prov = trace_pair(model, guide, args, kwargs, True)
         check_model_guide_match(model_trace, guide_trace)
-        nesting = math.inf if self.max_plate_nesting is None else self.max_plate_nesting
-        check_model_guide(model_trace, guide_trace, nesting)
+        self._check_plates(model_trace, guide_trace)
         model_trace.compute_log_prob()
         guide_trace.compute_log_prob()
         if self.stick_the_landing:
             _fixed_parameter_log_probs(guide, args, kwargs, guide_trace)
         return model_trace, guide_trace, prov
+
+    def _check_plates(self, model_trace, guide_trace):
+        # The plate checks read only names, shapes, plates and masks: a pair with
+        # the same of all of those as a pair that passed passes again.
+        if not ppl.is_validation_enabled():
+            return
+        nesting = math.inf if self.max_plate_nesting is None else self.max_plate_nesting
+        key = (nesting, _shape_key(model_trace), _shape_key(guide_trace))
+        if key in self._checked:
+            return
+        check_model_guide(model_trace, guide_trace, nesting)
+        if len(self._checked) >= _CHECKED_LIMIT:
+            self._checked.clear()
+        self._checked.add(key)
 
     def _particles(self, model, guide, args, kwargs):
         """Yields ``(model_trace, guide_trace, provenance)`` per particle."""
@@ -143,12 +157,13 @@ class ELBO(abc.ABC):
     def differentiable_loss(self, model, guide, *args, **kwargs):
         """The loss whose value is ``-ELBO`` and whose derivatives are the estimator's."""
         self.baselines.commit()
-        total = 0.0
+        losses = []
         for model_trace, guide_trace, prov in self._particles(model, guide, args, kwargs):
-            loss, _ = self._particle_loss(model_trace, guide_trace, prov)
-            total = total + loss
+            losses.append(self._particle_loss(model_trace, guide_trace, prov)[0])
             self.last_traces = (model_trace, guide_trace)
-        return total / self.num_particles
+        total = losses[0] if len(losses) == 1 else torch.stack(losses).sum()
+        # A vectorized estimate is one trace of num_particles particles, summed.
+        return total if self.num_particles == 1 else total / self.num_particles
 
     def loss(self, model, guide, *args, **kwargs):
         """The ``-ELBO`` estimate as a float (no gradients, baselines not updated)."""
@@ -172,6 +187,33 @@ class ELBO(abc.ABC):
 
     def __call__(self, model, guide, *args, **kwargs):
         return self.differentiable_loss(model, guide, *args, **kwargs)
+
+
+_CHECKED_LIMIT = 64
+
+
+def _shape_key(trace):
+    """What the plate checks read of a trace, as a hashable tuple."""
+    key = []
+    for name, site in trace.nodes.items():
+        if site.type != "sample" or not hasattr(site.fn, "batch_shape"):
+            key.append((name, site.type))
+            continue
+        value = site.value
+        key.append(
+            (
+                name,
+                site.mask is False,
+                site.fn.batch_shape,
+                site.fn.event_shape,
+                value.shape if isinstance(value, torch.Tensor) else None,
+                tuple(site.kwargs.get("sample_shape", ())),
+                site.cond_indep_stack,
+                tuple(site.infer.get("_enum_dims", ())),
+                site.infer.get("_enum_dim"),
+            )
+        )
+    return tuple(key)
 
 
 def _fixed_parameter_log_probs(guide, args, kwargs, guide_trace):

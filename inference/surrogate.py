@@ -35,7 +35,10 @@ Details that keep it so:
   zero value, so minimizing the loss trains them towards the cost.
 
 The loss returned is ``-(elbo + L - stop(L)) + (fit - stop(fit))``: its value
-is exactly ``-ELBO``.
+is exactly ``-ELBO``. As ``box`` is exactly 1 in value (``exp(0)``) and the
+baseline and cancelling terms are exactly 0, ``L`` itself has the value of the
+ELBO, so that loss is computed as ``-L + (fit - stop(fit))``, one sum of the
+parts; the derivatives are the same at every order.
 """
 
 from dataclasses import dataclass
@@ -198,11 +201,20 @@ def _baseline_parts(costs, credited, scored, log_q, baselines):
     return based, fits
 
 
+def _total(x):
+    return x if x.dim() == 0 else x.sum()  # a scalar site's cost needs no reduction
+
+
 def _box(log_q):
     return torch.exp(log_q - log_q.detach())
 
 
-def combine(terms, cancel, based, fits):
+def combine(
+    terms: list[tuple[torch.Tensor, torch.Tensor | None]],
+    cancel: list[tuple[torch.Tensor, object, object]],
+    based: list[tuple[torch.Tensor, object]],
+    fits: list[torch.Tensor],
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The loss from its parts (pure tensor arithmetic, so it can be compiled).
 
     Args:
@@ -212,17 +224,23 @@ def combine(terms, cancel, based, fits):
         fits: the fitting losses of learned baselines.
 
     Returns:
-        ``(loss, elbo)``.
+        ``(loss, elbo)``; ``elbo`` is detached.
+
+    Example:
+        >>> log_q = torch.tensor(-0.5, requires_grad=True)
+        >>> loss, elbo = combine([(torch.tensor(2.0), log_q)], [], [], [])
+        >>> loss.backward()
+        >>> loss.item(), elbo.item(), log_q.grad.item()  # value -ELBO, gradient -cost
+        (-2.0, 2.0, -2.0)
     """
-    elbo = torch.zeros(())
-    surrogate = torch.zeros(())
-    for cost, tau in terms:
-        elbo = elbo + cost.detach().sum()
-        surrogate = surrogate + (cost if tau is None else _box(tau) * cost).sum()
-    for log_q, scale, mask in cancel:
-        surrogate = surrogate + scale_and_mask(_box(log_q) - 1.0, scale, mask).sum()
-    for log_q, baseline in based:
-        surrogate = surrogate + ((1.0 - _box(log_q)) * baseline).sum()
-    fit = sum(fits, torch.zeros(()))
-    loss = -(elbo + surrogate - surrogate.detach()) + (fit - _detach(fit))
-    return loss, elbo
+    parts = [_total(cost) if tau is None else (_box(tau) * cost).sum() for cost, tau in terms]
+    parts += [scale_and_mask(_box(log_q) - 1.0, scale, mask).sum() for log_q, scale, mask in cancel]
+    parts += [((1.0 - _box(log_q)) * baseline).sum() for log_q, baseline in based]
+    # One stack and one sum: a single autograd node however many sites there are.
+    surrogate = torch.stack(parts).sum() if parts else torch.zeros(())
+    loss = 0.0 - surrogate  # not -surrogate: an ELBO of exactly 0 gives a loss of 0.0, not -0.0
+    fits = [f.sum() for f in fits if isinstance(f, torch.Tensor)]  # 0.0 for fixed baselines
+    if fits:
+        fit = torch.stack(fits).sum()
+        loss = loss + (fit - fit.detach())
+    return loss, surrogate.detach()
