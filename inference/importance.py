@@ -130,6 +130,7 @@ class Importance:
     def mean(self, site: str) -> torch.Tensor:
         """The self-normalized estimate of the posterior mean of ``site``."""
         weights = self.normalized_weights
+        assert self.samples is not None  # set by run() with the weights just read
         values = self.samples[site]
         return (weights.reshape((-1,) + (1,) * (values.dim() - 1)) * values).sum(0)
 
@@ -145,4 +146,5 @@ class Importance:
         weights = self.normalized_weights
         count = weights.shape[0] if num_samples is None else num_samples
         index = torch.multinomial(weights, count, replacement=True)
+        assert self.samples is not None  # set by run() with the weights just read
         return {name: value[index] for name, value in self.samples.items()}
