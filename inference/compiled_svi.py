@@ -122,8 +122,9 @@ class _Layout:
             raise _NotReady("the optimizer has no parameters yet")
         self.torch_opt = torch_opt
         self.optim_cls = type(torch_opt) if torch_opt is not None else None
-        elbo.baselines.commit()  # the warm-up's staged averages, read on the host here
-        self.averages = list(elbo.baselines.averages.items())
+        self.baselines = elbo.baselines
+        self.baselines.commit()  # the warm-up's staged averages, read on the host here
+        self.averages = list(self.baselines.averages.items())
         data, self.spec = pytree.tree_flatten((tuple(args), dict(kwargs)))
         self.data_mask = [isinstance(x, torch.Tensor) for x in data]
         self.static_data = [None if m else x for x, m in zip(data, self.data_mask)]
@@ -165,7 +166,15 @@ class _Layout:
             for x in pytree.tree_leaves((tuple(args), dict(kwargs)))
             if isinstance(x, torch.Tensor)
         ]
-        averages = [value for _, value in self.averages]
+        # An eager step in between (a warm-up elsewhere, a rerun) staged or
+        # replaced averages: commit them, and pass the current tensors.
+        self.baselines.commit()
+        current = self.baselines.averages
+        if any(name not in current for name, _ in self.averages):
+            return None
+        averages = [current[name] for name, _ in self.averages]
+        if any(a.shape != b.shape for a, (_, b) in zip(averages, self.averages)):
+            return None
         return [*self.leaves, *averages, *data, *dynamic, *rates]
 
     def counts(self):
