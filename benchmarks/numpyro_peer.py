@@ -97,7 +97,11 @@ class NumPyroWorker:
             text=True,
             env=env,
         )
-        ready = self._reply()
+        try:
+            ready = self._reply()
+        except (RuntimeError, ValueError):
+            self.close()  # a worker that died at start still holds our pipe ends
+            raise
         self.version, self.cases = ready["numpyro"], ready["ready"]
 
     def _reply(self):
@@ -209,12 +213,20 @@ def _table(rows, version):
 
 
 def tables(rounds=15, log=print):
-    """The NumPyro section ``[(title, markdown)]``, or ``[]`` when NumPyro is not installed."""
+    """The NumPyro section ``[(title, markdown)]``, or ``[]`` when NumPyro is not installed.
+
+    A worker that fails to start (a jax that imports but cannot run) is
+    reported the same way, so the rest of the benchmark run goes on.
+    """
     python = numpyro_python()
     if python is None:
         log("NumPyro: not installed")
         return []
-    worker = NumPyroWorker(python)
+    try:
+        worker = NumPyroWorker(python)
+    except (OSError, RuntimeError, ValueError) as error:  # jax installed but unusable
+        log(f"NumPyro: the worker did not start ({error})")
+        return []
     try:
         if set(worker.cases) != set(CASES):
             raise RuntimeError(f"the worker's cases {worker.cases} are not ours {list(CASES)}")

@@ -25,6 +25,14 @@ def test_an_interpreter_without_numpyro_counts_as_not_installed(monkeypatch):
     assert numpyro_peer.numpyro_python() is None
 
 
+def test_a_worker_that_cannot_start_is_reported_and_skipped(monkeypatch):
+    # Our interpreter runs the worker script, which fails at `import jax`.
+    monkeypatch.setattr(numpyro_peer, "numpyro_python", lambda: sys.executable)
+    lines = []
+    assert numpyro_peer.tables(rounds=1, log=lines.append) == []
+    assert lines == ["NumPyro: the worker did not start (the NumPyro worker exited (code 1))"]
+
+
 def test_the_driver_never_imports_the_jax_script():
     assert list(runner._modules("numpyro")) == []
 
