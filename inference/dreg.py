@@ -64,8 +64,8 @@ def _check_reparameterized(guide_trace: Trace) -> None:
 def dreg_log_densities(
     model: Callable[..., Any],
     guide: Callable[..., Any],
-    args: Any,
-    kwargs: Any,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
     guide_trace: Trace,
     reduce: Callable[[torch.Tensor], torch.Tensor],
 ) -> Any:

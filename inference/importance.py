@@ -80,7 +80,7 @@ class Importance:
         self.samples = draws
         return self
 
-    def _one_draw(self, args: Any, kwargs: Any) -> Callable[..., Any]:
+    def _one_draw(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Callable[..., Any]:
         def draw(index: int, values: Any) -> Any:
             if self.guide is None:
                 model_trace = trace(self.model).get_trace(*args, **kwargs)

@@ -103,8 +103,8 @@ def _weights_of(
 def _one_run(
     model: Callable[..., Any],
     guide: Callable[..., Any],
-    args: Any,
-    kwargs: Any,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
     dim: int | None,
     num: int,
     dreg: bool,
@@ -130,8 +130,8 @@ def _cat(runs: Any, i: int) -> Any:
 def particle_weights(
     model: Callable[..., Any],
     guide: Callable[..., Any],
-    args: Any,
-    kwargs: Any,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
     num_particles: int,
     vectorize: bool,
     max_plate_nesting: int | None,
@@ -199,8 +199,8 @@ class MultiSampleObjective(Objective):
         self,
         model: Callable[..., Any],
         guide: Callable[..., Any],
-        args: Any,
-        kwargs: Any,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
         **options: Any,
     ) -> ParticleWeights:
         """The :class:`ParticleWeights` of one estimate with this objective's settings."""

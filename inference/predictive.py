@@ -123,14 +123,16 @@ class Predictive:
     get_samples = __call__
     forward = __call__
 
-    def _latent_draws(self, args: Any, kwargs: Any) -> dict[str, torch.Tensor]:
+    def _latent_draws(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> dict[str, torch.Tensor]:
         draws = {}
         if self.guide is not None and hasattr(self.guide, "sample_posterior"):
             draws.update(self.guide.sample_posterior(self.num_samples, *args, **kwargs))
         draws.update(self.posterior_samples)
         return draws
 
-    def _one_run(self, args: Any, kwargs: Any) -> Callable[..., Any]:
+    def _one_run(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Callable[..., Any]:
         traced_guide = self.guide is not None and not hasattr(self.guide, "sample_posterior")
 
         def run(index: int, values: Any) -> dict[str, torch.Tensor]:

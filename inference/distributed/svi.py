@@ -386,7 +386,11 @@ def _zero_grads(params: Mapping[str, torch.Tensor]) -> None:
 
 
 def _evaluate(
-    loss: Any, model: Callable[..., Any], guide: Callable[..., Any], args: Any, kwargs: Any
+    loss: Any,
+    model: Callable[..., Any],
+    guide: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
 ) -> float:
     if hasattr(loss, "loss"):
         return loss.loss(model, guide, *args, **kwargs)

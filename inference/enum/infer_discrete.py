@@ -109,8 +109,8 @@ def _run(
     model: Callable[..., Any],
     first_available_dim: int | None,
     temperature: float,
-    args: Any,
-    kwargs: Any,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
 ) -> Any:
     # The first run is hidden from outer handlers: only the final run is the model's.
     tracer = trace(enum(model, first_available_dim=first_available_dim))

@@ -44,7 +44,11 @@ def _layout(site: Message, probs: Factor) -> torch.Tensor:
 
 
 def compute_marginals(
-    model: Callable[..., Any], guide: Callable[..., Any], args: Any, kwargs: Any, first_dim: int
+    model: Callable[..., Any],
+    guide: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    first_dim: int,
 ) -> dict[str, Any]:
     """``site name -> Categorical`` posterior marginals of the model-enumerated sites.
 

@@ -94,7 +94,11 @@ def _without_model_enumerated(model_trace: Trace, guide_trace: Trace) -> Trace:
 
 
 def _run(
-    handler: Any, program: Callable[..., Any], args: Any, kwargs: Any, first_dim: int
+    handler: Any,
+    program: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    first_dim: int,
 ) -> Trace:
     try:
         return trace(program).get_trace(*args, **kwargs)
@@ -112,8 +116,8 @@ def _run(
 def _trace_pair(
     model: Callable[..., Any],
     guide: Callable[..., Any],
-    args: Any,
-    kwargs: Any,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
     first_dim: int,
     fixed: dict[str, int],
 ) -> Any:
@@ -151,7 +155,11 @@ def _branch_log_weight(guide_trace: Trace, fixed: dict[str, int]) -> torch.Tenso
 
 
 def enum_traces(
-    model: Callable[..., Any], guide: Callable[..., Any], args: Any, kwargs: Any, first_dim: int
+    model: Callable[..., Any],
+    guide: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    first_dim: int,
 ) -> Iterator[tuple[Trace, Trace, torch.Tensor]]:
     """Yields ``(model_trace, guide_trace, log_weight)`` for every sequential branch.
 

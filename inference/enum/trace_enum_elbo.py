@@ -196,7 +196,11 @@ class TraceEnum_ELBO(Objective):
         self.last_traces: tuple[Trace, Trace] | None = None
 
     def _first_dim(
-        self, model: Callable[..., Any], guide: Callable[..., Any], args: Any, kwargs: Any
+        self,
+        model: Callable[..., Any],
+        guide: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
     ) -> int:
         if self.max_plate_nesting is None:
             self.max_plate_nesting = infer_max_plate_nesting(model, guide, args, kwargs)
@@ -221,8 +225,8 @@ class TraceEnum_ELBO(Objective):
         self,
         model: Callable[..., Any],
         guide: Callable[..., Any],
-        args: Any,
-        kwargs: Any,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
         first_dim: int,
     ) -> torch.Tensor:
         total_elbo, total_surrogate = torch.zeros(()), torch.zeros(())
