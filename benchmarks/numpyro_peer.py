@@ -9,7 +9,8 @@ Adam with step size 0.01, each warmed up (and compiled) before timing.
 
 Rounds alternate like ``benchmarks.harness``: each round times a fixed number
 of steps of every peer, in a rotating order, and a ratio is the median over
-rounds of that round's per-step time ratio. When no interpreter with NumPyro
+rounds of that round's per-step time ratio, on two clocks: wall time and each
+process's CPU time (``CLOCKS``). When no interpreter with NumPyro
 is found, :func:`tables` prints ``NumPyro: not installed`` and returns nothing.
 """
 
