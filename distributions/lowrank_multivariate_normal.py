@@ -7,7 +7,6 @@ import torch
 from distributions import constraints
 from distributions.distribution import Distribution
 from distributions.linalg import (
-    batch_mahalanobis,
     batch_mv,
     batch_shapes,
     cholesky,
@@ -48,22 +47,30 @@ def _check_shapes(loc, cov_factor, cov_diag):
 
 
 def capacitance_tril(cov_factor, cov_diag):
-    """Cholesky factor of the capacitance matrix ``I + W^T D^{-1} W`` (rank x rank).
+    """Cholesky factor of the scaled capacitance matrix ``s I + W^T (D / s)^{-1} W``, and ``s``.
+
+    ``s`` is the largest entry of ``D`` per batch element: the capacitance
+    ``C = I + W^T D^{-1} W`` itself overflows float32 where ``D`` is tiny
+    (``|W|^2 / d`` past 3e38), its scaled form ``s C`` does not, and every use
+    needs only ``s C`` and ``s`` (``log|C| = log|s C| - rank log s``).
 
     Example:
-        >>> capacitance_tril(torch.ones(2, 1), torch.ones(2))
-        tensor([[1.7321]])
+        >>> tril, scale = capacitance_tril(torch.ones(2, 1), torch.ones(2))
+        >>> tril, scale
+        (tensor([[1.7321]]), tensor(1.))
     """
     rank = cov_factor.size(-1)
-    scaled = cov_factor.mT / cov_diag.unsqueeze(-2)
+    scale = cov_diag.detach().amax(-1)
+    scaled = cov_factor.mT / (cov_diag / scale.unsqueeze(-1)).unsqueeze(-2)
     eye = torch.eye(rank, dtype=cov_factor.dtype, device=cov_factor.device)
-    return cholesky(
-        eye + scaled @ cov_factor,
+    tril = cholesky(
+        scale[..., None, None] * eye + scaled @ cov_factor,
         _OWNER,
         "the capacitance matrix I + cov_factor^T diag(1 / cov_diag) cov_factor",
         advice="cov_diag is probably zero, tiny or not finite somewhere; keep it positive "
         "(e.g. add 1e-6) relative to the scale of cov_factor.",
     )
+    return tril, scale
 
 
 class LowRankMultivariateNormal(Distribution):
@@ -108,7 +115,7 @@ class LowRankMultivariateNormal(Distribution):
         super().__init__(batch_shape, event_shape, validate_args=validate_args)
         self._unbroadcasted_cov_factor = cov_factor
         self._unbroadcasted_cov_diag = cov_diag
-        self._capacitance_tril = capacitance_tril(cov_factor, cov_diag)
+        self._capacitance_tril, self._capacitance_scale = capacitance_tril(cov_factor, cov_diag)
 
     def expand(self, batch_shape, _instance=None):
         new = self._get_checked_instance(LowRankMultivariateNormal, _instance)
@@ -119,6 +126,7 @@ class LowRankMultivariateNormal(Distribution):
         new._unbroadcasted_cov_factor = self._unbroadcasted_cov_factor
         new._unbroadcasted_cov_diag = self._unbroadcasted_cov_diag
         new._capacitance_tril = self._capacitance_tril
+        new._capacitance_scale = self._capacitance_scale
         super(LowRankMultivariateNormal, new).__init__(
             batch_shape, self.event_shape, validate_args=False
         )
@@ -160,11 +168,12 @@ class LowRankMultivariateNormal(Distribution):
 
     @lazy_property
     def precision_matrix(self):
-        # Woodbury: Sigma^{-1} = D^{-1} - A^T A with A = L_C^{-1} W^T D^{-1}.
+        # Woodbury: Sigma^{-1} = D^{-1} - s A^T A with A = L^{-1} W^T D^{-1}, L L^T = s C.
         inv_diag = self._unbroadcasted_cov_diag.reciprocal()
         scaled = self._unbroadcasted_cov_factor.mT * inv_diag.unsqueeze(-2)
         a = torch.linalg.solve_triangular(self._capacitance_tril, scaled, upper=False)
-        return (torch.diag_embed(inv_diag) - a.mT @ a).expand(self._matrix_shape())
+        low_rank = self._capacitance_scale[..., None, None] * (a.mT @ a)
+        return (torch.diag_embed(inv_diag) - low_rank).expand(self._matrix_shape())
 
     def rsample(self, sample_shape=torch.Size()):
         shape = self._extended_shape(sample_shape)
@@ -174,16 +183,32 @@ class LowRankMultivariateNormal(Distribution):
         return self.loc + batch_mv(w, eps_w) + self._unbroadcasted_cov_diag.sqrt() * eps_d
 
     def _log_det(self):
-        return 2 * half_log_det(self._capacitance_tril) + self._unbroadcasted_cov_diag.log().sum(-1)
+        rank = self._unbroadcasted_cov_factor.size(-1)
+        log_det_c = 2 * half_log_det(self._capacitance_tril) - rank * self._capacitance_scale.log()
+        return log_det_c + self._unbroadcasted_cov_diag.log().sum(-1)
+
+    def _mahalanobis(self, diff):
+        """``diff^T Sigma^{-1} diff`` as the minimum of ``|a|^2 + |D^{-1/2}(diff - W a)|^2``.
+
+        The Woodbury form ``diff^T D^{-1} diff - |L_C^{-1} W^T D^{-1} diff|^2``
+        subtracts two terms of size ``|W|^2 / d`` that cancel where ``d`` is small
+        (float32 lost the whole answer at ``d = 1e-18``, ``|W| = 40``, and expanded
+        and unexpanded batches rounded differently). The minimizer
+        ``a = C^{-1} W^T D^{-1} diff`` enters the quadratic only to second order, and
+        the residual ``diff - W a`` is formed directly, so nothing cancels beyond the
+        rounding of ``diff`` itself.
+        """
+        w, diag = self._unbroadcasted_cov_factor, self._unbroadcasted_cov_diag
+        # a = (s C)^{-1} W^T (D / s)^{-1} diff: the scaled forms, which do not overflow.
+        projected = batch_mv(w.mT, diff / (diag / self._capacitance_scale.unsqueeze(-1)))
+        a = torch.cholesky_solve(projected.unsqueeze(-1), self._capacitance_tril).squeeze(-1)
+        residual = diff - batch_mv(w, a)
+        return a.pow(2).sum(-1) + (residual.pow(2) / diag).sum(-1)
 
     def log_prob(self, value):
         if self._validate_args:
             self._validate_sample(value)
-        diff = value - self.loc
-        diag = self._unbroadcasted_cov_diag
-        scaled = diff / diag
-        projected = batch_mv(self._unbroadcasted_cov_factor.mT, scaled)
-        mahalanobis = (diff * scaled).sum(-1) - batch_mahalanobis(self._capacitance_tril, projected)
+        mahalanobis = self._mahalanobis(value - self.loc)
         n = self._event_shape[0]
         return -0.5 * (n * _LOG_2PI + self._log_det() + mahalanobis)
 

@@ -303,7 +303,6 @@ KNOWN = {
     "Gamma": "cdf(icdf(u)) off at extreme concentration",
     "InverseGamma": "cdf(icdf(u)) off at extreme concentration",
     "MultivariateNormal": "draws with log_prob -inf for extreme scale_tril",
-    "LowRankMultivariateNormal": "expand's log_prob differs from the broadcast one",
     "LogisticNormal": "log_prob of own draws -inf where scale is below the float spacing of loc "
     "(the stick-breaking round trip is exact to an ulp, not bit for bit) or a piece is below "
     "float32's smallest normal (loc summing past 87)",

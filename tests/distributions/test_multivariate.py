@@ -226,6 +226,57 @@ def test_low_rank_log_prob_matches_scipy():
         torch.testing.assert_close(dist.precision_matrix[b], torch.linalg.inv(torch.tensor(cov)))
 
 
+def _mp_low_rank_log_prob(loc, w, d, x):
+    import mpmath
+
+    mpmath.mp.dps = 60
+    wm = mpmath.matrix(w.tolist())
+    cov = wm * wm.T + mpmath.diag([mpmath.mpf(v) for v in d.tolist()])
+    diff = mpmath.matrix([mpmath.mpf(a) - mpmath.mpf(b) for a, b in zip(x.tolist(), loc.tolist())])
+    m = (diff.T * mpmath.lu_solve(cov, diff))[0]
+    return float(-0.5 * (len(loc) * mpmath.log(2 * mpmath.pi) + mpmath.log(mpmath.det(cov)) + m))
+
+
+@pytest.mark.parametrize("diag", [1e-12, 1e-18])
+def test_low_rank_log_prob_at_tiny_diagonal_matches_mpmath(diag):
+    # Covariance condition ~1e15 and ~1e21: the Woodbury form cancels two terms
+    # of size |W|^2 / d (torch is off by 0.4 and 8e5 here); the minimizer form is
+    # within 1e-5 of 60-digit arithmetic on the same float64 draws.
+    torch.manual_seed(0)
+    loc = torch.randn(3, dtype=torch.float64)
+    w = 40 * torch.randn(3, 2, dtype=torch.float64)
+    d = D.LowRankMultivariateNormal(loc, w, torch.full((3,), diag, dtype=torch.float64))
+    x = d.sample((3,))
+    want = torch.tensor([_mp_low_rank_log_prob(loc, w, d.cov_diag, xi) for xi in x]).double()
+    torch.testing.assert_close(d.log_prob(x), want, rtol=0, atol=1e-5)
+
+
+def test_low_rank_float32_at_tiny_diagonal_and_its_expand():
+    # float32, d = 1e-6 with |W| ~ 40: torch's log_prob is off by ~500 nats; the
+    # fuzzer's case (d = 1.8e-35) overflowed the capacitance (NaN) and expanded
+    # batches rounded the cancellation differently.
+    torch.manual_seed(1)
+    loc, w = torch.randn(3, dtype=torch.float64), 40 * torch.randn(3, 2, dtype=torch.float64)
+    diag = torch.full((3,), 1e-6, dtype=torch.float64)
+    d32 = D.LowRankMultivariateNormal(loc.float(), w.float(), diag.float())
+    x = d32.sample((4,))
+    exact = D.LowRankMultivariateNormal(loc, w, diag).log_prob(x.double())
+    torch.testing.assert_close(d32.log_prob(x).double(), exact, rtol=0, atol=1e-2)
+    tiny = D.LowRankMultivariateNormal(loc.float(), w.float(), torch.full((3,), 1.8e-35))
+    x = tiny.sample((2,))
+    assert bool(tiny.log_prob(x).isfinite().all())
+    wide = tiny.expand((2,))
+    torch.testing.assert_close(wide.log_prob(x[:1].expand(2, 3)), tiny.log_prob(x[:1]).expand(2))
+
+
+def test_gaussians_with_empty_batches():
+    # min() of an empty diagonal and a reshape to (-1, 0, ...) used to raise.
+    mvn = D.MultivariateNormal(torch.zeros(0, 3), scale_tril=torch.eye(3).expand(0, 3, 3))
+    low = D.LowRankMultivariateNormal(torch.zeros(0, 3), torch.ones(3, 2), torch.ones(0, 3))
+    for d in (mvn, low):
+        assert d.log_prob(d.sample((2,))).shape == (2, 0)
+
+
 def test_low_rank_sampler_moments():
     torch.manual_seed(11)
     loc, w, d = _low_rank(batch=())
