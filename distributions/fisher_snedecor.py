@@ -4,6 +4,7 @@ import torch
 
 from distributions import constraints
 from distributions.distribution import Distribution
+from distributions.open_support import clamp_to_support
 from distributions.special import betainc, betaincinv_pair, log_beta, standard_gamma
 from distributions.utils import broadcast_all
 
@@ -67,7 +68,7 @@ class FisherSnedecor(Distribution):
         tiny = torch.finfo(half1.dtype).tiny
         num = standard_gamma(half1.expand(shape)) / half1
         den = standard_gamma(half2.expand(shape)) / half2
-        return (num / den.clamp(min=tiny)).clamp(min=tiny)
+        return clamp_to_support(num / den.clamp(min=tiny), 0.0, open_low=True)
 
     def log_prob(self, value):
         if self._validate_args:

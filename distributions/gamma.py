@@ -4,7 +4,8 @@ import torch
 
 from distributions import constraints
 from distributions.exp_family import ExponentialFamily
-from distributions.special import gammainc, gammaincinv, standard_gamma
+from distributions.open_support import clamp_to_support
+from distributions.special import gammainc, gammaincinv, standard_gamma, two_product
 from distributions.utils import broadcast_all
 
 __all__ = ["Gamma"]
@@ -64,7 +65,9 @@ class Gamma(ExponentialFamily):
 
     def rsample(self, sample_shape=torch.Size()):
         shape = self._extended_shape(sample_shape)
-        return standard_gamma(self.concentration.expand(shape)) / self.rate
+        # Dividing by an extreme rate over- or underflows; 0 scores -inf for a > 1.
+        x = standard_gamma(self.concentration.expand(shape)) / self.rate
+        return clamp_to_support(x, 0.0, open_low=True)
 
     def log_prob(self, value):
         if self._validate_args:
@@ -77,7 +80,11 @@ class Gamma(ExponentialFamily):
     def cdf(self, value):
         if self._validate_args:
             self._validate_sample(value)
-        return gammainc(self.concentration, self.rate * value)
+        # rate * value exactly, as float64 x + x_lo: for a law narrower than a
+        # float neighbouring values must not round to one argument.
+        dtype = torch.promote_types(self.rate.dtype, value.dtype)
+        x, x_lo = two_product(self.rate.to(torch.float64), value.to(torch.float64))
+        return gammainc(self.concentration, x, x_lo).to(dtype)
 
     def icdf(self, value):
         return gammaincinv(self.concentration, value) / self.rate

@@ -4,7 +4,8 @@ import torch
 
 from distributions import constraints
 from distributions.distribution import Distribution
-from distributions.special import gammaincc, gammainccinv, standard_gamma
+from distributions.open_support import clamp_to_support
+from distributions.special import gammaincc, gammainccinv, standard_gamma, two_product
 from distributions.utils import broadcast_all
 
 __all__ = ["InverseGamma"]
@@ -63,7 +64,9 @@ class InverseGamma(Distribution):
 
     def rsample(self, sample_shape=torch.Size()):
         shape = self._extended_shape(sample_shape)
-        return self.rate / standard_gamma(self.concentration.expand(shape))
+        # rate / G over- or underflows at extreme parameters: keep a positive float.
+        x = self.rate / standard_gamma(self.concentration.expand(shape))
+        return clamp_to_support(x, 0.0, open_low=True)
 
     def log_prob(self, value):
         if self._validate_args:
@@ -74,7 +77,14 @@ class InverseGamma(Distribution):
     def cdf(self, value):
         if self._validate_args:
             self._validate_sample(value)
-        return gammaincc(self.concentration, self.rate / value)
+        # rate / value as float64 x + x_lo, the remainder from an exact product: for
+        # a law narrower than a float neighbouring values must not round to one argument.
+        dtype = torch.promote_types(self.rate.dtype, value.dtype)
+        rate, value64 = self.rate.to(torch.float64), value.to(torch.float64)
+        x = rate / value64
+        p, e = two_product(x.detach(), value64.detach())
+        x_lo = ((rate.detach() - p) - e) / value64.detach()
+        return gammaincc(self.concentration, x, x_lo).to(dtype)
 
     def icdf(self, value):
         return self.rate / gammainccinv(self.concentration, value)

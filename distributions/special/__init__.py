@@ -25,6 +25,7 @@ from distributions.special.incomplete_gamma import (
     gammainccinv,
     gammaincinv,
     log_gamma_density,
+    two_product,
 )
 from distributions.special.log_gamma import (
     digamma_difference,
@@ -54,4 +55,5 @@ __all__ = [
     "log_standard_gamma",
     "standard_gamma",
     "stirling_correction",
+    "two_product",
 ]
