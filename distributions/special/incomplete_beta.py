@@ -2,7 +2,8 @@
 
 ``I_x(a, b)`` is evaluated from its continued fraction (Abramowitz & Stegun
 1964, 26.5.8; Press et al., Numerical Recipes 3rd ed. 2007, section 6.4; see
-:mod:`distributions.special.beta_continued_fraction`), on the side of the symmetry ``I_x(a, b) = 1 - I_{1-x}(b, a)`` where it converges fast. The
+:mod:`distributions.special.beta_continued_fraction`), on the side of the
+symmetry ``I_x(a, b) = 1 - I_{1-x}(b, a)`` where it converges fast. The
 prefactor ``x^a (1-x)^b / B(a, b)`` is formed in log space, and for large ``a``
 and ``b`` around the mean ``x0 = a / (a + b)`` as
 ``exp(-(a rlog(x/x0) + b rlog(y/y0))) sqrt(ab / (2 pi (a+b))) exp(-Delta)`` with

@@ -298,10 +298,7 @@ def _check_expand(d, x):
 # each still runs (a fix shows up as XPASS) except where a run takes minutes.
 KNOWN = {
     "Beta": "cdf(icdf(u)) off at float32 concentrations near 1e34",
-    "Chi2": "cdf(icdf(u)) off at extreme df",
     "FisherSnedecor": "cdf(icdf(u)) off at extreme df",
-    "Gamma": "cdf(icdf(u)) off at extreme concentration",
-    "InverseGamma": "cdf(icdf(u)) off at extreme concentration",
     "MultivariateNormal": "draws with log_prob -inf for extreme scale_tril",
     "LogisticNormal": "log_prob of own draws -inf where scale is below the float spacing of loc "
     "(the stick-breaking round trip is exact to an ulp, not bit for bit) or a piece is below "
