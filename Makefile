@@ -11,7 +11,8 @@ PYTHON := .venv/bin/python
 STAMP := .venv/.scgppl-installed
 endif
 PIP := $(PYTHON) -m pip
-NUMPYRO_PYTHON ?= .bench-venvs/numpyro/bin/python
+NUMPYRO_VENV ?= .bench-venvs/numpyro
+NUMPYRO_PYTHON := $(NUMPYRO_VENV)/bin/python
 EXTRAS ?= test,examples
 
 .PHONY: setup demo test lint bench format docs
@@ -54,8 +55,8 @@ docs: $(DOCS_STAMP)
 bench: setup
 	$(PIP) install -q -c constraints.txt -e ".[bench]" || echo "pyro-ppl not installable: benchmarking without Pyro"
 	# NumPyro, a peer in its own interpreter (jax): the section is skipped when it does not install.
-	@[ -x $(NUMPYRO_PYTHON) ] || python3 -m venv .bench-venvs/numpyro || rm -rf .bench-venvs/numpyro
-	@$(NUMPYRO_PYTHON) -c "import numpyro" 2>/dev/null || .bench-venvs/numpyro/bin/pip install -q jax jaxlib numpyro \
+	@[ -x $(NUMPYRO_PYTHON) ] || python3 -m venv $(NUMPYRO_VENV) || rm -rf $(NUMPYRO_VENV)
+	@$(NUMPYRO_PYTHON) -c "import numpyro" 2>/dev/null || $(NUMPYRO_VENV)/bin/pip install -q jax jaxlib numpyro \
 		|| echo "jax/numpyro not installable: benchmarking without NumPyro"
 	# glibc hands blocks over 128 KiB straight back to the OS, so every fresh 1e6-element
 	# tensor page-faults anew; on sandboxed machines that fault cost swamps the
