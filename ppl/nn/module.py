@@ -69,7 +69,7 @@ class _CallScope:
 
     # enter/leave are called explicitly, in try/finally, not through `with`:
     # dynamo cannot enter a context manager made outside the compiled region.
-    def enter(self) -> None:
+    def enter(self) -> dict[str, Any] | None:
         """Enters one (possibly nested) call; returns the call's site values."""
         state = self._state
         if state.depth == 0:
@@ -265,7 +265,9 @@ def _with_sites(module: Module, description: str) -> str:
 
 
 def _new_mixed(cls: type[Module], torch_class: type) -> Module:
-    mixed = cls[torch_class]
+    # Module[torch_class] builds the mixed class in __class_getitem__, which mypy
+    # reads as generic-alias syntax: hence the ignores here and in to_bayesian_.
+    mixed = cls[torch_class]  # type: ignore[index]
     return mixed.__new__(mixed)
 
 
@@ -326,11 +328,11 @@ def to_bayesian_(module: torch.nn.Module, name: str = "") -> torch.nn.Module:
         raise TypeError(f"to_bayesian_: expected a torch.nn.Module, got {type(module).__name__}")
     for submodule in module.modules():
         if not isinstance(submodule, Module):
-            submodule.__class__ = Module[type(submodule)]
-            submodule._init_sites("")
+            submodule.__class__ = Module[type(submodule)]  # type: ignore[misc]
+            submodule._init_sites("")  # type: ignore[operator]
     object.__setattr__(module, "_ppl_prefix", name)
     for child_name, child in module.named_children():
-        _adopt(module, child_name, child)
+        _adopt(module, child_name, child)  # type: ignore[arg-type]  # its class is a mix now
     return module
 
 
