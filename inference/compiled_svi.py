@@ -324,6 +324,17 @@ class _Capture:
             old.copy_(torch.where(keep, value, old))
 
 
+def _drop_host_reads(graph):
+    # A fake tensor made from a closed-over constant knows its value, so an
+    # ``.item()`` on it is answered at capture time and recorded as a host read
+    # whose result the graph never uses (the Python branch it fed is already
+    # taken). Reads of inputs cannot be answered: they fail the capture instead.
+    for node in list(graph.graph.nodes):
+        if node.target is torch.ops.aten._local_scalar_dense.default and not node.users:
+            graph.graph.erase_node(node)
+    graph.recompile()
+
+
 def _grads(loss, params):
     if not params or not loss.requires_grad:
         return [None] * len(params)
@@ -409,6 +420,7 @@ class CompiledSVIStep:
                 graph = make_fx(capture, tracing_mode="fake", _allow_non_fake_inputs=True)(
                     *examples
                 )
+                _drop_host_reads(graph)
                 with torch._inductor.config.patch(fallback_random=True):
                     compiled = torch._inductor.compile(graph, examples)
         except _NotReady:
