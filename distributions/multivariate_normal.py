@@ -64,6 +64,15 @@ class MultivariateNormal(Distribution):
     Matrix checks run on the argument as given, before it is broadcast to the
     batch shape.
 
+    Draws are rounded to the dtype, and a law narrower than that rounding in
+    some direction cannot be represented: where ``scale_tril``'s condition
+    number (at least the ratio of its largest row norm to its smallest
+    diagonal entry) nears ``1 / eps`` of the dtype (about 1e7 in float32), the
+    rounding of a draw along its wide directions is many standard deviations
+    along its narrow ones, and ``log_prob`` of that draw can fall below the
+    float range (``-inf``, the correct rounding of a true log-density past
+    ``-3e38``). Use float64, or a better-conditioned parameterization, there.
+
     Args:
         loc: mean vectors, shape ``batch + (n,)``.
         covariance_matrix: positive definite, shape ``batch + (n, n)``.

@@ -86,6 +86,14 @@ class Wishart(ExponentialFamily):
         ValueError: when not exactly one matrix is given, ``df <= p - 1``, or the
             matrix is not positive definite.
 
+    Draws ``L A A^T L^T`` are positive definite in exact arithmetic; in floating
+    point one whose condition number passes ``1 / eps`` of the dtype (a
+    ``scale_tril`` conditioned past about ``1 / sqrt(eps)``, or ``df`` near
+    ``p - 1``, where a chi-square factor of ``A`` is tiny) rounds to a matrix
+    that is not numerically positive definite. :meth:`rsample` redraws those
+    (as ``torch.distributions`` does) and warns about any left; nothing in the
+    dtype can represent them. Use float64 or a better-conditioned scale there.
+
     Warns:
         UserWarning: when ``df < p``, where samples are often numerically singular.
 

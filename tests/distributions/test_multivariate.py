@@ -226,6 +226,21 @@ def test_low_rank_log_prob_matches_scipy():
         torch.testing.assert_close(dist.precision_matrix[b], torch.linalg.inv(torch.tensor(cov)))
 
 
+def test_mvn_log_prob_of_unrepresentable_draws_is_the_rounded_float64_value():
+    # The fuzzer's scale_tril: diagonal 2e-9 under off-diagonals of 20 (condition
+    # ~1e10, past float32's 1 / eps). A float32 draw rounds by ~1e-6 along the wide
+    # directions, thousands of narrow standard deviations: the same point scored in
+    # float64 lies below -3.4e38, so float32's -inf is its correct rounding.
+    torch.manual_seed(0)
+    tril = torch.tensor([[2.06e-9, 0, 0], [-20.0, 2.06e-9, 0], [-20.0, 20.0, 2.06e-9]])
+    loc = torch.tensor([0.97, -0.24, 0.18])
+    x = D.MultivariateNormal(loc, scale_tril=tril).sample((6,))
+    lp32 = D.MultivariateNormal(loc, scale_tril=tril).log_prob(x)
+    lp64 = D.MultivariateNormal(loc.double(), scale_tril=tril.double()).log_prob(x.double())
+    assert bool(lp32.isinf().any()) and bool(lp64.isfinite().all())
+    torch.testing.assert_close(lp32, lp64.float(), rtol=1e-4, atol=0)  # float() rounds to -inf
+
+
 def _mp_low_rank_log_prob(loc, w, d, x):
     import mpmath
 
