@@ -94,7 +94,8 @@ def layered_layout(graph: nx.DiGraph) -> dict[str, tuple[float, float]]:
         return tuple(sorted(names, key=outerness, reverse=True))
 
     pos: dict[str, tuple[float, float]] = {}
-    y, previous = 0.0, set[str]()
+    y = 0.0
+    previous: set[str] = set()
     for node in sorted(depth, key=lambda n: (plates_of(n), depth[n], n)):
         current = set(plates_of(node))
         if pos:
