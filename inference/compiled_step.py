@@ -16,7 +16,9 @@ How a call is served:
    program once (site names, shapes, supports, model/guide match).
 2. Later calls with that structure run compiled, with validation off inside
    the region: validation decides by ``.item()`` whether to raise, and a host
-   read is a graph break.
+   read is a graph break. The owner computes the data checks as a tensor flag
+   inside the region instead (``inference.jit``, :mod:`inference.compiled_checks`)
+   and reruns an estimate that fails them eagerly.
 3. Compilation is tried with ``fullgraph=True`` first. When it fails (a graph
    break: ``.item()``, ``if z:``, an untraceable call), it is retried with
    ``fullgraph=False`` where the owner asked for pieces, else the owner runs

@@ -18,9 +18,9 @@ operations it runs (no branch on a value can be in it, see above).
 
 Called directly, :meth:`loss_and_grads` compiles only the forward loss
 (:class:`~inference.compiled_step.CompiledLoss`, dynamo with ``fullgraph=True``;
-the backward runs through AOTAutograd) and runs it with validation off after
-the eager warm-up of each structure, so data are checked only at warm-ups
-there: use SVI, or the eager estimator, to have every batch validated. The
+the backward runs through AOTAutograd) after the eager warm-up of each
+structure. Its data checks are tensor flags too: an estimate whose data fail
+them is dropped and recomputed eagerly, which raises the eager error. The
 credit table of a ``JitTraceGraph_ELBO`` loss compiled that way is the
 warm-up's, which holds while dynamo's guards hold (``fullgraph=True`` puts
 every branch under them); a recompile or a changed structure discards that
@@ -29,6 +29,8 @@ estimate and warms up again. ``differentiable_loss`` and ``loss`` stay eager.
 
 import torch
 
+import ppl
+from inference.compiled_checks import data_checks
 from inference.compiled_step import CompiledLoss, CompileFallbackWarning, args_key
 from inference.compiled_svi import CompiledSVIStep
 from inference.mean_field import TraceMeanField_ELBO
@@ -72,6 +74,7 @@ class _CompiledSteps:
             quiet=bool(self.options.get("ignore_jit_warnings", False)),
         )
         self._captured_traces = None
+        self._check_data = False
 
     def svi_step(self, svi, args, kwargs):
         """One whole SVI step compiled (see :mod:`inference.compiled_svi`), or ``None`` for eager.
@@ -102,13 +105,31 @@ class _CompiledSteps:
         return super()._particle_loss(model_trace, guide_trace, prov)
 
     def _forward(self, model, guide, args, kwargs):
-        return self.differentiable_loss(model, guide, *args, **kwargs)
+        # Compiled with validation off (a host read would break the graph): the
+        # data checks come back as a tensor flag instead (inference.compiled_checks).
+        if not self._check_data:
+            return self.differentiable_loss(model, guide, *args, **kwargs), None
+        loss, traces = self._traced_loss(model, guide, args, kwargs)
+        return loss, data_checks(traces)
+
+    def _run_compiled(self, model, guide, args, kwargs):
+        self._check_data = ppl.is_validation_enabled()
+        out = self.compiled(model, guide, args, kwargs)
+        if out is None:
+            return None
+        loss, valid = out
+        if valid is not None and not bool(valid):
+            # Invalid data: this estimate is dropped, and the eager one that
+            # replaces it (validation on) raises the eager error.
+            self.baselines.reject()
+            return None
+        return loss
 
     def _warm_state(self):
         return None
 
     def _compiled_loss(self, model, guide, args, kwargs, key):
-        return self.compiled(model, guide, args, kwargs)
+        return self._run_compiled(model, guide, args, kwargs)
 
     def loss_and_grads(self, model, guide, *args, **kwargs):
         """One step's loss and gradients: compiled once the structure is warm.
@@ -204,7 +225,7 @@ class JitTraceGraph_ELBO(_CompiledSteps, TraceGraph_ELBO):
         compiles = self.compiled.compiles
         self._frozen_table, self.needs_provenance = state["table"], False
         try:
-            loss = self.compiled(model, guide, args, kwargs)
+            loss = self._run_compiled(model, guide, args, kwargs)
         finally:
             self._frozen_table = None
             del self.needs_provenance  # the class attribute (True) again

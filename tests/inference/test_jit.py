@@ -18,6 +18,7 @@ from inference import (
     SVI,
     JitTrace_ELBO,
     JitTraceGraph_ELBO,
+    Trace_ELBO,
 )
 from inference.compiled_step import CompileFallbackWarning
 from inference.optim import Adam
@@ -140,3 +141,28 @@ def test_a_value_branch_falls_back_with_one_warning():
 def test_tracegraph_refuses_compiling_in_pieces():
     with pytest.raises(ValueError, match=r"compile_pieces=True\): the data-flow graph"):
         JitTraceGraph_ELBO(compile_pieces=True)
+
+
+def _binary(x):
+    p = ppl.sample("p", Normal(0.0, 1.0))
+    with ppl.plate("data", x.shape[0]):
+        ppl.sample("x", Bernoulli(logits=p), obs=x)
+
+
+def _binary_guide(x):
+    ppl.sample("p", Normal(ppl.param("p_loc", torch.tensor(0.0)), 1.0))
+
+
+@pytest.mark.slow
+def test_invalid_data_in_a_compiled_loss_raises_the_eager_error():
+    good, bad = torch.tensor([0.0, 1.0, 1.0]), torch.tensor([0.0, 0.5, 1.0])
+    with pytest.raises(ValueError) as eager_error:
+        Trace_ELBO().loss_and_grads(_binary, _binary_guide, bad)
+    elbo = JitTrace_ELBO()
+    for _ in range(2):  # the warm-up, then the compiled estimate
+        elbo.loss_and_grads(_binary, _binary_guide, good)
+    assert elbo.compiled.compiles == 1
+    with pytest.raises(ValueError) as compiled_error:
+        elbo.loss_and_grads(_binary, _binary_guide, bad)
+    assert str(compiled_error.value) == str(eager_error.value)
+    assert elbo.compiled.compiles == 1 and not elbo.compiled.failed  # flagged, not recompiled
