@@ -25,6 +25,26 @@ _MAX_ITER = 3000
 _CHECK_EVERY = 3  # iterations between convergence tests (each test costs ~20 operations)
 
 
+def _coefficients_differentiable(a, ab, b, x, m, ta, tb):
+    """:func:`_coefficients` without in-place operations, for a graph autograd records.
+
+    A backward pass with ``create_graph=True`` (second derivatives of
+    ``betainc``) differentiates through the recurrence, and autograd refuses a
+    tensor it saved being overwritten.
+    """
+    am, abm, a2m = a + m, ab + m, a + 2 * m
+    r0, r1, r2 = a2m.reciprocal(), (a2m + 1).reciprocal(), (a2m + 2).reciprocal()
+    odd = -(am * abm * x * r0 * r1)
+    even_over_b = x * r1 * r2 * (m + 1)
+    bm = b - (m + 1)
+    even = even_over_b * bm
+    if ta is None:
+        return odd, even, None, None
+    dodd = odd * (ta * (am.reciprocal() - r0 - r1) + abm.reciprocal())
+    deven = even_over_b * (tb - ta * bm * (r1 + r2))
+    return odd, even, dodd, deven
+
+
 def _coefficients(a, ab, b, x, m, ta, tb):
     """The ``m``-th odd and even coefficients and, given ``ta``, their derivatives.
 
@@ -59,30 +79,44 @@ class _Fraction:
         self.values = [one, one.clone(), zero, one.clone()]  # A_{-1}, A_0, B_{-1}, B_0
         self.tangents = [zero.clone() for _ in range(4)] if ta is not None else None
         self.previous = (one, zero)  # (f, d log f) at the last check
+        inputs = (a, b, x) + ((ta,) if ta is not None else ())
+        self.recorded = torch.is_grad_enabled() and any(t.requires_grad for t in inputs)
 
     def iterate(self, m):
-        odd, even, dodd, deven = _coefficients(self.a, self.ab, self.b, self.x, m, self.ta, self.tb)
+        coefficients = _coefficients_differentiable if self.recorded else _coefficients
+        odd, even, dodd, deven = coefficients(self.a, self.ab, self.b, self.x, m, self.ta, self.tb)
         self._step(odd, dodd)
         self._step(even, deven)
 
     def _step(self, coef, dcoef):
-        # X_n = X_{n-1} + coef X_{n-2}, written over X_{n-2} (no new tensors).
+        # X_n = X_{n-1} + coef X_{n-2}, written over X_{n-2} (no new tensors)
+        # unless autograd records the graph.
         a1, a0, b1, b0 = self.values
         if self.tangents is not None:
             da1, da0, db1, db0 = self.tangents
-            da1.mul_(coef).add_(da0).addcmul_(dcoef, a1)
-            db1.mul_(coef).add_(db0).addcmul_(dcoef, b1)
+            if self.recorded:
+                da1, db1 = da0 + coef * da1 + dcoef * a1, db0 + coef * db1 + dcoef * b1
+            else:
+                da1.mul_(coef).add_(da0).addcmul_(dcoef, a1)
+                db1.mul_(coef).add_(db0).addcmul_(dcoef, b1)
             self.tangents = [da0, da1, db0, db1]
-        a1.mul_(coef).add_(a0)
-        b1.mul_(coef).add_(b0)
+        if self.recorded:
+            a1, b1 = a0 + coef * a1, b0 + coef * b1
+        else:
+            a1.mul_(coef).add_(a0)
+            b1.mul_(coef).add_(b0)
         self.values = [a0, a1, b0, b1]
 
     def check(self):
         """Rescales, and returns ``(settled, f, d log f)`` at the latest convergent."""
         # B_{n-1} and B_n are never both 0 (that would make every B zero).
         scale = (self.values[2].abs() + self.values[3].abs()).reciprocal()
-        for t in self.values + (self.tangents or []):
-            t.mul_(scale)
+        if self.recorded:
+            self.values = [t * scale for t in self.values]
+            self.tangents = [t * scale for t in self.tangents] if self.tangents else None
+        else:
+            for t in self.values + (self.tangents or []):
+                t.mul_(scale)
         _, a0, _, b0 = self.values
         f, (f_prev, dlog_prev) = a0 / b0, self.previous
         settled = (f - f_prev).abs() <= _TOL * f.abs()
