@@ -7,6 +7,7 @@ against torch keeps working, and add a few conveniences used across families.
 import functools
 import math
 from numbers import Number
+from typing import Any
 
 import torch
 
@@ -107,7 +108,7 @@ def safe_xlogy(x, y):
     return torch.where(unweighted, torch.zeros_like(log_y), x * log_y)
 
 
-def broadcast_all(*values):
+def broadcast_all(*values: Any) -> tuple[torch.Tensor, ...]:
     """Broadcasts numbers and tensors to one common shape, as tensors.
 
     Numbers become tensors of the dtype and device of the first tensor argument
@@ -160,7 +161,7 @@ def broadcast_all(*values):
     return tuple(torch.broadcast_tensors(*tensors))
 
 
-def _number_tensor(value, dtype, device):
+def _number_tensor(value: Number, dtype: torch.dtype, device: Any) -> torch.Tensor:
     # torch.scalar_tensor skips torch.tensor's parsing of nested sequences: half
     # the cost for the Python numbers most models pass (Normal(0.0, 1.0)).
     if type(value) is float or (type(value) is int and -(2**53) <= value <= 2**53):

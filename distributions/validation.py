@@ -14,8 +14,7 @@ subject is ``"Normal.log_prob: value"``) and the runtime's observed sites
 """
 
 import weakref
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 
@@ -38,9 +37,8 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class Subject:
-    """Who a sample check is about, for its messages.
+class Subject(NamedTuple):
+    """Who a sample check is about, for its messages (a tuple: cheap to build per site).
 
     Attributes:
         prefix: what the message starts with, e.g. ``"Normal.log_prob: "``.
@@ -93,7 +91,7 @@ def mark_valid(value: torch.Tensor, constraint: constraints.Constraint) -> None:
         >>> is_known_valid(x, constraints.positive)
         False
     """
-    if torch.compiler.is_compiling() or torch._C._is_torch_function_mode_enabled():
+    if torch._C._is_torch_function_mode_enabled() or torch.compiler.is_compiling():
         return  # a tracing mode would see the version read
     try:
         entry = (weakref.ref(value), value._version, constraint)
@@ -162,13 +160,16 @@ def _both(upper_check):
 # every comparison, so a NaN anywhere is caught; a False or None only sends the
 # caller to ``check()``, which locates the offending element.
 _EXTREME_CHECKS = {
-    type(constraints.real): lambda c, lo, hi: lo == lo and hi == hi,
+    type(constraints.real): lambda c, lo, hi: lo == lo and hi == hi,  # not NaN
     constraints.greater_than: _lower(lambda lo, bound: lo > bound),
     constraints.greater_than_eq: _lower(lambda lo, bound: lo >= bound),
     constraints.less_than: _upper(lambda hi, bound: hi < bound),
     constraints.interval: _both(lambda hi, bound: hi <= bound),
     constraints.half_open_interval: _both(lambda hi, bound: hi < bound),
 }
+
+
+_NOT_NAN = _EXTREME_CHECKS[type(constraints.real)]
 
 
 def _extremes(value):
@@ -198,6 +199,10 @@ def _fast_ok(constraint, value):
         return _fast_ok_wrapped(constraint, value)
     if value.dtype is torch.bool or value.numel() == 0:
         return None
+    if predicate is _NOT_NAN and value.numel() > 1:
+        # The sum is NaN when an element is (or +inf meets -inf, which check() then clears).
+        total = value.sum().item()
+        return True if total == total else None
     return True if predicate(constraint, *_extremes(value)) else None
 
 
@@ -273,16 +278,19 @@ def check_arguments(dist: Any) -> None:
 
 def _check_each_argument(dist):
     cls = type(dist)
+    values = dist.__dict__
     for name, constraint in dist.arg_constraints.items():
+        value = values.get(name)
+        if value is None:
+            if is_dependent(constraint) or isinstance(getattr(cls, name, None), lazy_property):
+                continue  # not checked, or derived lazily and not computed yet
+            value = getattr(dist, name)
+        elif isinstance(value, torch.Tensor) and is_known_valid(value, constraint):
+            continue  # a dependent constraint is never recorded, so it cannot pass here
         if is_dependent(constraint):
             continue
-        if name not in dist.__dict__ and isinstance(getattr(cls, name, None), lazy_property):
-            continue
-        value = getattr(dist, name)
         if not isinstance(value, torch.Tensor):
             value = torch.as_tensor(value)
-        elif is_known_valid(value, constraint):
-            continue
         if _fast_ok(constraint, value):
             continue
         valid = constraint.check(value)

@@ -7,6 +7,7 @@ keeps models cheap to run outside inference.
 """
 
 import warnings
+from typing import Any
 
 import torch
 
@@ -154,7 +155,13 @@ def observe(name, fn, value):
     return sample(name, fn, obs=value)
 
 
-def param(name, init_value=None, *, constraint=constraints.real, event_dim=None):
+def param(
+    name: str,
+    init_value: Any = None,
+    *,
+    constraint: Any = constraints.real,
+    event_dim: int | None = None,
+) -> torch.Tensor:
     """Reads (creating on first use) the learnable parameter ``name``.
 
     The store keeps an unconstrained tensor and returns its image under
@@ -192,7 +199,12 @@ def param(name, init_value=None, *, constraint=constraints.real, event_dim=None)
     return msg.value
 
 
-def _read_param(name, init_value=None, constraint=constraints.real, event_dim=None):
+def _read_param(
+    name: str,
+    init_value: Any = None,
+    constraint: Any = constraints.real,
+    event_dim: int | None = None,
+) -> torch.Tensor:
     # The store's value is the image of transform_to(its constraint): with
     # validation on it is recorded as satisfying it, so a distribution taking
     # it as an argument with that constraint does not check it again.

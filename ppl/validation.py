@@ -4,6 +4,11 @@ Validation is on by default. Turning it off with :func:`enable_validation`
 also turns off the distributions' argument checks, and removes every check in
 this module from the per-site path (one boolean test remains).
 
+The observed-value rules (type, event shape, broadcast, support) are the
+distributions' own (:mod:`distributions.validation`); this module adds the
+site's name to their messages and the two rules only a site has (the dtype
+of an observation, and a broadcast that counts observations several times).
+
 Each error here has a test matching its text (``tests/ppl/test_validation.py``).
 """
 
