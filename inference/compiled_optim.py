@@ -24,6 +24,8 @@ Example:
     0.0
 """
 
+from collections.abc import Callable
+
 import torch
 
 from inference.optim.clipped_adam import ClippedAdamOptimizer
@@ -46,7 +48,7 @@ class UnsupportedOptimizerError(TypeError):
     """The optimizer has no functional update (or uses an option it does not cover)."""
 
 
-def register_update(optim_cls, host=None):
+def register_update(optim_cls: type, host: Callable | None = None) -> Callable:
     """Registers the decorated function as the functional update of ``optim_cls``.
 
     Args:
@@ -66,7 +68,7 @@ def register_update(optim_cls, host=None):
     return decorator
 
 
-def functional_update(optim_cls: type) -> object:
+def functional_update(optim_cls: type) -> Callable:
     """The registered update of ``optim_cls`` (exact class, then its bases).
 
     Raises:
@@ -93,7 +95,8 @@ def clip_gradient(grad: torch.Tensor, clip_args: dict) -> torch.Tensor:
     """``clip_args`` applied to one gradient, as :func:`inference.optim.per_param.clip_gradients`.
 
     Example:
-        >>> [round(g, 4) for g in clip_gradient(torch.tensor([3.0, 4.0]), {"clip_norm": 1.0}).tolist()]
+        >>> clipped = clip_gradient(torch.tensor([3.0, 4.0]), {"clip_norm": 1.0})
+        >>> [round(g, 4) for g in clipped.tolist()]
         [0.6, 0.8]
     """
     clip_norm = clip_args.get("clip_norm")

@@ -41,7 +41,8 @@ a seed gives the same losses run to run.
 import collections
 import re
 import warnings
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import torch
 from torch.fx.experimental.proxy_tensor import make_fx
@@ -373,7 +374,9 @@ class CompiledSVIStep:
         8
     """
 
-    def __init__(self, owner, run_loss, max_structures=8, quiet=False):
+    def __init__(
+        self, owner: str, run_loss: Callable, max_structures: int = 8, quiet: bool = False
+    ) -> None:
         self.owner = owner
         self.run_loss = run_loss
         self.max_structures = max_structures
@@ -383,7 +386,7 @@ class CompiledSVIStep:
         self.compiles = 0  # programs captured and compiled
         self.warmups = 0  # eager steps that (re)started a structure
 
-    def __call__(self, svi, args: tuple, kwargs: dict):
+    def __call__(self, svi: Any, args: tuple, kwargs: dict) -> StepResult | None:
         """The step's :class:`StepResult`, or ``None`` when SVI must run it eagerly."""
         if self.failed:
             return None

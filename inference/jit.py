@@ -27,12 +27,15 @@ every branch under them); a recompile or a changed structure discards that
 estimate and warms up again. ``differentiable_loss`` and ``loss`` stay eager.
 """
 
+from collections.abc import Callable
+from typing import Any
+
 import torch
 
 import ppl
 from inference.compiled_checks import data_checks
 from inference.compiled_step import CompiledLoss, CompileFallbackWarning, args_key
-from inference.compiled_svi import CompiledSVIStep
+from inference.compiled_svi import CompiledSVIStep, StepResult
 from inference.mean_field import TraceMeanField_ELBO
 from inference.stochastic_graph import structure_key
 from inference.trace_elbo import Trace_ELBO, TraceGraph_ELBO
@@ -76,7 +79,7 @@ class _CompiledSteps:
         self._captured_traces = None
         self._check_data = False
 
-    def svi_step(self, svi, args, kwargs):
+    def svi_step(self, svi: Any, args: tuple, kwargs: dict) -> StepResult | None:
         """One whole SVI step compiled (see :mod:`inference.compiled_svi`), or ``None`` for eager.
 
         Returns:
@@ -86,7 +89,7 @@ class _CompiledSteps:
         """
         return self.svi_steps(svi, args, kwargs)
 
-    def eager_loss_and_grads(self, model, guide, *args, **kwargs):
+    def eager_loss_and_grads(self, model: Callable, guide: Callable, *args, **kwargs) -> float:
         """The eager estimator's :meth:`loss_and_grads` (SVI's warm-up and fallback steps)."""
         return super().loss_and_grads(model, guide, *args, **kwargs)
 
