@@ -52,8 +52,8 @@ def poisson_draws(rate):
     Up to 1e16 this is ``torch.poisson`` (exact). Above, a standard normal ``z``
     is mapped through the Cornish-Fisher expansion of the Poisson quantile to
     its first correction, ``rate + sqrt(rate) z + (z^2 - 1) / 6`` (the count
-    whose continuity-corrected cdf is ``Phi(z)``), rounded to an integer, in
-    float64. The first omitted term is of order ``z^3 / sqrt(rate)`` counts,
+    whose continuity-corrected cdf is ``Phi(z)``), rounded to an integer. The
+    first omitted term is of order ``z^3 / sqrt(rate)`` counts,
     below 1e-7 of a count here, so it moves a draw across an integer with
     probability of about that order. Only elementwise ops, so ``torch.vmap``
     batches it.
@@ -65,10 +65,11 @@ def poisson_draws(rate):
     """
     big = rate > _CORNISH_FISHER_RATE
     exact = torch.poisson(torch.where(big, 0.0, rate))
-    lam = torch.where(big, rate, _CORNISH_FISHER_RATE).double()
-    z = torch.randn(rate.shape, dtype=torch.float64, device=rate.device)
-    approx = (lam + lam.sqrt() * z + (z.pow(2) - 1) / 6).round().clamp(min=0)
-    return torch.where(big, approx.to(rate.dtype), exact)
+    # In the rate's dtype: past 1e16 the float spacing near the rate (2 in
+    # float64, 1e9 in float32) dwarfs the rounding of these few operations.
+    z = torch.randn_like(rate)
+    approx = (rate + rate.sqrt() * z + (z * z - 1) / 6).round().clamp(min=0)
+    return torch.where(big, approx, exact)
 
 
 def near_normal(variance, skewness):

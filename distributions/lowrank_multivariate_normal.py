@@ -201,6 +201,8 @@ class LowRankMultivariateNormal(Distribution):
         w, diag = self._unbroadcasted_cov_factor, self._unbroadcasted_cov_diag
         # a = (s C)^{-1} W^T (D / s)^{-1} diff: the scaled forms, which do not overflow.
         projected = batch_mv(w.mT, diff / (diag / self._capacitance_scale.unsqueeze(-1)))
+        # One broadcast solve (folding samples into columns, as batch_mahalanobis
+        # does, rounds expanded and unexpanded batches differently at the edges).
         a = torch.cholesky_solve(projected.unsqueeze(-1), self._capacitance_tril).squeeze(-1)
         residual = diff - batch_mv(w, a)
         return a.pow(2).sum(-1) + (residual.pow(2) / diag).sum(-1)

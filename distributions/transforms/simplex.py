@@ -70,9 +70,10 @@ class StickBreakingTransform(Transform):
     ``y_i = z_i * prod_{j<i} (1 - z_j)`` and the last piece takes the rest. This
     is the construction of Stan's simplex transform (Stan Reference Manual,
     "Unit simplex"); the Jacobian is triangular, so
-    ``log|det| = sum_i log y_i + log(1 - z_i)``. Pieces are formed in log
-    space and kept at least the smallest normal float, so the inverse of a
-    forward image has finite logs even where ``z`` rounds to 0 or 1.
+    ``log|det| = sum_i log y_i + log(1 - z_i)``. ``z`` and ``1 - z`` come from
+    separate sigmoids and pieces are kept at least the smallest normal float,
+    so the inverse of a forward image has finite logs even where ``z`` rounds
+    to 0 or 1.
 
     Example:
         >>> StickBreakingTransform()(torch.zeros(3))
@@ -87,14 +88,14 @@ class StickBreakingTransform(Transform):
         return isinstance(other, StickBreakingTransform)
 
     def _call(self, x):
-        # In log space: log z and log(1 - z) are both accurate where z rounds to 0
-        # or 1 (a clipped z mapped x = 40 back to about 16 in float32). Only a
+        # z and 1 - z each from its own sigmoid: both accurate where z rounds to 0
+        # or 1 (a z clipped below 1 mapped x = 41 back to 17 in float32). Only a
         # piece below the smallest normal float is raised to it, so that every
         # piece and every tail sum keeps a finite log.
         shifted = x - _offsets(x)
-        log_left = F.pad(F.logsigmoid(-shifted).cumsum(-1), [1, 0], value=0.0)
-        log_piece = F.pad(F.logsigmoid(shifted), [0, 1], value=0.0) + log_left
-        return log_piece.exp().clamp(min=torch.finfo(x.dtype).tiny)
+        left = F.pad(torch.sigmoid(-shifted).cumprod(-1), [1, 0], value=1.0)
+        pieces = F.pad(torch.sigmoid(shifted), [0, 1], value=1.0) * left
+        return pieces.clamp(min=torch.finfo(x.dtype).tiny)
 
     def _inverse(self, y):
         head = y[..., :-1]
