@@ -8,6 +8,8 @@ surrogate (:mod:`inference.surrogate`), baselines -- is here once.
 
 import abc
 import math
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -154,7 +156,9 @@ class ELBO(abc.ABC):
         credit = self._credit(model_trace, guide_trace, prov, scored)
         return surrogate_loss(costs, scored, credit, self.baselines, self._combine)
 
-    def differentiable_loss(self, model, guide, *args, **kwargs):
+    def differentiable_loss(
+        self, model: Callable[..., Any], guide: Callable[..., Any], *args: Any, **kwargs: Any
+    ) -> torch.Tensor:
         """The loss whose value is ``-ELBO`` and whose derivatives are the estimator's."""
         self.baselines.commit()
         losses = []
@@ -193,24 +197,24 @@ _CHECKED_LIMIT = 64
 
 
 def _shape_key(trace):
-    """What the plate checks read of a trace, as a hashable tuple."""
+    """What the plate checks read of a trace's sample sites, as a hashable tuple."""
     key = []
     for name, site in trace.nodes.items():
-        if site.type != "sample" or not hasattr(site.fn, "batch_shape"):
-            key.append((name, site.type))
-            continue
-        value = site.value
+        if site.type != "sample":
+            continue  # the checks read sample sites only
+        fn, value, infer = site.fn, site.value, site.infer
+        sample_shape = site.kwargs.get("sample_shape", ())
         key.append(
             (
                 name,
                 site.mask is False,
-                site.fn.batch_shape,
-                site.fn.event_shape,
+                getattr(fn, "batch_shape", None),
+                getattr(fn, "event_shape", None),
                 value.shape if isinstance(value, torch.Tensor) else None,
-                tuple(site.kwargs.get("sample_shape", ())),
+                sample_shape if type(sample_shape) is not list else tuple(sample_shape),
                 site.cond_indep_stack,
-                tuple(site.infer.get("_enum_dims", ())),
-                site.infer.get("_enum_dim"),
+                tuple(infer["_enum_dims"]) if "_enum_dims" in infer else None,
+                infer.get("_enum_dim"),
             )
         )
     return tuple(key)
