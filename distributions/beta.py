@@ -86,7 +86,8 @@ class Beta(ExponentialFamily):
     def cdf(self, value):
         if self._validate_args:
             self._validate_sample(value)
-        return betainc(self.concentration1, self.concentration0, value)
+        # Past an end the cdf is 0 or 1 (with validation off), not betainc's NaN.
+        return betainc(self.concentration1, self.concentration0, value.clamp(0, 1))
 
     def icdf(self, value):
         return betaincinv(self.concentration1, self.concentration0, value)

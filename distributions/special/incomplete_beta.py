@@ -138,14 +138,52 @@ def betainc_log_parts(a, b, x, y, log_x=None, log_y=None):
         swap, a, b, x, y = _oriented(a, b, x, y)
         if log_x is not None:
             log_x, log_y = torch.where(swap, log_y, log_x), torch.where(swap, log_x, log_y)
-        large = _asymptotic(a, b)
-        h, _ = continued_fraction(a, b, x, skip=large)
+        large, lopsided = _asymptotic(a, b), _lopsided(a, b)
+        h, _ = continued_fraction(a, b, x, skip=large | lopsided)
         log_pref = _log_prefactor(a, b, x, y, log_x, log_y)
         log_j = log_pref - torch.log(a) + torch.log(h)
         log_jc = torch.log1p(-log_j.exp().clamp(max=1.0))
         if bool(large.any()):
             log_j, log_jc = _with_asymptotic(large, a, b, x, y, log_j, log_jc)
+        if bool(lopsided.any()):
+            logs = _accurate_logs(x, y) if log_x is None else (log_x, log_y)
+            lim = _gamma_limit_log(lopsided, a, b, *logs)
+            log_j, log_jc = (
+                torch.where(lopsided, lim[0], log_j),
+                torch.where(lopsided, lim[1], log_jc),
+            )
     return torch.where(swap, log_jc, log_j), torch.where(swap, log_j, log_jc), log_pref
+
+
+_LOPSIDED = 1e8  # one parameter this many times (the other + 1): the gamma limit
+
+
+def _lopsided(a, b):
+    """Where one parameter dwarfs the other, which is below Temme's range.
+
+    The fraction needs about ``sqrt(max(a, b))`` terms (it ran to its cap for
+    every Newton step of ``Beta(5.5e34, 4612).icdf``).
+    """
+    small = torch.minimum(a, b)
+    return (torch.maximum(a, b) >= _LOPSIDED * (small + 1)) & (small < ASYMPTOTIC_MIN)
+
+
+def _gamma_limit_log(mask, a, b, log_x, log_y):
+    """``(log I, log(1 - I))`` by the gamma limit, where ``mask`` (elsewhere finite filler).
+
+    For ``a >> b``, ``1 - x`` is nearly Gamma(b) / a: ``I_x(a, b) ~ Q(b, t)`` with
+    ``t = -(a + (b - 1) / 2) log x`` (the leading term of DiDonato & Morris 1992,
+    ACM TOMS 18(3), ``bgrat``); symmetrically ``I ~ P(a, -(b + (a - 1) / 2) log y)``
+    for ``b >> a``. Against 30-digit mpmath the relative error falls as
+    ``(b / a)^2`` (1e-11 at a = 1e6, b = 3.8): below 1e-15 from the ratio 1e8.
+    """
+    a_big = a >= b
+    shape = torch.where(a_big, b, a)
+    t = torch.where(a_big, -(a + (b - 1) / 2) * log_x, -(b + (a - 1) / 2) * log_y)
+    one = torch.ones_like(t)
+    shape, t = torch.where(mask, shape, one), torch.where(mask, t, one)
+    lower, upper = torch.special.gammainc(shape, t).log(), torch.special.gammaincc(shape, t).log()
+    return torch.where(a_big, upper, lower), torch.where(a_big, lower, upper)
 
 
 def _asymptotic(a, b):

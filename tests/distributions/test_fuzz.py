@@ -297,12 +297,10 @@ def _check_expand(d, x):
 # What the fuzzer found and is not yet mended (listed in the report of issue 16);
 # each still runs (a fix shows up as XPASS) except where a run takes minutes.
 KNOWN = {
-    "Beta": "icdf times out with one concentration huge and the other moderate (5.5e34, 4612): "
-    "the continued fraction needs ~sqrt(a) terms and Temme's expansion wants both >= 1e6 (a "
-    "gamma-limit expansion is missing); both near 1e34: cdf(icdf(u)) off, the law is narrower "
-    "than a float32 and betainc's argument rounds",
-    "FisherSnedecor": "through betainc, as Beta: icdf times out at (4.5e8, 3.8), cdf(icdf(u)) "
-    "off near (1e34, 1e34); log_prob of own draws -inf at df2 ~ 1e-18",
+    "Beta": "both concentrations near 1e34: cdf(icdf(u)) off, the law is narrower than a "
+    "float32 and Temme's expansion gets x rounded (Gamma's fix, an exact argument, is missing)",
+    "FisherSnedecor": "through betainc, as Beta: cdf(icdf(u)) off near (1e34, 1e34); log_prob "
+    "of own draws -inf at (5.5e34, 1e-17) in float64",
     "MultivariateNormal": "float32 draws of a scale_tril conditioned past 1 / eps (the "
     "generator's e^-20 diagonal under off-diagonals of 20) score below the float range: -inf is "
     "the rounding of the true log-density (documented in the class)",

@@ -10,6 +10,7 @@ import fractions
 import math
 import warnings
 
+import mpmath
 import numpy as np
 import pytest
 import scipy.special as sc
@@ -290,7 +291,7 @@ F64 = torch.float64
 
 def _brackets(d, u):
     """Whether each ``u`` lies within the cdf over the neighbouring floats of ``icdf(u)``."""
-    u = u.to(d.concentration.dtype)
+    u = u.to(d.mean.dtype)
     q = d.icdf(u)
     below = d.cdf(torch.nextafter(q, torch.zeros_like(q)))
     above = d.cdf(torch.nextafter(q, torch.full_like(q, float("inf"))))
@@ -373,3 +374,21 @@ def test_two_product_is_exact():
     exact = [fractions.Fraction(a) * fractions.Fraction(b) for a, b in zip(u.tolist(), v.tolist())]
     for pi, ei, x in zip(p.tolist(), e.tolist(), exact):
         assert abs(fractions.Fraction(pi) + fractions.Fraction(ei) - x) <= abs(x) * 2.0**-100
+
+
+@pytest.mark.parametrize("a, b", [(1e9, 3.8), (3.8, 1e9), (5.5e34, 4612.0), (1e12, 0.5)])
+def test_lopsided_beta_parameters_answer_quickly_and_match_mpmath(a, b):
+    # One parameter 1e8 times the other: the gamma limit, not a fraction of
+    # sqrt(max(a, b)) terms (Beta(5.5e34, 4612).icdf timed out). mpmath's betainc
+    # is the oracle; x is given with its complement for precision. The quantiles
+    # of these float32 laws (narrower than the spacing below 1) must sit on the
+    # step, with the cdf past 1 equal to 1 (it was NaN).
+    with mpmath.workdps(60):  # 1 - 8e-32 must survive as x
+        big, small = max(a, b), min(a, b)
+        tail = -mpmath.expm1(-mpmath.mpf(small) / big)  # the short side, near small / big
+        x, y = (1 - tail, tail) if a > b else (tail, 1 - tail)
+        expected = float(mpmath.betainc(a, b, 0, x, regularized=True))
+    t = [torch.tensor(float(v), dtype=F64) for v in (a, b, x, y)]
+    assert D.special.betainc(*t).item() == pytest.approx(expected, rel=1e-9)
+    d = D.Beta(torch.tensor(a), torch.tensor(b), validate_args=False)  # probes past 1
+    assert _brackets(d, torch.tensor([0.1, 0.5, 0.9]))
