@@ -97,6 +97,10 @@ class _Substitute(TorchFunctionMode):
         return func(*args, **kwargs)
 
 
+def _anchors(svi):
+    return svi.model, svi.guide, svi.optim, ppl.get_param_store()
+
+
 def _structure_key(svi, args, kwargs):
     return (
         id(svi.model),
@@ -200,6 +204,7 @@ class _Program:
     """One structure's captured and compiled step."""
 
     def __init__(self, layout, compiled, param_names, site_names):
+        self.updated = [layout.names.index(n) for n in param_names]
         self.layout = layout
         self.compiled = compiled
         self.param_names = param_names
@@ -227,8 +232,8 @@ class _Program:
             return
         for group in layout.torch_opt.param_groups:
             finish_group(layout.optim_cls, group)
-        for p in {id(layout.leaves[i]): layout.leaves[i] for i, _, _ in layout.state}.values():
-            host_update(layout.optim_cls, layout.torch_opt.state[p], {})
+        for i in self.updated:  # as torch's step: the parameters with a gradient
+            host_update(layout.optim_cls, layout.torch_opt.state[layout.leaves[i]], {})
 
 
 class _Capture:
@@ -393,11 +398,13 @@ class CompiledSVIStep:
         key = _structure_key(svi, args, kwargs)
         program = self.programs.get(key)
         if program is None:
-            self._remember(key, "warm")
+            # The key holds ids: the objects are kept alive with it, so an id
+            # cannot be reused by a new model while its entry exists.
+            self._remember(key, ("warm", _anchors(svi)))
             self.warmups += 1
             return None
         self.programs.move_to_end(key)
-        if program == "warm":
+        if isinstance(program, tuple):
             program = self._build(key, svi, args, kwargs)
             if program is None:
                 return None
@@ -438,6 +445,7 @@ class CompiledSVIStep:
         self.compiles += 1
         layout.data = []  # the warm-up's arguments were needed for the capture only
         program = _Program(layout, compiled, capture.param_names, capture.site_names)
+        program.anchors = _anchors(svi)
         self._remember(key, program)
         return program
 
