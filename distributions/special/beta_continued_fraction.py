@@ -81,6 +81,7 @@ class _Fraction:
         self.previous = (one, zero)  # (f, d log f) at the last check
         inputs = (a, b, x) + ((ta,) if ta is not None else ())
         self.recorded = torch.is_grad_enabled() and any(t.requires_grad for t in inputs)
+        self.written = torch.zeros(x.shape, dtype=torch.bool, device=x.device)
 
     def iterate(self, m):
         coefficients = _coefficients_differentiable if self.recorded else _coefficients
@@ -134,7 +135,7 @@ class _Fraction:
 
     def keep(self, index):
         """Keeps the elements at ``index`` (one gather per tensor, not a boolean mask each)."""
-        for name in ("live", "a", "b", "x", "ab", "ta", "tb"):
+        for name in ("live", "a", "b", "x", "ab", "ta", "tb", "written"):
             if getattr(self, name) is not None:
                 setattr(self, name, getattr(self, name).index_select(0, index))
         self.values = [t.index_select(0, index) for t in self.values]
@@ -186,9 +187,11 @@ def continued_fraction(a, b, x, ta=None, skip=None):
 def _run(frac, h, dlog_h):
     """Iterates until every element has settled (or the cap), writing into ``h``, ``dlog_h``.
 
-    Settled elements are set aside once they are an eighth of the live ones:
-    iterating a settled element further leaves it unchanged to rounding, and
-    gathering the state costs about an iteration.
+    An element's answer is written at the first check where it has settled, so
+    it depends on that element alone, never on the batch it came in (the count
+    icdf relies on bit-equal cdf values at exact steps). Settled elements are
+    set aside once they are an eighth of the live ones: gathering the state
+    costs about an iteration, and iterating a settled element is harmless.
     """
     for m in range(_MAX_ITER):
         frac.iterate(m)
@@ -196,14 +199,16 @@ def _run(frac, h, dlog_h):
         if m % _CHECK_EVERY != _CHECK_EVERY - 1 and not last:
             continue
         done, f, dlog_f = frac.check()
-        n_done = done.numel() if last else int(done.sum())
-        if n_done * 8 < done.numel() or n_done == 0:
-            continue
-        finished = torch.arange(done.numel(), device=done.device) if last else done.nonzero()[:, 0]
-        target = frac.live.index_select(0, finished)
-        h[target] = f.index_select(0, finished).reciprocal()
-        if dlog_h is not None:
-            dlog_h[target] = -dlog_f.index_select(0, finished)
-        if n_done == done.numel():
+        new = ~frac.written if last else done & ~frac.written
+        if bool(new.any()):
+            index = new.nonzero()[:, 0]
+            target = frac.live.index_select(0, index)
+            h[target] = f.index_select(0, index).reciprocal()
+            if dlog_h is not None:
+                dlog_h[target] = -dlog_f.index_select(0, index)
+            frac.written |= new
+        n_written = int(frac.written.sum())
+        if n_written == done.numel():
             return
-        frac.keep((~done).nonzero()[:, 0])
+        if n_written * 8 >= done.numel():
+            frac.keep((~frac.written).nonzero()[:, 0])

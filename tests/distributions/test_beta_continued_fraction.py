@@ -123,3 +123,18 @@ def test_second_derivatives_flow_through_the_recurrence():
     h = 1e-5
     expected = (d_i(2.0 + h)[1] - d_i(2.0 - h)[1]) / (2 * h)
     torch.testing.assert_close(second, expected, rtol=1e-6, atol=0)
+
+
+def test_an_answer_does_not_depend_on_its_batch():
+    # Bit for bit: the count icdf compares cdf values at exact steps. A fast
+    # element in a batch of slow ones (a, b ~ 500 near their mean) keeps being
+    # iterated after it settles; its answer must be the one it has alone.
+    torch.manual_seed(2)
+    a, b, x = _tensors([2.5], [3.5], [0.2])
+    alone_h, alone_d = cf.continued_fraction(a, b, x, torch.ones_like(a))
+    n = 2000
+    slow_a = 400 + 200 * torch.rand(n, dtype=torch.float64)
+    slow_x = slow_a / (2 * slow_a + 2) * (1 - 1e-3 * torch.rand(n, dtype=torch.float64))
+    batch = [torch.cat([t, v]) for t, v in zip((slow_a, slow_a + 1, slow_x), (a, b, x))]
+    h, d = cf.continued_fraction(*batch, torch.ones(n + 1, dtype=torch.float64))
+    assert (h[-1].item(), d[-1].item()) == (alone_h.item(), alone_d.item())
