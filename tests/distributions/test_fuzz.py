@@ -310,9 +310,9 @@ KNOWN = {
     "RelaxedBernoulli": "cdf(icdf(u)) off at temperatures near 1e-30, where most mass lies "
     "beyond the floats next to 0 and 1: icdf clips to them, cdf there is exact (unrepresentable "
     "quantiles; a stated tolerance or ValueError is still to be chosen)",
-    "NegativeBinomial": "icdf over a minute at total_count ~3e17 (betainc at huge parameters); "
-    "log_prob +inf of float32 draws at total_count ~5e34 (log_beta past float32); cdf(icdf(u)) "
-    "short of u where the float32 variance overflows (the normal guess falls back to 0)",
+    "NegativeBinomial": "icdf takes seconds to minutes where its cdf's betainc has huge "
+    "arguments (7 s at total_count 6e3, logits 8.9; over a minute at total_count 3e17); "
+    "log_prob +inf of float32 draws saturated at the largest float (total_count ~5e34, p -> 1)",
     "Wishart": "warns of df < p and of draws singular in the dtype, for scale_tril conditioned "
     "past 1 / sqrt(eps) (warnings are errors; documented in the class)",
 }
