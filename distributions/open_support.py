@@ -15,10 +15,12 @@ import math
 
 import torch
 
+Bound = float | torch.Tensor
+
 __all__ = ["clamp_to_support"]
 
 
-def _bound(end, inside, info, like):
+def _bound(end: Bound, inside: int, info: torch.finfo, like: torch.Tensor) -> Bound:
     """``end`` as a tensor bound, moved to the first float inside when the end is open."""
     if isinstance(end, torch.Tensor):
         if not inside:
@@ -37,7 +39,13 @@ def _bound(end, inside, info, like):
     return end
 
 
-def clamp_to_support(x, low=-math.inf, high=math.inf, open_low=False, open_high=False):
+def clamp_to_support(
+    x: torch.Tensor,
+    low: Bound = -math.inf,
+    high: Bound = math.inf,
+    open_low: bool = False,
+    open_high: bool = False,
+) -> torch.Tensor:
     """``x`` moved onto the floats of ``[low, high]`` (open ends excluded), otherwise unchanged.
 
     An infinite end stands for the largest finite float: a draw that overflowed
