@@ -137,9 +137,15 @@ def public_bases(app, name, obj, options, bases):
     bases[:] = expanded
 
 
-def skip_lazy_properties(app, what, name, obj, skip, options):
-    """A ``lazy_property`` is a descriptor autodoc takes for a method without a signature."""
-    return True if isinstance(obj, lazy_property) else None
+def skip_undocumentable_members(app, what, name, obj, skip, options):
+    """Skips what autodoc would render wrongly or twice.
+
+    A ``lazy_property`` is a descriptor autodoc takes for a method without a
+    signature; a NamedTuple's fields carry a generated "Alias for field
+    number N" and are described in the class's ``Attributes:`` section.
+    """
+    generated = re.fullmatch(r"Alias for field number \d+", getattr(obj, "__doc__", None) or "")
+    return True if isinstance(obj, lazy_property) or generated else None
 
 
 _BUILTIN_TYPE_DOCS = {
@@ -167,6 +173,6 @@ def setup(app):
     app.connect("builder-inited", write_pages)
     app.connect("missing-reference", resolve_reexports)
     app.connect("autodoc-process-bases", public_bases)
-    app.connect("autodoc-skip-member", skip_lazy_properties)
+    app.connect("autodoc-skip-member", skip_undocumentable_members)
     # Before napoleon (priority 500), which would parse the foreign text.
     app.connect("autodoc-process-docstring", drop_builtin_docstrings, priority=100)
