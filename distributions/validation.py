@@ -91,7 +91,7 @@ def mark_valid(value: torch.Tensor, constraint: constraints.Constraint) -> None:
         >>> is_known_valid(x, constraints.positive)
         False
     """
-    if torch._C._is_torch_function_mode_enabled() or torch.compiler.is_compiling():
+    if torch.compiler.is_compiling() or torch._C._is_torch_function_mode_enabled():
         return  # a tracing mode would see the version read
     try:
         entry = (weakref.ref(value), value._version, constraint)
