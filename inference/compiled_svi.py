@@ -31,7 +31,10 @@ What the capture assumes static, and how a change is detected:
   arguments are inputs; the identity of each parameter and state tensor is
   checked on every call (a cleared store, ``set_state``), and a changed one
   warms the structure up again. Any other tensor the program closes over
-  (a global) is a constant of the capture.
+  (a global) is a constant of the capture, watched by
+  :class:`~inference.capture_assumptions.CaptureAssumptions`: changed in
+  place, or rebound as one of the model's or guide's own names, it makes the
+  structure capture again (three times at most, then eager with a warning).
 * Learning rates are inputs, so schedules need no recompilation.
 
 Random draws come from torch's generator (inductor's ``fallback_random``):
@@ -51,6 +54,7 @@ from torch.utils import _pytree as pytree
 
 import ppl
 from distributions import Distribution
+from inference.capture_assumptions import CaptureAssumptions
 from inference.compiled_checks import data_checks, site_finiteness
 from inference.compiled_optim import (
     clip_gradient,
@@ -390,6 +394,8 @@ class CompiledSVIStep:
         self.failed = False
         self.compiles = 0  # programs captured and compiled
         self.warmups = 0  # eager steps that (re)started a structure
+        self.stale_captures = 0  # programs dropped because a captured constant changed
+        self.max_stale_captures = 3
 
     def __call__(self, svi: Any, args: tuple, kwargs: dict) -> StepResult | None:
         """The step's :class:`StepResult`, or ``None`` when SVI must run it eagerly."""
@@ -408,6 +414,8 @@ class CompiledSVIStep:
             program = self._build(key, svi, args, kwargs)
             if program is None:
                 return None
+        if not program.assumptions.hold():
+            return self._stale(key, program)
         result = program.run(args, kwargs)
         if result is None:
             self.programs.pop(key, None)  # a replaced tensor: warm up again
@@ -431,6 +439,7 @@ class CompiledSVIStep:
                     *examples
                 )
                 _drop_host_reads(graph)
+                assumptions = CaptureAssumptions(graph, (svi.model, svi.guide))
                 with torch._inductor.config.patch(fallback_random=True):
                     compiled = torch._inductor.compile(graph, examples)
         except _NotReady:
@@ -446,8 +455,24 @@ class CompiledSVIStep:
         layout.data = []  # the warm-up's arguments were needed for the capture only
         program = _Program(layout, compiled, capture.param_names, capture.site_names)
         program.anchors = _anchors(svi)
+        program.assumptions = assumptions
         self._remember(key, program)
         return program
+
+    def _stale(self, key, program):
+        # A constant of the capture changed: this step runs eagerly and the next
+        # captures again from the new values; a program whose constants change
+        # every few steps would recompile forever, so it falls back to eager.
+        self.programs.pop(key, None)
+        self.stale_captures += 1
+        if self.stale_captures > self.max_stale_captures:
+            self._fail(
+                RuntimeError(
+                    f"{program.assumptions.describe()} {self.stale_captures} times; pass "
+                    "tensors that change between steps as arguments of the model and guide"
+                )
+            )
+        return None
 
     def _fail(self, error):
         self.failed = True

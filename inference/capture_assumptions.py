@@ -1,0 +1,130 @@
+"""``CaptureAssumptions``: what a captured SVI program takes as fixed, checked each step.
+
+A program captured by ``make_fx`` (:mod:`inference.compiled_svi`) holds every
+tensor it read but did not receive as an input as a *constant*: a tensor the
+model closes over, a module-level data tensor, a buffer of a library object.
+A branch on such a constant's value was taken once, at capture time. If the
+constant later changes, the program would keep computing with the old value
+and the old branch: a silently wrong step. So a program records
+
+* each constant tensor of its graph with its version counter (an in-place
+  change, ``x.copy_(...)``, ``x[i] = v``, bumps it), and
+* for the model and the guide, the objects their own global and closure
+  names are bound to where those are tensors (rebinding ``data = new`` at
+  module level gives a new object),
+
+and the step runs compiled only while all of them hold; otherwise the
+structure is captured again from fresh values. Non-tensor Python values the
+program reads (a global ``N = 100``) are not watched: pass what changes as an
+argument, where the structure key sees it.
+
+Example:
+    >>> import torch
+    >>> from torch.fx.experimental.proxy_tensor import make_fx
+    >>> scale = torch.tensor(2.0)
+    >>> def model(x):
+    ...     return x * scale
+    >>> graph = make_fx(model, tracing_mode="fake", _allow_non_fake_inputs=True)(torch.ones(2))
+    >>> held = CaptureAssumptions(graph, [model])
+    >>> held.hold()
+    True
+    >>> _ = scale.mul_(3.0)  # changed in place: the capture no longer holds
+    >>> held.hold()
+    False
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterable
+from typing import Any
+
+import torch
+
+__all__ = ["CaptureAssumptions"]
+
+
+def _constants(graph: torch.fx.GraphModule) -> list[torch.Tensor]:
+    found = []
+    for node in graph.graph.nodes:
+        if node.op == "get_attr":
+            value = getattr(graph, str(node.target), None)
+            if isinstance(value, torch.Tensor):
+                found.append(value)
+    return found
+
+
+def _version(tensor: torch.Tensor) -> int | None:
+    try:
+        return tensor._version
+    except RuntimeError:  # inference-mode tensors keep no version counter
+        return None
+
+
+def _function_of(program: Any) -> Any:
+    # Handler-wrapped programs and modules keep the user's function inside.
+    for attr in ("fn", "forward", "__call__"):
+        inner = getattr(program, attr, None)
+        if inspect.isfunction(inner) or inspect.ismethod(inner):
+            return inspect.unwrap(inner)
+    return inspect.unwrap(program) if callable(program) else None
+
+
+def _tensor_bindings(program: Any) -> list[tuple[dict, str, torch.Tensor]]:
+    fn = _function_of(program)
+    fn = getattr(fn, "__func__", fn)
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return []
+    bindings = []
+    globals_ = fn.__globals__
+    for name in code.co_names:
+        value = globals_.get(name)
+        if isinstance(value, torch.Tensor):
+            bindings.append((globals_, name, value))
+    cells = dict(zip(code.co_freevars, fn.__closure__ or ()))
+    for name, cell in cells.items():
+        try:
+            value = cell.cell_contents
+        except ValueError:  # an empty cell
+            continue
+        if isinstance(value, torch.Tensor):
+            bindings.append(({"cell": cell}, name, value))
+    return bindings
+
+
+def _bound(namespace: dict, name: str) -> Any:
+    if "cell" in namespace and len(namespace) == 1:
+        try:
+            return namespace["cell"].cell_contents
+        except ValueError:
+            return None
+    return namespace.get(name)
+
+
+class CaptureAssumptions:
+    """The constant tensors and tensor bindings a captured program relies on.
+
+    Args:
+        graph: the captured ``torch.fx.GraphModule``.
+        programs: the user's callables (model, guide) whose own tensor-valued
+            global and closure names are watched for rebinding.
+    """
+
+    def __init__(self, graph: torch.fx.GraphModule, programs: Iterable[Any]) -> None:
+        self.constants = [(t, _version(t)) for t in _constants(graph)]
+        self.bindings = [b for p in programs for b in _tensor_bindings(p)]
+
+    def hold(self) -> bool:
+        """Whether every constant is unchanged and every watched name still bound as captured."""
+        for tensor, version in self.constants:
+            if version is not None and _version(tensor) != version:
+                return False
+        return all(_bound(ns, name) is value for ns, name, value in self.bindings)
+
+    def describe(self) -> str:
+        """What changed, for a warning (names the rebound globals where it can)."""
+        rebound = [name for ns, name, value in self.bindings if _bound(ns, name) is not value]
+        if rebound:
+            return f"the model or guide's tensor {', '.join(map(repr, rebound))} was rebound"
+        return "a tensor the program closes over was changed in place"
