@@ -15,14 +15,20 @@ transformed value can still underflow (``exp`` to 0) and eager validation
 would then raise too.
 """
 
+from __future__ import annotations
+
+from typing import Any
+
 import torch
 
 from distributions.constraints import is_dependent
+from ppl.runtime import Message
+from ppl.trace_struct import Trace
 
 __all__ = ["data_checks", "site_finiteness"]
 
 
-def _argument_checks(dist):
+def _argument_checks(dist: Any) -> list[torch.Tensor]:
     checks = []
     while dist is not None:
         for name, constraint in getattr(dist, "arg_constraints", {}).items():
@@ -33,14 +39,14 @@ def _argument_checks(dist):
     return checks
 
 
-def _observation_check(site):
+def _observation_check(site: Message) -> list[torch.Tensor]:
     support = site.fn.support
     if is_dependent(support) or not isinstance(site.value, torch.Tensor):
         return []
     return [support.check(site.value).all()]
 
 
-def data_checks(traces: list) -> torch.Tensor:
+def data_checks(traces: list[Trace]) -> torch.Tensor:
     """Whether every argument and observation of the traces' sample sites is valid.
 
     Args:
@@ -71,13 +77,13 @@ def data_checks(traces: list) -> torch.Tensor:
     return torch.stack(checks).all()
 
 
-def site_finiteness(traces: list) -> tuple:
+def site_finiteness(traces: list[Trace]) -> tuple[list[str], list[torch.Tensor]]:
     """Per sample site, whether its log-density and value are finite (for the error message).
 
     Returns:
         ``(names, flags)``: site names and one boolean scalar tensor each.
     """
-    found = {}
+    found: dict[str, torch.Tensor] = {}
     for tr in traces:
         for name, site in tr.nodes.items():
             if site.type != "sample":

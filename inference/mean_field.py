@@ -9,23 +9,28 @@ model and guide terms carry different masks or scales, keep the Monte Carlo
 terms. The credit rule is ``Trace_ELBO``'s.
 """
 
+from __future__ import annotations
+
+import torch
+
 from distributions import kl_divergence
 from inference.surrogate import Cost
 from inference.trace_elbo import Trace_ELBO
-from ppl.trace_struct import scale_and_mask
+from ppl.runtime import Message
+from ppl.trace_struct import Trace, scale_and_mask
 
 __all__ = ["TraceMeanField_ELBO"]
 
 
-def _same_weight(a, b):
+def _same_weight(a: Message, b: Message) -> bool:
     # -KL replaces log p - log q only when both terms carry the same mask and scale.
-    def same(x, y):
+    def same(x: object, y: object) -> bool:
         return x is y or (isinstance(x, (int, float)) and isinstance(y, (int, float)) and x == y)
 
     return same(a.mask, b.mask) and same(a.scale, b.scale)
 
 
-def _analytic_kl(guide_site, model_site):
+def _analytic_kl(guide_site: Message, model_site: Message) -> torch.Tensor | None:
     if not _same_weight(guide_site, model_site):
         return None
     try:
@@ -48,7 +53,7 @@ class TraceMeanField_ELBO(Trace_ELBO):
         0.0
     """
 
-    def _costs(self, model_trace, guide_trace):
+    def _costs(self, model_trace: Trace, guide_trace: Trace) -> list[Cost]:
         costs = super()._costs(model_trace, guide_trace)
         replaced = {}
         for name, guide_site in guide_trace.nodes.items():

@@ -6,13 +6,18 @@ the unconstrained parameters. A non-finite step changes nothing: parameters
 and optimizer state stay exactly as they were.
 """
 
+from __future__ import annotations
+
 import math
 import warnings
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import torch
 
 from ppl import get_param_store
 from ppl.handlers import trace
+from ppl.trace_struct import Trace
 
 __all__ = ["SVI", "NonFiniteLossError", "NonFiniteStepWarning"]
 
@@ -50,7 +55,15 @@ class SVI:
         True
     """
 
-    def __init__(self, model, guide, optim, loss, skip_nonfinite=False, **static_kwargs):
+    def __init__(
+        self,
+        model: Callable[..., Any],
+        guide: Callable[..., Any],
+        optim: Callable[[dict[str, torch.Tensor]], Any],
+        loss: Any,
+        skip_nonfinite: bool = False,
+        **static_kwargs: Any,
+    ) -> None:
         self.model = model
         self.guide = guide
         self.optim = optim
@@ -59,7 +72,7 @@ class SVI:
         self.static_kwargs = static_kwargs
         self.num_skipped = 0
 
-    def _loss_and_grads(self, *args, **kwargs):
+    def _loss_and_grads(self, *args: Any, **kwargs: Any) -> float:
         # A compiled estimator's step that SVI takes eagerly (a warm-up, a
         # fallback) is its eager estimator's.
         eager = getattr(self.loss, "eager_loss_and_grads", None)
@@ -72,7 +85,7 @@ class SVI:
             loss.backward()
         return float(loss.detach())
 
-    def step(self, *args, **kwargs):
+    def step(self, *args: Any, **kwargs: Any) -> float:
         """Takes one gradient step; returns the loss (``-ELBO`` estimate) as a float.
 
         Raises:
@@ -105,7 +118,7 @@ class SVI:
         _zero_grads(params)
         return loss
 
-    def _nonfinite(self, loss, bad_params, sites):
+    def _nonfinite(self, loss: float, bad_params: list[str], sites: list[str]) -> None:
         message = (
             f"SVI step skipped: loss={loss}, non-finite gradients in params {bad_params}, "
             f"non-finite log-probs or values at sites {sites}; no parameter or optimizer "
@@ -117,7 +130,7 @@ class SVI:
         self.num_skipped += 1
         warnings.warn(message, NonFiniteStepWarning, stacklevel=3)
 
-    def evaluate_loss(self, *args, **kwargs):
+    def evaluate_loss(self, *args: Any, **kwargs: Any) -> float:
         """The loss at the current parameters, without gradients or updates."""
         kwargs = {**self.static_kwargs, **kwargs}
         if hasattr(self.loss, "loss"):
@@ -125,11 +138,11 @@ class SVI:
         with torch.no_grad():
             return float(self.loss(self.model, self.guide, *args, **kwargs))
 
-    def run(self, num_steps, *args, progress=True, **kwargs):
+    def run(self, num_steps: int, *args: Any, progress: bool = True, **kwargs: Any) -> list[float]:
         """Takes ``num_steps`` steps with a tqdm bar of the running loss; returns the losses."""
-        from tqdm.auto import tqdm
+        from tqdm.auto import tqdm  # type: ignore[import-untyped]  # tqdm ships no stubs
 
-        losses = []
+        losses: list[float] = []
         bar = tqdm(range(num_steps), disable=not progress, desc="SVI", leave=True)
         for _ in bar:
             losses.append(self.step(*args, **kwargs))
@@ -138,7 +151,7 @@ class SVI:
         return losses
 
 
-def _captured_params(param_trace):
+def _captured_params(param_trace: Trace) -> dict[str, torch.Tensor]:
     store = get_param_store()
     return {
         name: store.get_unconstrained(name)
@@ -147,7 +160,7 @@ def _captured_params(param_trace):
     }
 
 
-def _nonfinite_grads(params):
+def _nonfinite_grads(params: dict[str, torch.Tensor]) -> list[str]:
     grads = [(n, p.grad) for n, p in params.items() if p.grad is not None]
     if not grads:
         return []
@@ -163,18 +176,18 @@ def _nonfinite_grads(params):
     return [n for n, g in grads if not torch.isfinite(g).all()]
 
 
-def _clear_store_grads():
+def _clear_store_grads() -> None:
     store = get_param_store()
     for name in store.keys():
         store.get_unconstrained(name).grad = None
 
 
-def _zero_grads(params):
+def _zero_grads(params: dict[str, torch.Tensor]) -> None:
     for p in params.values():
         p.grad = None
 
 
-def _nonfinite_sites(traces):
+def _nonfinite_sites(traces: Iterable[Trace] | None) -> list[str]:
     if not traces:
         return []
     found = []

@@ -14,8 +14,19 @@ i.e. in how much they Rao-Blackwellize:
   same plate restriction.
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import networkx as nx
+
 from inference.elbo import ELBO
 from inference.stochastic_graph import GraphCache
+from inference.surrogate import Cost
+from inference.traces import Provenance
+from ppl.runtime import Message
+from ppl.trace_struct import Trace
 
 __all__ = ["Trace_ELBO", "TraceGraph_ELBO"]
 
@@ -39,7 +50,13 @@ class Trace_ELBO(ELBO):
         True
     """
 
-    def _credit(self, model_trace, guide_trace, prov, scored):
+    def _credit(
+        self,
+        model_trace: Trace,
+        guide_trace: Trace,
+        prov: Provenance | None,
+        scored: dict[str, Message],
+    ) -> Callable[[Cost], frozenset[str]]:
         everything = frozenset(scored)
         return lambda cost: everything
 
@@ -76,16 +93,22 @@ class TraceGraph_ELBO(ELBO):
 
     needs_provenance = True
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._cache = GraphCache(type(self).__name__)
 
     @property
-    def graph(self):
+    def graph(self) -> nx.DiGraph | None:
         """The stochastic computation graph of the last estimate."""
         return self._cache.graph
 
-    def _credit(self, model_trace, guide_trace, prov, scored):
+    def _credit(
+        self,
+        model_trace: Trace,
+        guide_trace: Trace,
+        prov: Provenance | None,
+        scored: dict[str, Message],
+    ) -> Callable[[Cost], frozenset[str]]:
         if prov is None:  # no score-function site, so nothing to credit
             return lambda cost: frozenset(scored)
         table = self._cache.get(model_trace, guide_trace, prov)

@@ -6,10 +6,15 @@ happen under one :class:`~inference.provenance.ProvenanceMode`, which records
 the data flow the stochastic computation graph is built from.
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from inference.provenance import ProvenanceMessenger, ProvenanceMode
 from ppl.handlers import replay, trace
+from ppl.trace_struct import Trace
 
 __all__ = ["Provenance", "trace_pair"]
 
@@ -25,11 +30,11 @@ class Provenance:
             after ``position`` sample sites of that program had run.
     """
 
-    parents: dict = field(default_factory=dict)
-    order: dict = field(default_factory=dict)
-    leaks: dict = field(default_factory=dict)
+    parents: dict[str, dict[str, frozenset[str]]] = field(default_factory=dict)
+    order: dict[str, list[str]] = field(default_factory=dict)
+    leaks: dict[str, list[tuple[frozenset[str], int]]] = field(default_factory=dict)
 
-    def signature(self):
+    def signature(self) -> tuple[Any, ...]:
         """A hashable summary: equal signatures give the same graph."""
         return tuple(
             (
@@ -42,7 +47,13 @@ class Provenance:
         )
 
 
-def trace_pair(model, guide, args, kwargs, provenance=False):
+def trace_pair(
+    model: Callable[..., Any],
+    guide: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    provenance: bool = False,
+) -> tuple[Trace, Trace, Provenance | None]:
     """Traces ``guide``, then ``model`` replayed against the guide's values.
 
     Args:
@@ -78,7 +89,14 @@ def trace_pair(model, guide, args, kwargs, provenance=False):
     return model_trace, guide_trace, record
 
 
-def _run(fn, args, kwargs, mode, record, program):
+def _run(
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    mode: ProvenanceMode,
+    record: Provenance,
+    program: str,
+) -> Trace:
     mode.leaks, mode.position, mode.sampling = [], 0, 0
     tracker = ProvenanceMessenger(mode)
     with trace() as tr, tracker:
