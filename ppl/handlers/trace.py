@@ -1,5 +1,11 @@
 """``trace``: records every site of a model run into a :class:`~ppl.trace_struct.Trace`."""
 
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
 from ppl import validation
 from ppl.runtime import Message, Messenger
 from ppl.trace_struct import Trace, check_plate_reuse
@@ -41,16 +47,21 @@ class trace(Messenger):
         ['x']
     """
 
-    def __init__(self, fn=None, param_only=False):
+    def __init__(self, fn: Callable[..., Any] | None = None, param_only: bool = False) -> None:
         super().__init__(fn)
         self.param_only = param_only
         self.trace = Trace()
 
-    def __enter__(self):
+    def __enter__(self) -> trace:
         self.trace = Trace()
         return super().__enter__()
 
-    def __exit__(self, exc_type, exc_value, traceback):
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
         super().__exit__(exc_type, exc_value, traceback)
         if exc_value is not None and isinstance(exc_value, Exception):
             annotated = validation.attach_shapes(exc_value, self.trace.format_shapes())
@@ -58,7 +69,7 @@ class trace(Messenger):
                 raise annotated from None
         return None
 
-    def _run(self, fn, args, kwargs):
+    def _run(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         with self:
             if not self.param_only:
                 self.trace.set_input(args, kwargs)
@@ -69,24 +80,24 @@ class trace(Messenger):
                 )
         return value
 
-    def get_trace(self, *args, **kwargs):
+    def get_trace(self, *args: Any, **kwargs: Any) -> Trace:
         """Runs the model with these arguments and returns its trace."""
         self(*args, **kwargs)
         return self.trace
 
-    def _postprocess_sample(self, msg):
+    def _postprocess_sample(self, msg: Message) -> None:
         if not self.param_only:
             self.trace.add_node(msg.name, msg)
 
-    def _postprocess_param(self, msg):
+    def _postprocess_param(self, msg: Message) -> None:
         self.trace.add_node(msg.name, msg)
 
-    def _process_plate(self, msg):
+    def _process_plate(self, msg: Message) -> None:
         old = self.trace.nodes.get(msg.name)
         if old is not None and old.type == "plate":
             check_plate_reuse(old, msg)
             msg.value = old.value
 
-    def _postprocess_plate(self, msg):
+    def _postprocess_plate(self, msg: Message) -> None:
         if not self.param_only:
             self.trace.add_node(msg.name, msg)
