@@ -24,7 +24,10 @@ Example:
     0.0
 """
 
+from __future__ import annotations
+
 from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -40,15 +43,23 @@ __all__ = [
     "step_rate",
 ]
 
-_UPDATES = {}
-_HOST_UPDATES = {}
+#: ``update(param, grad, state, group, lr) -> (param, new_state)``.
+_Update = Callable[
+    [torch.Tensor, torch.Tensor, dict[str, Any], dict[str, Any], Any],
+    tuple[torch.Tensor, dict[str, Any]],
+]
+
+_UPDATES: dict[type, _Update] = {}
+_HOST_UPDATES: dict[type, Callable[[dict[str, Any], dict[str, Any]], None]] = {}
 
 
 class UnsupportedOptimizerError(TypeError):
     """The optimizer has no functional update (or uses an option it does not cover)."""
 
 
-def register_update(optim_cls: type, host: Callable | None = None) -> Callable:
+def register_update(
+    optim_cls: type, host: Callable[[dict[str, Any], dict[str, Any]], None] | None = None
+) -> Callable[[_Update], _Update]:
     """Registers the decorated function as the functional update of ``optim_cls``.
 
     Args:
@@ -59,7 +70,7 @@ def register_update(optim_cls: type, host: Callable | None = None) -> Callable:
         The decorator.
     """
 
-    def decorator(fn):
+    def decorator(fn: _Update) -> _Update:
         _UPDATES[optim_cls] = fn
         if host is not None:
             _HOST_UPDATES[optim_cls] = host
@@ -68,7 +79,7 @@ def register_update(optim_cls: type, host: Callable | None = None) -> Callable:
     return decorator
 
 
-def functional_update(optim_cls: type) -> Callable:
+def functional_update(optim_cls: type) -> _Update:
     """The registered update of ``optim_cls`` (exact class, then its bases).
 
     Raises:
@@ -83,7 +94,7 @@ def functional_update(optim_cls: type) -> Callable:
     )
 
 
-def host_update(optim_cls: type, state: dict, group: dict) -> None:
+def host_update(optim_cls: type, state: dict[str, Any], group: dict[str, Any]) -> None:
     """Advances the host-side numbers of an accepted step (a no-op for most optimizers)."""
     for cls in optim_cls.__mro__:
         if cls in _HOST_UPDATES:
@@ -91,7 +102,7 @@ def host_update(optim_cls: type, state: dict, group: dict) -> None:
             return
 
 
-def clip_gradient(grad: torch.Tensor, clip_args: dict) -> torch.Tensor:
+def clip_gradient(grad: torch.Tensor, clip_args: dict[str, Any]) -> torch.Tensor:
     """``clip_args`` applied to one gradient, as :func:`inference.optim.per_param.clip_gradients`.
 
     Example:
@@ -110,18 +121,20 @@ def clip_gradient(grad: torch.Tensor, clip_args: dict) -> torch.Tensor:
     return grad
 
 
-def _refuse(group, *options):
+def _refuse(group: dict[str, Any], *options: str) -> None:
     for option in options:
         if group.get(option):
             raise UnsupportedOptimizerError(f"compiled steps do not support {option}=True")
 
 
-def _signed(grad, group):
+def _signed(grad: torch.Tensor, group: dict[str, Any]) -> torch.Tensor:
     return -grad if group.get("maximize") else grad
 
 
 @register_update(torch.optim.SGD)
-def _sgd(p, grad, state, group, lr):
+def _sgd(
+    p: torch.Tensor, grad: torch.Tensor, state: dict[str, Any], group: dict[str, Any], lr: Any
+) -> tuple[torch.Tensor, dict[str, Any]]:
     grad = _signed(grad, group)
     if group["weight_decay"]:
         grad = grad + group["weight_decay"] * p
@@ -135,7 +148,9 @@ def _sgd(p, grad, state, group, lr):
 
 
 @register_update(torch.optim.Adam)
-def _adam(p, grad, state, group, lr):
+def _adam(
+    p: torch.Tensor, grad: torch.Tensor, state: dict[str, Any], group: dict[str, Any], lr: Any
+) -> tuple[torch.Tensor, dict[str, Any]]:
     # torch.optim.AdamW is Adam with decoupled_weight_decay=True.
     _refuse(group, "differentiable")
     grad = _signed(grad, group)
@@ -159,7 +174,9 @@ def _adam(p, grad, state, group, lr):
 
 
 @register_update(torch.optim.RMSprop)
-def _rmsprop(p, grad, state, group, lr):
+def _rmsprop(
+    p: torch.Tensor, grad: torch.Tensor, state: dict[str, Any], group: dict[str, Any], lr: Any
+) -> tuple[torch.Tensor, dict[str, Any]]:
     _refuse(group, "differentiable")
     grad = _signed(grad, group)
     if group["weight_decay"]:
@@ -181,7 +198,9 @@ def _rmsprop(p, grad, state, group, lr):
 
 
 @register_update(torch.optim.Adagrad)
-def _adagrad(p, grad, state, group, lr):
+def _adagrad(
+    p: torch.Tensor, grad: torch.Tensor, state: dict[str, Any], group: dict[str, Any], lr: Any
+) -> tuple[torch.Tensor, dict[str, Any]]:
     _refuse(group, "differentiable")
     grad = _signed(grad, group)
     if group["weight_decay"]:
@@ -192,17 +211,19 @@ def _adagrad(p, grad, state, group, lr):
     return p - clr * grad / (total.sqrt() + group["eps"]), {"step": step, "sum": total}
 
 
-def _clipped_adam_host(state, group):
+def _clipped_adam_host(state: dict[str, Any], group: dict[str, Any]) -> None:
     # ClippedAdamOptimizer.step keeps its counter and decaying rate as Python numbers.
     state["step"] += 1
 
 
-def _clipped_adam_group_host(group):
+def _clipped_adam_group_host(group: dict[str, Any]) -> None:
     group["lr"] *= group["lrd"]
 
 
 @register_update(ClippedAdamOptimizer, host=_clipped_adam_host)
-def _clipped_adam(p, grad, state, group, lr):
+def _clipped_adam(
+    p: torch.Tensor, grad: torch.Tensor, state: dict[str, Any], group: dict[str, Any], lr: Any
+) -> tuple[torch.Tensor, dict[str, Any]]:
     # ``lr`` is the rate of this step (already multiplied by lrd, see decay_group_rates);
     # ``state["step"]`` arrives as a tensor holding the host counter.
     grad = grad.clamp(-group["clip_norm"], group["clip_norm"])
@@ -217,7 +238,7 @@ def _clipped_adam(p, grad, state, group, lr):
     return new, {"exp_avg": exp_avg, "exp_avg_sq": exp_avg_sq}
 
 
-def step_rate(optim_cls: type, group: dict) -> float:
+def step_rate(optim_cls: type, group: dict[str, Any]) -> float:
     """The learning rate this step uses (``ClippedAdam`` decays it before updating).
 
     Example:
@@ -229,7 +250,7 @@ def step_rate(optim_cls: type, group: dict) -> float:
     return group["lr"]
 
 
-def finish_group(optim_cls: type, group: dict) -> None:
+def finish_group(optim_cls: type, group: dict[str, Any]) -> None:
     """Host work on a group after an accepted step (``ClippedAdam``'s rate decay)."""
     if issubclass(optim_cls, ClippedAdamOptimizer):
         _clipped_adam_group_host(group)

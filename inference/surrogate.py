@@ -41,14 +41,19 @@ ELBO, so that loss is computed as ``-L + (fit - stop(fit))``, one sum of the
 parts; the derivatives are the same at every order.
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
 from distributions import Independent
 from distributions.expanded import ExpandedDistribution
 from distributions.masked import MaskedDistribution
-from ppl.trace_struct import scale_and_mask
+from ppl.runtime import Message
+from ppl.trace_struct import Trace, scale_and_mask
 
 __all__ = ["Cost", "site_costs", "combine", "restrict_to_plates", "surrogate_loss"]
 
@@ -58,11 +63,11 @@ class Cost:
     """One cost term: ``value`` (scaled, masked), its ``site`` and graph ``node``."""
 
     value: torch.Tensor
-    site: object
+    site: Message
     node: str
 
 
-def site_costs(model_trace, guide_trace):
+def site_costs(model_trace: Trace, guide_trace: Trace) -> list[Cost]:
     """The cost terms of one particle: ``+log p`` per model site, ``-log q`` per guide site.
 
     Guide ``deterministic`` sites have no density; guide factors add their log
@@ -81,11 +86,13 @@ def site_costs(model_trace, guide_trace):
     return costs
 
 
-def _vectorized_dims(site):
+def _vectorized_dims(site: Message) -> dict[str, int]:
     return {f.name: f.dim for f in site.cond_indep_stack if f.dim is not None}
 
 
-def restrict_to_plates(cost, cost_site, target_site, target_shape):
+def restrict_to_plates(
+    cost: Any, cost_site: Message, target_site: Message, target_shape: Sequence[int]
+) -> Any:
     """Sums ``cost`` over every dim that is not a vectorized plate shared with the target.
 
     The result broadcasts against ``target_shape`` (the target site's
@@ -119,11 +126,11 @@ def restrict_to_plates(cost, cost_site, target_site, target_shape):
     return cost
 
 
-def _detach(x):
+def _detach(x: Any) -> Any:
     return x.detach() if isinstance(x, torch.Tensor) else x
 
 
-def _score_log_q(site):
+def _score_log_q(site: Message) -> torch.Tensor:
     # The draw's own log-density: unscaled and unmasked (see the module docstring),
     # so `.mask()` layers of the distribution are looked through as well.
     if not _has_mask(site.fn):
@@ -132,7 +139,7 @@ def _score_log_q(site):
     return log_q.expand(site.unscaled_log_prob.shape)
 
 
-def _has_mask(fn):
+def _has_mask(fn: Any) -> bool:
     while isinstance(fn, (Independent, ExpandedDistribution, MaskedDistribution)):
         if isinstance(fn, MaskedDistribution):
             return True
@@ -140,7 +147,7 @@ def _has_mask(fn):
     return False
 
 
-def _unmasked_log_prob(fn, value):
+def _unmasked_log_prob(fn: Any, value: torch.Tensor) -> torch.Tensor:
     if isinstance(fn, MaskedDistribution | ExpandedDistribution):
         return _unmasked_log_prob(fn.base_dist, value)
     if isinstance(fn, Independent):
@@ -150,7 +157,13 @@ def _unmasked_log_prob(fn, value):
     return fn.log_prob(value)
 
 
-def surrogate_loss(costs, scored, credit, baselines, combine_fn=None):
+def surrogate_loss(
+    costs: list[Cost],
+    scored: dict[str, Message],
+    credit: Callable[[Cost], frozenset[str]],
+    baselines: Callable[[str, Message, torch.Tensor], tuple[Any, Any]],
+    combine_fn: Callable[..., tuple[torch.Tensor, torch.Tensor]] | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Builds the loss of one particle.
 
     Args:
@@ -172,7 +185,12 @@ def surrogate_loss(costs, scored, credit, baselines, combine_fn=None):
     return (combine_fn or combine)(terms, cancel, based, fits)
 
 
-def _tau(cost, names, scored, log_q):
+def _tau(
+    cost: Cost,
+    names: frozenset[str],
+    scored: dict[str, Message],
+    log_q: dict[str, torch.Tensor],
+) -> torch.Tensor | None:
     tau = None
     shape = cost.value.shape
     for name in names:
@@ -181,8 +199,15 @@ def _tau(cost, names, scored, log_q):
     return tau
 
 
-def _baseline_parts(costs, credited, scored, log_q, baselines):
-    based, fits = [], []
+def _baseline_parts(
+    costs: list[Cost],
+    credited: list[frozenset[str]],
+    scored: dict[str, Message],
+    log_q: dict[str, torch.Tensor],
+    baselines: Callable[[str, Message, torch.Tensor], tuple[Any, Any]],
+) -> tuple[list[tuple[torch.Tensor, Any]], list[Any]]:
+    based: list[tuple[torch.Tensor, Any]] = []
+    fits: list[Any] = []
     for name, site in scored.items():
         if not site.infer.get("baseline"):
             continue
@@ -201,18 +226,18 @@ def _baseline_parts(costs, credited, scored, log_q, baselines):
     return based, fits
 
 
-def _total(x):
+def _total(x: torch.Tensor) -> torch.Tensor:
     return x if x.dim() == 0 else x.sum()  # a scalar site's cost needs no reduction
 
 
-def _box(log_q):
+def _box(log_q: torch.Tensor) -> torch.Tensor:
     return torch.exp(log_q - log_q.detach())
 
 
 def combine(
     terms: list[tuple[torch.Tensor, torch.Tensor | None]],
     cancel: list[tuple[torch.Tensor, object, object]],
-    based: list[tuple[torch.Tensor, object]],
+    based: list[tuple[torch.Tensor, Any]],
     fits: list[torch.Tensor],
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The loss from its parts (pure tensor arithmetic, so it can be compiled).
