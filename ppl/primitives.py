@@ -6,6 +6,8 @@ does the plain thing directly (draw, return the data, read the store), which
 keeps models cheap to run outside inference.
 """
 
+from __future__ import annotations
+
 import warnings
 from typing import Any
 
@@ -20,7 +22,15 @@ from ppl.validation import is_validation_enabled
 __all__ = ["sample", "observe", "param", "factor", "deterministic", "module"]
 
 
-def sample(name, fn, obs=None, *, obs_mask=None, infer=None, sample_shape=()):
+def sample(
+    name: str,
+    fn: Any,
+    obs: Any = None,
+    *,
+    obs_mask: Any = None,
+    infer: dict[str, Any] | None = None,
+    sample_shape: tuple[int, ...] | torch.Size = (),
+) -> Any:
     """Draws a value of the random variable ``name`` from ``fn`` (or observes ``obs``).
 
     With ``obs_mask``, the site is observed only where the mask is ``True``
@@ -82,7 +92,14 @@ def sample(name, fn, obs=None, *, obs_mask=None, infer=None, sample_shape=()):
     return _sample_message(name, fn, obs, infer, sample_shape)
 
 
-def _sample_message(name, fn, obs, infer, sample_shape, mask=None):
+def _sample_message(
+    name: str,
+    fn: Any,
+    obs: Any,
+    infer: dict[str, Any] | None,
+    sample_shape: tuple[int, ...] | torch.Size,
+    mask: Any = None,
+) -> Any:
     msg = Message(
         type="sample",
         name=name,
@@ -97,7 +114,14 @@ def _sample_message(name, fn, obs, infer, sample_shape, mask=None):
     return msg.value
 
 
-def _masked_sample(name, fn, obs, obs_mask, infer, sample_shape):
+def _masked_sample(
+    name: str,
+    fn: Any,
+    obs: Any,
+    obs_mask: Any,
+    infer: dict[str, Any] | None,
+    sample_shape: tuple[int, ...] | torch.Size,
+) -> Any:
     # Pyro's split of a partially observed site (see `sample`), so guides
     # written for Pyro name the imputed part the same way.
     obs_mask = _check_obs_mask(name, obs, obs_mask)
@@ -122,7 +146,7 @@ def _masked_sample(name, fn, obs, obs_mask, infer, sample_shape):
     return deterministic(name, value, event_dim=event_dim)
 
 
-def _check_obs_mask(name, obs, obs_mask):
+def _check_obs_mask(name: str, obs: Any, obs_mask: Any) -> torch.Tensor:
     if obs is None:
         raise ValueError(
             f"sample site '{name}': obs_mask needs obs (the data, with any valid filler "
@@ -140,7 +164,7 @@ def _check_obs_mask(name, obs, obs_mask):
     return obs_mask
 
 
-def observe(name, fn, value):
+def observe(name: str, fn: Any, value: Any) -> Any:
     """Scores ``value`` under ``fn`` as data: ``sample(name, fn, obs=value)``.
 
     Example:
@@ -215,7 +239,7 @@ def _read_param(
     return value
 
 
-def factor(name, log_factor, *, has_rsample=None):
+def factor(name: str, log_factor: Any, *, has_rsample: bool | None = None) -> None:
     """Adds ``log_factor`` to the model's log-density (a soft constraint or a potential).
 
     Recorded as an observed sample site of a :class:`~distributions.Unit`
@@ -240,7 +264,7 @@ def factor(name, log_factor, *, has_rsample=None):
     return None
 
 
-def deterministic(name, value, event_dim=None):
+def deterministic(name: str, value: torch.Tensor, event_dim: int | None = None) -> Any:
     """Records a value computed from other sites, so traces and predictions show it.
 
     The site is observed with a fully masked :class:`~distributions.Delta`:
@@ -277,7 +301,9 @@ def deterministic(name, value, event_dim=None):
     return msg.value
 
 
-def module(name, nn_module, update_module_params=False):
+def module(
+    name: str, nn_module: torch.nn.Module, update_module_params: bool = False
+) -> torch.nn.Module:
     """Registers the parameters of a ``torch.nn.Module`` in the parameter store.
 
     Each parameter is stored as ``"{name}$$${param_name}"`` (Pyro's naming)
