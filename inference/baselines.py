@@ -52,7 +52,7 @@ class Baselines:
         self.averages: dict[str, torch.Tensor] = {}
         self.staged: dict[str, torch.Tensor] = {}
         self.update = True
-        self.particle_dim = None
+        self.particle_dim: int | None = None
         self.num_particles = 1
 
     def commit(self) -> None:
@@ -101,7 +101,7 @@ class Baselines:
             self.staged[name] = (beta * old + (1 - beta) * cost).detach()
         return old
 
-    def _leave_one_out(self, name: str, cost: torch.Tensor) -> tuple[Any, Any]:
+    def _leave_one_out(self, name: str, cost: torch.Tensor) -> torch.Tensor:
         n, dim = self.num_particles, self.particle_dim
         cost = torch.as_tensor(cost)
         if dim is None or n < 2 or cost.dim() < -dim or cost.shape[dim] != n:

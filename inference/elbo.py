@@ -6,9 +6,11 @@ replay (:func:`inference.traces.trace_pair`), particle averaging, the DiCE
 surrogate (:mod:`inference.surrogate`), baselines -- is here once.
 """
 
+from __future__ import annotations
+
 import abc
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
@@ -18,9 +20,11 @@ from inference.baselines import Baselines
 from inference.dreg import stop_params
 from inference.guide_checks import check_model_guide
 from inference.stochastic_graph import is_score_site
-from inference.surrogate import combine, site_costs, surrogate_loss
-from inference.traces import trace_pair
+from inference.surrogate import Cost, combine, site_costs, surrogate_loss
+from inference.traces import Provenance, trace_pair
 from ppl.handlers import replay, trace
+from ppl.runtime import Message
+from ppl.trace_struct import Trace
 
 __all__ = ["ELBO", "check_model_guide_match", "infer_max_plate_nesting"]
 
@@ -58,12 +62,12 @@ class ELBO(abc.ABC):
 
     def __init__(
         self,
-        num_particles=1,
-        max_plate_nesting=None,
-        vectorize_particles=False,
-        stick_the_landing=False,
-        **kwargs,
-    ):
+        num_particles: int = 1,
+        max_plate_nesting: int | None = None,
+        vectorize_particles: bool = False,
+        stick_the_landing: bool = False,
+        **kwargs: Any,
+    ) -> None:
         if num_particles < 1:
             raise ValueError(f"num_particles must be >= 1, got {num_particles}")
         self.num_particles = num_particles
@@ -72,25 +76,37 @@ class ELBO(abc.ABC):
         self.stick_the_landing = stick_the_landing
         self.options = kwargs
         self.baselines = Baselines()
-        self.last_traces = None
-        self._combine = combine
+        self.last_traces: tuple[Trace, Trace] | None = None
+        self._combine: Callable[..., tuple[torch.Tensor, torch.Tensor]] = combine
         self._expect_scores = True
-        self._checked = set()
+        self._checked: set[tuple[Any, ...]] = set()
 
     # ----------------------------------------------------------- particles
-    def _nesting(self, model, guide, args, kwargs):
+    def _nesting(
+        self,
+        model: Callable[..., Any],
+        guide: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> int:
         if self.max_plate_nesting is None:
             self.max_plate_nesting = infer_max_plate_nesting(model, guide, args, kwargs)
         return self.max_plate_nesting
 
-    def _wrap(self, fn, dim):
-        def vectorized(*args, **kwargs):
+    def _wrap(self, fn: Callable[..., Any], dim: int) -> Callable[..., Any]:
+        def vectorized(*args: Any, **kwargs: Any) -> Any:
             with ppl.plate(_PARTICLE_PLATE, self.num_particles, dim=dim):
                 return fn(*args, **kwargs)
 
         return vectorized
 
-    def _traces(self, model, guide, args, kwargs):
+    def _traces(
+        self,
+        model: Callable[..., Any],
+        guide: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> tuple[Trace, Trace, Provenance | None]:
         # Data flow matters only for score-function sites: a guide that had none
         # last time runs untracked, and is run again tracked if it now has some.
         tracked = self.needs_provenance and self._expect_scores
@@ -107,7 +123,7 @@ class ELBO(abc.ABC):
             _fixed_parameter_log_probs(guide, args, kwargs, guide_trace)
         return model_trace, guide_trace, prov
 
-    def _check_plates(self, model_trace, guide_trace):
+    def _check_plates(self, model_trace: Trace, guide_trace: Trace) -> None:
         # The plate checks read only names, shapes, plates and masks: a pair with
         # the same of all of those as a pair that passed passes again.
         if not ppl.is_validation_enabled():
@@ -121,7 +137,13 @@ class ELBO(abc.ABC):
             self._checked.clear()
         self._checked.add(key)
 
-    def _particles(self, model, guide, args, kwargs):
+    def _particles(
+        self,
+        model: Callable[..., Any],
+        guide: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Iterator[tuple[Trace, Trace, Provenance | None]]:
         """Yields ``(model_trace, guide_trace, provenance)`` per particle."""
         if self.vectorize_particles and self.num_particles > 1:
             dim = -(self._nesting(model, guide, args, kwargs) + 1)
@@ -135,10 +157,16 @@ class ELBO(abc.ABC):
 
     # ------------------------------------------------------------ estimator
     @abc.abstractmethod
-    def _credit(self, model_trace, guide_trace, prov, scored):
+    def _credit(
+        self,
+        model_trace: Trace,
+        guide_trace: Trace,
+        prov: Provenance | None,
+        scored: dict[str, Message],
+    ) -> Callable[[Cost], frozenset[str]]:
         """The credit rule: returns ``Cost -> frozenset`` of ``scored`` names that may change it."""
 
-    def _costs(self, model_trace, guide_trace):
+    def _costs(self, model_trace: Trace, guide_trace: Trace) -> list[Cost]:
         """The cost terms of one particle (estimators may rewrite them)."""
         costs = site_costs(model_trace, guide_trace)
         if self.stick_the_landing:
@@ -148,7 +176,9 @@ class ELBO(abc.ABC):
                     cost.value = -fixed
         return costs
 
-    def _particle_loss(self, model_trace, guide_trace, prov):
+    def _particle_loss(
+        self, model_trace: Trace, guide_trace: Trace, prov: Provenance | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         scored = {
             n: s for n, s in guide_trace.nodes.items() if s.type == "sample" and is_score_site(s)
         }
@@ -169,7 +199,9 @@ class ELBO(abc.ABC):
         # A vectorized estimate is one trace of num_particles particles, summed.
         return total if self.num_particles == 1 else total / self.num_particles
 
-    def loss(self, model, guide, *args, **kwargs):
+    def loss(
+        self, model: Callable[..., Any], guide: Callable[..., Any], *args: Any, **kwargs: Any
+    ) -> float:
         """The ``-ELBO`` estimate as a float (no gradients, baselines not updated)."""
         self.baselines.update = False
         try:
@@ -178,27 +210,31 @@ class ELBO(abc.ABC):
         finally:
             self.baselines.update = True
 
-    def loss_and_grads(self, model, guide, *args, **kwargs):
+    def loss_and_grads(
+        self, model: Callable[..., Any], guide: Callable[..., Any], *args: Any, **kwargs: Any
+    ) -> float:
         """Computes the loss, backpropagates into the parameters, returns the loss as a float."""
         loss = self.differentiable_loss(model, guide, *args, **kwargs)
         if isinstance(loss, torch.Tensor) and loss.requires_grad:
             loss.backward()
         return float(loss.detach()) if isinstance(loss, torch.Tensor) else float(loss)
 
-    def reject_step(self):
+    def reject_step(self) -> None:
         """Forgets the baseline state the last estimate staged (its step was skipped)."""
         self.baselines.reject()
 
-    def __call__(self, model, guide, *args, **kwargs):
+    def __call__(
+        self, model: Callable[..., Any], guide: Callable[..., Any], *args: Any, **kwargs: Any
+    ) -> torch.Tensor:
         return self.differentiable_loss(model, guide, *args, **kwargs)
 
 
 _CHECKED_LIMIT = 64
 
 
-def _shape_key(trace):
+def _shape_key(trace: Trace) -> tuple[Any, ...]:
     """What the plate checks read of a trace's sample sites, as a hashable tuple."""
-    key = []
+    key: list[tuple[Any, ...]] = []
     for name, site in trace.nodes.items():
         if site.type != "sample":
             continue  # the checks read sample sites only
@@ -220,7 +256,9 @@ def _shape_key(trace):
     return tuple(key)
 
 
-def _fixed_parameter_log_probs(guide, args, kwargs, guide_trace):
+def _fixed_parameter_log_probs(
+    guide: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], guide_trace: Trace
+) -> None:
     # The guide again at the same draws with every parameter detached: its
     # reparameterized sites' log q then depends on the parameters only through z.
     fixed = trace(replay(stop_params(guide), trace=guide_trace)).get_trace(*args, **kwargs)
@@ -230,17 +268,17 @@ def _fixed_parameter_log_probs(guide, args, kwargs, guide_trace):
             site.infer["_stl_log_prob"] = fixed.nodes[name].log_prob
 
 
-def _has_score_sites(guide_trace):
+def _has_score_sites(guide_trace: Trace) -> bool:
     return any(s.type == "sample" and is_score_site(s) for s in guide_trace.nodes.values())
 
 
-def _is_density_site(site):
+def _is_density_site(site: Message) -> Any:
     # Guide sites with obs=... that still belong in a guide: deterministic
     # records and factors (auxiliary Unit sites).
     return site.infer.get("_deterministic") or site.infer.get("is_auxiliary")
 
 
-def check_model_guide_match(model_trace, guide_trace):
+def check_model_guide_match(model_trace: Trace, guide_trace: Trace) -> None:
     """Raises when latent sites of model and guide do not correspond.
 
     Raises:
@@ -272,7 +310,12 @@ def check_model_guide_match(model_trace, guide_trace):
         )
 
 
-def infer_max_plate_nesting(model, guide, args, kwargs):
+def infer_max_plate_nesting(
+    model: Callable[..., Any],
+    guide: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> int:
     """The deepest vectorized plate nesting in one guide and model trace."""
     model_trace, guide_trace, _ = trace_pair(model, guide, args, kwargs)
     deepest = 0
