@@ -12,7 +12,11 @@ of an observation, and a broadcast that counts observations several times).
 Each error here has a test matching its text (``tests/ppl/test_validation.py``).
 """
 
+from __future__ import annotations
+
+from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -21,6 +25,10 @@ from distributions import validation as dist_validation
 from distributions.constraints import Constraint, is_dependent
 from distributions.torch_constraints import as_constraint
 from distributions.violations import describe_offenders
+
+if TYPE_CHECKING:  # ppl.runtime and ppl.plate import this module
+    from ppl.plate import CondIndepStackFrame
+    from ppl.runtime import Message
 
 __all__ = [
     "enable_validation",
@@ -42,7 +50,7 @@ __all__ = [
 _ENABLED = [True]
 
 
-def enable_validation(is_validate=True):
+def enable_validation(is_validate: bool = True) -> None:
     """Turns the runtime's site checks and the distributions' argument checks on or off.
 
     Args:
@@ -60,7 +68,7 @@ def enable_validation(is_validate=True):
     Distribution.set_default_validate_args(is_validate)
 
 
-def is_validation_enabled():
+def is_validation_enabled() -> bool:
     """Whether validation is on.
 
     Example:
@@ -71,7 +79,7 @@ def is_validation_enabled():
 
 
 @contextmanager
-def validation_enabled(is_validate=True):
+def validation_enabled(is_validate: bool = True) -> Iterator[None]:
     """Sets validation on or off inside a ``with`` block, restoring it after.
 
     Example:
@@ -88,7 +96,7 @@ def validation_enabled(is_validate=True):
         Distribution.set_default_validate_args(old_dist)
 
 
-def check_message(msg):
+def check_message(msg: Message) -> None:
     """Checks a message after the handlers processed it, before its value is drawn.
 
     Sample sites must carry a distribution, and observed values must be
@@ -119,7 +127,7 @@ def check_message(msg):
             check_observation(msg.name, fn, msg.value, msg.kwargs.get("sample_shape", ()))
 
 
-def checks_values(fn):
+def checks_values(fn: Any) -> bool:
     """Whether an observed site of ``fn`` has its value checked (dtype and support).
 
     A distribution built with ``validate_args=False`` opts out, as in Pyro's VAE
@@ -228,7 +236,7 @@ def mark_drawn(fn: Distribution, value: torch.Tensor) -> None:
         dist_validation.mark_valid(value, support)
 
 
-def _innermost(fn):
+def _innermost(fn: Any) -> Any:
     # Under .to_event, .expand and .mask: whether every element is in the support
     # does not depend on how dims are grouped, broadcast or masked.
     while isinstance(fn, (Independent, ExpandedDistribution, MaskedDistribution)):
@@ -236,7 +244,7 @@ def _innermost(fn):
     return fn
 
 
-def _site_subject(name, fn):
+def _site_subject(name: str, fn: Any) -> dist_validation.Subject:
     return dist_validation.Subject(
         f"sample site '{name}': ",
         "obs",
@@ -247,7 +255,7 @@ def _site_subject(name, fn):
     )
 
 
-def _check_dtype(name, dist_name, support, value):
+def _check_dtype(name: str, dist_name: str, support: Constraint, value: torch.Tensor) -> None:
     if value.is_complex() or (
         not getattr(support, "is_discrete", False) and not value.is_floating_point()
     ):
@@ -257,7 +265,9 @@ def _check_dtype(name, dist_name, support, value):
         )
 
 
-def plate_shape_error(name, frame, batch_shape):
+def plate_shape_error(
+    name: str, frame: CondIndepStackFrame, batch_shape: tuple[int, ...] | torch.Size
+) -> ValueError:
     """The error for a site whose batch shape disagrees with an enclosing plate.
 
     Args:
@@ -268,7 +278,7 @@ def plate_shape_error(name, frame, batch_shape):
     Returns:
         A ``ValueError`` to raise.
     """
-    actual = batch_shape[frame.dim]
+    actual = batch_shape[frame.dim]  # type: ignore[index]  # a plate in a site's stack has its dim allocated
     subsampled = (
         f" (a subsample of {frame.subsample_size} out of {frame.size}; index the "
         f"parameters with the plate's subsample indices)"
@@ -284,7 +294,7 @@ def plate_shape_error(name, frame, batch_shape):
     )
 
 
-def duplicate_site_error(name, old_type, new_type):
+def duplicate_site_error(name: str, old_type: str, new_type: str) -> RuntimeError:
     """The error for a second site with a name already in the trace.
 
     Returns:
@@ -302,7 +312,7 @@ def duplicate_site_error(name, old_type, new_type):
     )
 
 
-def plate_dim_clash_error(name, dim, other):
+def plate_dim_clash_error(name: str, dim: int, other: str) -> ValueError:
     """The error for a plate asking for a dim another active plate holds.
 
     Returns:
@@ -315,7 +325,7 @@ def plate_dim_clash_error(name, dim, other):
     )
 
 
-def plate_reuse_error(name, old, new):
+def plate_reuse_error(name: str, old: tuple[Any, Any], new: tuple[Any, Any]) -> ValueError:
     """The error for a plate name reused with another size or dim in one model run.
 
     Args:
@@ -333,7 +343,9 @@ def plate_reuse_error(name, old, new):
     )
 
 
-def param_constraint_error(name, constraint, value, valid):
+def param_constraint_error(
+    name: str, constraint: Constraint, value: torch.Tensor, valid: Any
+) -> ValueError:
     """The error for a parameter initialized outside its constraint.
 
     Returns:
@@ -346,7 +358,7 @@ def param_constraint_error(name, constraint, value, valid):
     )
 
 
-def attach_shapes(exc, table):
+def attach_shapes(exc: BaseException, table: str) -> BaseException:
     """Returns ``exc`` with the trace's shape table added to its message.
 
     Built-in exception types carrying one message are rebuilt with the table
@@ -377,5 +389,5 @@ def attach_shapes(exc, table):
         new = exc
         if hasattr(exc, "add_note"):
             exc.add_note(table)
-    new._ppl_shapes_attached = True
+    new._ppl_shapes_attached = True  # type: ignore[attr-defined]  # a marker: annotate once
     return new
