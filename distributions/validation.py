@@ -13,7 +13,10 @@ subject is ``"Normal.log_prob: value"``) and the runtime's observed sites
 :class:`Subject` so the message names the site.
 """
 
+from __future__ import annotations
+
 import weakref
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import torch
@@ -58,14 +61,14 @@ class Subject(NamedTuple):
     list_offenders: bool = False
 
 
-def _log_prob_subject(dist):
+def _log_prob_subject(dist: Any) -> Subject:
     return Subject(f"{type(dist).__name__}.log_prob: ")
 
 
 # --------------------------------------------------------------- known values
 # id(tensor) -> (weak reference, version counter, constraint). The weak
 # reference guards against a reused id, the version against in-place changes.
-_KNOWN = {}
+_KNOWN: dict[int, tuple[weakref.ref[torch.Tensor], int, constraints.Constraint]] = {}
 _KNOWN_LIMIT = 4096
 
 
@@ -121,32 +124,37 @@ def is_known_valid(value: torch.Tensor, constraint: constraints.Constraint) -> b
 
 
 # ------------------------------------------------------------------- fast path
-def _scalar(bound):
+def _scalar(bound: Any) -> Any:
     if isinstance(bound, torch.Tensor):
         return bound.item() if bound.numel() == 1 else None
     return bound
 
 
-def _lower(check):
+# A predicate on (constraint, smallest element, largest element): True or False
+# when the extremes decide, None when they cannot.
+_Predicate = Callable[[Any, float, float], Any]
+
+
+def _lower(check: Callable[[float, float], bool]) -> _Predicate:
     # A predicate on the smallest element against the constraint's lower bound;
     # None when the bound is a batched tensor (two extremes cannot decide it).
-    def predicate(c, lo, hi):
+    def predicate(c: Any, lo: float, hi: float) -> Any:
         bound = _scalar(c.lower_bound)
         return None if bound is None else check(lo, bound)
 
     return predicate
 
 
-def _upper(check):
-    def predicate(c, lo, hi):
+def _upper(check: Callable[[float, float], bool]) -> _Predicate:
+    def predicate(c: Any, lo: float, hi: float) -> Any:
         bound = _scalar(c.upper_bound)
         return None if bound is None else check(hi, bound)
 
     return predicate
 
 
-def _both(upper_check):
-    def predicate(c, lo, hi):
+def _both(upper_check: Callable[[float, float], bool]) -> _Predicate:
+    def predicate(c: Any, lo: float, hi: float) -> Any:
         lower, upper = _scalar(c.lower_bound), _scalar(c.upper_bound)
         if lower is None or upper is None:
             return None
@@ -172,7 +180,7 @@ _EXTREME_CHECKS = {
 _NOT_NAN = _EXTREME_CHECKS[type(constraints.real)]
 
 
-def _extremes(value):
+def _extremes(value: torch.Tensor) -> tuple[float, float]:
     if value.numel() == 1:
         x = value.item()
         return x, x
@@ -180,14 +188,14 @@ def _extremes(value):
     return lo.item(), hi.item()
 
 
-def _simplex_ok(value):
+def _simplex_ok(value: torch.Tensor) -> bool:
     # Nonnegative entries and every row sum within 1e-6 of 1, from three reductions.
     sums = value.sum(-1)
     low, high = _extremes(sums)
     return value.amin().item() >= 0 and 1 - 1e-6 < low and high < 1 + 1e-6
 
 
-def _fast_ok(constraint, value):
+def _fast_ok(constraint: Any, value: torch.Tensor) -> bool | None:
     """True when every element of ``value`` satisfies ``constraint``; None if unsure.
 
     Covers the interval-type constraints with scalar bounds, the simplex, and
@@ -206,7 +214,7 @@ def _fast_ok(constraint, value):
     return True if predicate(constraint, *_extremes(value)) else None
 
 
-def _fast_ok_wrapped(constraint, value):
+def _fast_ok_wrapped(constraint: Any, value: torch.Tensor) -> bool | None:
     if value.dtype is torch.bool or value.numel() == 0:
         return None
     while isinstance(constraint, constraints.independent):
@@ -221,7 +229,7 @@ def _fast_ok_wrapped(constraint, value):
     return True if predicate(constraint, *_extremes(value)) else None
 
 
-def _all_true(valid):
+def _all_true(valid: Any) -> bool:
     if not isinstance(valid, torch.Tensor):
         return bool(valid)
     # bool() of a one-element tensor skips the reduction kernel of .all().
@@ -249,7 +257,7 @@ def describe_violation(value: torch.Tensor, valid: torch.Tensor) -> str:
     return f"value {_show(element)} at index {index}"
 
 
-def _show(element):
+def _show(element: torch.Tensor) -> Any:
     if element.numel() == 1:
         return element.item()
     # A long event (a 1000-entry probability vector) is cut to its first entries.
@@ -276,7 +284,7 @@ def check_arguments(dist: Any) -> None:
     return _check_each_argument(dist)
 
 
-def _check_each_argument(dist):
+def _check_each_argument(dist: Any) -> None:
     cls = type(dist)
     values = dist.__dict__
     for name, constraint in dist.arg_constraints.items():
@@ -379,7 +387,7 @@ def check_support(
     mark_valid(value, support)
 
 
-def _broadcast_valid(valid, value, support):
+def _broadcast_valid(valid: torch.Tensor, value: torch.Tensor, support: Any) -> torch.Tensor:
     event_dim = getattr(support, "event_dim", 0)
     shape = value.shape[: value.dim() - event_dim] if event_dim else value.shape
     return valid.expand(shape) if valid.shape != shape else valid
