@@ -29,10 +29,14 @@ of the forward function, so dynamo's per-code recompile limit counts one
 owner's structures only.
 """
 
+from __future__ import annotations
+
 import collections
 import types
 import warnings
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import torch
 
@@ -46,7 +50,7 @@ class CompileFallbackWarning(UserWarning):
     """Compilation failed or broke into pieces; the warning names the cause."""
 
 
-def _value_key(value):
+def _value_key(value: Any) -> tuple[Any, ...]:
     if isinstance(value, torch.Tensor):
         return ("tensor", tuple(value.shape), value.dtype, value.device, value.requires_grad)
     if isinstance(value, (tuple, list)):
@@ -62,7 +66,7 @@ def _value_key(value):
     return ("value", value)
 
 
-def args_key(args, kwargs):
+def args_key(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Hashable:
     """The structure key of a call's arguments: tensor metadata and static values.
 
     Example:
@@ -76,7 +80,7 @@ def args_key(args, kwargs):
 
 
 @contextmanager
-def validation_off():
+def validation_off() -> Iterator[None]:
     """Turns distribution and ``ppl`` validation off inside the block, restoring both after.
 
     Example:
@@ -96,7 +100,7 @@ def validation_off():
         Distribution.set_default_validate_args(dist_before)
 
 
-def _fresh_copy(fn):
+def _fresh_copy(fn: Any) -> types.FunctionType:
     # A function with its own code object: dynamo keeps its cache (and counts
     # its recompile limit) per code object, so each owner gets its own.
     return types.FunctionType(
@@ -104,7 +108,7 @@ def _fresh_copy(fn):
     )
 
 
-def _cause(error):
+def _cause(error: BaseException) -> str:
     text = str(error).strip().splitlines()
     return f"{type(error).__name__}: {text[0] if text else ''}"
 
@@ -130,27 +134,34 @@ class CompiledLoss:
         True
     """
 
-    def __init__(self, owner, forward, allow_pieces=False, max_structures=8, quiet=False):
+    def __init__(
+        self,
+        owner: str,
+        forward: Callable[..., Any],
+        allow_pieces: bool = False,
+        max_structures: int = 8,
+        quiet: bool = False,
+    ) -> None:
         self.owner = owner
         self.quiet = quiet  # Pyro's ignore_jit_warnings: fall back without a warning
         self.forward = forward
         self.allow_pieces = allow_pieces
         self.max_structures = max_structures
-        self.structures = collections.OrderedDict()
+        self.structures: collections.OrderedDict[Hashable, Any] = collections.OrderedDict()
         self.failed = False
         self.fullgraph = True
         self.compiles = 0  # graphs inductor built
         self.warmups = 0  # eager steps that (re)started a structure
-        self._compiled = None
+        self._compiled: Callable[..., Any] | None = None
 
-    def is_warm(self, key):
+    def is_warm(self, key: Hashable) -> bool:
         """Whether ``key`` had its eager warm-up (and marks it recently used)."""
         if key in self.structures:
             self.structures.move_to_end(key)
             return True
         return False
 
-    def warmed(self, key, state=None):
+    def warmed(self, key: Hashable, state: Any = None) -> None:
         """Records the warm-up of ``key`` with the owner's ``state`` for it."""
         self.warmups += 1
         self.structures[key] = state
@@ -158,24 +169,30 @@ class CompiledLoss:
         while len(self.structures) > self.max_structures:
             self.structures.popitem(last=False)
 
-    def _backend(self, gm, example_inputs):
+    def _backend(self, gm: torch.fx.GraphModule, example_inputs: list[torch.Tensor]) -> Any:
         self.compiles += 1
         # fallback_random: draws come from torch's generator as in eager mode, so a
         # seed gives the eager run's draws (inductor's own RNG would give others).
         with torch._inductor.config.patch(fallback_random=True):
             return torch._dynamo.lookup_backend("inductor")(gm, example_inputs)
 
-    def _build(self):
+    def _build(self) -> Callable[..., Any]:
         self._compiled = torch.compile(
             _fresh_copy(_call), backend=self._backend, fullgraph=self.fullgraph, dynamic=False
         )
+        return self._compiled
 
-    def __call__(self, model, guide, args, kwargs):
+    def __call__(
+        self,
+        model: Callable[..., Any],
+        guide: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:
         """The compiled loss, or ``None`` when the owner must run eagerly from now on."""
         if self.failed:
             return None
-        if self._compiled is None:
-            self._build()
+        compiled = self._compiled if self._compiled is not None else self._build()
         try:
             with validation_off(), warnings.catch_warnings():
                 # Dynamo reads .grad of non-leaf tensors while building guards, which warns.
@@ -183,11 +200,18 @@ class CompiledLoss:
                 # The compiler's own deprecation notices (torch.jit internals it imports)
                 # are not about the user's program.
                 warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\.")
-                return self._compiled(self.forward, model, guide, args, kwargs)
+                return compiled(self.forward, model, guide, args, kwargs)
         except Exception as error:  # noqa: BLE001 - any compiler failure means a fallback
             return self._fall_back(error, model, guide, args, kwargs)
 
-    def _fall_back(self, error, model, guide, args, kwargs):
+    def _fall_back(
+        self,
+        error: Exception,
+        model: Callable[..., Any],
+        guide: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:
         if self.fullgraph and self.allow_pieces:
             self.fullgraph = False
             self._build()
@@ -198,7 +222,7 @@ class CompiledLoss:
             self._warn(error, "running eagerly from now on")
         return None
 
-    def _warn(self, error, outcome):
+    def _warn(self, error: Exception, outcome: str) -> None:
         if self.quiet:
             return
         warnings.warn(
@@ -210,5 +234,11 @@ class CompiledLoss:
         )
 
 
-def _call(forward, model, guide, args, kwargs):
+def _call(
+    forward: Callable[..., Any],
+    model: Callable[..., Any],
+    guide: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> Any:
     return forward(model, guide, args, kwargs)
