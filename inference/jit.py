@@ -27,7 +27,9 @@ every branch under them); a recompile or a changed structure discards that
 estimate and warms up again. ``differentiable_loss`` and ``loss`` stay eager.
 """
 
-from collections.abc import Callable
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
 from typing import Any
 
 import torch
@@ -36,9 +38,14 @@ import ppl
 from inference.compiled_checks import data_checks
 from inference.compiled_step import CompiledLoss, CompileFallbackWarning, args_key
 from inference.compiled_svi import CompiledSVIStep, StepResult
+from inference.elbo import ELBO
 from inference.mean_field import TraceMeanField_ELBO
 from inference.stochastic_graph import structure_key
+from inference.surrogate import Cost
 from inference.trace_elbo import Trace_ELBO, TraceGraph_ELBO
+from inference.traces import Provenance
+from ppl.runtime import Message
+from ppl.trace_struct import Trace
 
 __all__ = [
     "CompileFallbackWarning",
@@ -48,13 +55,19 @@ __all__ = [
 ]
 
 
-class _CompiledSteps:
-    """The compiled ``loss_and_grads`` shared by the three estimators."""
+class _CompiledSteps(ELBO):
+    """The compiled ``loss_and_grads`` shared by the three estimators.
+
+    A mixin placed before an eager estimator (``ELBO`` as its base only gives
+    the method resolution order the estimator's: mixin, estimator, ``ELBO``).
+    """
 
     #: Whether running the program in compiled pieces keeps the estimator's guarantees.
     pieces_are_sound = True
 
-    def __init__(self, *args, max_structures=8, compile_pieces=False, **kwargs):
+    def __init__(
+        self, *args: Any, max_structures: int = 8, compile_pieces: bool = False, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         if compile_pieces and not self.pieces_are_sound:
             raise ValueError(
@@ -76,10 +89,12 @@ class _CompiledSteps:
             max_structures,
             quiet=bool(self.options.get("ignore_jit_warnings", False)),
         )
-        self._captured_traces = None
+        self._captured_traces: list[Trace] | None = None
         self._check_data = False
 
-    def svi_step(self, svi: Any, args: tuple, kwargs: dict) -> StepResult | None:
+    def svi_step(
+        self, svi: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> StepResult | None:
         """One whole SVI step compiled (see :mod:`inference.compiled_svi`), or ``None`` for eager.
 
         Returns:
@@ -89,25 +104,42 @@ class _CompiledSteps:
         """
         return self.svi_steps(svi, args, kwargs)
 
-    def eager_loss_and_grads(self, model: Callable, guide: Callable, *args, **kwargs) -> float:
+    def eager_loss_and_grads(
+        self, model: Callable[..., Any], guide: Callable[..., Any], *args: Any, **kwargs: Any
+    ) -> float:
         """The eager estimator's :meth:`loss_and_grads` (SVI's warm-up and fallback steps)."""
         return super().loss_and_grads(model, guide, *args, **kwargs)
 
-    def _traced_loss(self, model, guide, args, kwargs):
+    def _traced_loss(
+        self,
+        model: Callable[..., Any],
+        guide: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> tuple[torch.Tensor, list[Trace]]:
         # The loss with every particle's traces (the compiled step checks them all).
-        self._captured_traces = []
+        traces: list[Trace] = []
+        self._captured_traces = traces
         try:
             loss = self.differentiable_loss(model, guide, *args, **kwargs)
-            return loss, self._captured_traces
+            return loss, traces
         finally:
             self._captured_traces = None
 
-    def _particle_loss(self, model_trace, guide_trace, prov):
+    def _particle_loss(
+        self, model_trace: Trace, guide_trace: Trace, prov: Provenance | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         if self._captured_traces is not None:
             self._captured_traces.extend((model_trace, guide_trace))
         return super()._particle_loss(model_trace, guide_trace, prov)
 
-    def _forward(self, model, guide, args, kwargs):
+    def _forward(
+        self,
+        model: Callable[..., Any],
+        guide: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         # Compiled with validation off (a host read would break the graph): the
         # data checks come back as a tensor flag instead (inference.compiled_checks).
         if not self._check_data:
@@ -115,7 +147,13 @@ class _CompiledSteps:
         loss, traces = self._traced_loss(model, guide, args, kwargs)
         return loss, data_checks(traces)
 
-    def _run_compiled(self, model, guide, args, kwargs):
+    def _run_compiled(
+        self,
+        model: Callable[..., Any],
+        guide: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> torch.Tensor | None:
         self._check_data = ppl.is_validation_enabled()
         out = self.compiled(model, guide, args, kwargs)
         if out is None:
@@ -128,13 +166,22 @@ class _CompiledSteps:
             return None
         return loss
 
-    def _warm_state(self):
+    def _warm_state(self) -> dict[str, Any] | None:
         return None
 
-    def _compiled_loss(self, model, guide, args, kwargs, key):
+    def _compiled_loss(
+        self,
+        model: Callable[..., Any],
+        guide: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        key: Hashable,
+    ) -> torch.Tensor | None:
         return self._run_compiled(model, guide, args, kwargs)
 
-    def loss_and_grads(self, model, guide, *args, **kwargs):
+    def loss_and_grads(
+        self, model: Callable[..., Any], guide: Callable[..., Any], *args: Any, **kwargs: Any
+    ) -> float:
         """One step's loss and gradients: compiled once the structure is warm.
 
         Returns:
@@ -203,19 +250,26 @@ class JitTraceGraph_ELBO(_CompiledSteps, TraceGraph_ELBO):
 
     pieces_are_sound = False
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._frozen_table = None
+        self._frozen_table: dict[str, frozenset[str]] | None = None
 
-    def _warm_state(self):
-        model_trace, guide_trace = self.last_traces
+    def _warm_state(self) -> dict[str, Any]:
+        # The warm-up estimate just run set last_traces.
+        model_trace, guide_trace = self.last_traces  # type: ignore[misc]
         return {
             "table": dict(self._cache.table),
             "structure": structure_key(model_trace, guide_trace),
             "compiled": False,
         }
 
-    def _credit(self, model_trace, guide_trace, prov, scored):
+    def _credit(
+        self,
+        model_trace: Trace,
+        guide_trace: Trace,
+        prov: Provenance | None,
+        scored: dict[str, Message],
+    ) -> Callable[[Cost], frozenset[str]]:
         if prov is None and self._frozen_table is not None:
             table, every = self._frozen_table, frozenset(scored)
             # Intersected with this estimate's sites: a warm-up without score
@@ -223,7 +277,14 @@ class JitTraceGraph_ELBO(_CompiledSteps, TraceGraph_ELBO):
             return lambda cost: table.get(cost.node, every) & every
         return super()._credit(model_trace, guide_trace, prov, scored)
 
-    def _compiled_loss(self, model, guide, args, kwargs, key):
+    def _compiled_loss(
+        self,
+        model: Callable[..., Any],
+        guide: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        key: Hashable,
+    ) -> torch.Tensor | None:
         state = self.compiled.structures[key]
         compiles = self.compiled.compiles
         self._frozen_table, self.needs_provenance = state["table"], False
@@ -236,7 +297,8 @@ class JitTraceGraph_ELBO(_CompiledSteps, TraceGraph_ELBO):
             return None
         recompiled = self.compiled.compiles != compiles
         stale = recompiled and state["compiled"]
-        if stale or structure_key(*self.last_traces) != state["structure"]:
+        # The compiled estimate just run set last_traces.
+        if stale or structure_key(*self.last_traces) != state["structure"]:  # type: ignore[misc]
             # The guards failed inside this structure, or its sites changed:
             # the warm-up's data flow may not hold, so this estimate is dropped.
             self.baselines.reject()
