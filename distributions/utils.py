@@ -4,8 +4,11 @@ These mirror the public helpers of ``torch.distributions.utils`` so code written
 against torch keeps working, and add a few conveniences used across families.
 """
 
+from __future__ import annotations
+
 import functools
 import math
+from collections.abc import Callable
 from numbers import Number
 from typing import Any
 
@@ -33,7 +36,7 @@ __all__ = [
 euler_constant = 0.57721566490153286060  # Euler-Mascheroni constant
 
 
-def promote_float(value, like=None):
+def promote_float(value: Any, like: Any = None) -> torch.Tensor:
     """Returns ``value`` as a floating tensor, following ``like``'s dtype and device.
 
     Args:
@@ -55,7 +58,7 @@ class BroadcastError(ValueError, RuntimeError):
     """Shapes that do not broadcast (a ``RuntimeError`` too, as torch raises there)."""
 
 
-def broadcast_shape(*shapes):
+def broadcast_shape(*shapes: tuple[int, ...] | torch.Size) -> torch.Size:
     """The broadcast of ``shapes``, as ``torch.broadcast_shapes`` but in plain Python.
 
     ``torch.broadcast_shapes`` imports sympy (through ``torch.fx``) on its first
@@ -87,7 +90,7 @@ def broadcast_shape(*shapes):
     return torch.Size(out)
 
 
-def safe_xlogy(x, y):
+def safe_xlogy(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """``x * log(y)``, 0 where ``x == 0``, with a gradient of 0 there too.
 
     ``torch.xlogy`` has the right value at ``x = 0`` but differentiates ``y``
@@ -161,7 +164,7 @@ def broadcast_all(*values: Any) -> tuple[torch.Tensor, ...]:
     return tuple(torch.broadcast_tensors(*tensors))
 
 
-def _number_tensor(value: Number, dtype: torch.dtype, device: Any) -> torch.Tensor:
+def _number_tensor(value: Any, dtype: torch.dtype, device: Any) -> torch.Tensor:
     # torch.scalar_tensor skips torch.tensor's parsing of nested sequences: half
     # the cost for the Python numbers most models pass (Normal(0.0, 1.0)).
     if type(value) is float or (type(value) is int and -(2**53) <= value <= 2**53):
@@ -169,7 +172,7 @@ def _number_tensor(value: Number, dtype: torch.dtype, device: Any) -> torch.Tens
     return torch.tensor(float(value) if device is None else value, dtype=dtype, device=device)
 
 
-def clamp_probs(probs):
+def clamp_probs(probs: torch.Tensor) -> torch.Tensor:
     """Clamps probabilities into the open interval (0, 1) by the dtype's resolution.
 
     Example:
@@ -180,7 +183,7 @@ def clamp_probs(probs):
     return probs.clamp(min=eps, max=1 - eps)
 
 
-def logits_to_probs(logits, is_binary=False):
+def logits_to_probs(logits: torch.Tensor, is_binary: bool = False) -> torch.Tensor:
     """Converts logits to probabilities: sigmoid when binary, softmax over the last dim.
 
     Example:
@@ -192,7 +195,7 @@ def logits_to_probs(logits, is_binary=False):
     return torch.softmax(logits, dim=-1)
 
 
-def probs_to_logits(probs, is_binary=False):
+def probs_to_logits(probs: torch.Tensor, is_binary: bool = False) -> torch.Tensor:
     """Converts probabilities to logits (log-odds when binary, log-probs otherwise).
 
     Probabilities are clamped first so that 0 and 1 map to large finite logits.
@@ -222,11 +225,11 @@ class lazy_property:
         3
     """
 
-    def __init__(self, wrapped):
+    def __init__(self, wrapped: Callable[[Any], Any]) -> None:
         self.wrapped = wrapped
-        functools.update_wrapper(self, wrapped)
+        functools.update_wrapper(self, wrapped)  # type: ignore[arg-type]  # copies __doc__ and __name__ onto the descriptor
 
-    def __get__(self, instance, obj_type=None):
+    def __get__(self, instance: Any, obj_type: type | None = None) -> Any:
         if instance is None:
             return self
         with torch.enable_grad():
@@ -235,7 +238,7 @@ class lazy_property:
         return value
 
 
-def tril_matrix_to_vec(mat, diag=0):
+def tril_matrix_to_vec(mat: torch.Tensor, diag: int = 0) -> torch.Tensor:
     """Flattens the lower triangle (offset ``diag``) of the last two dims, row by row.
 
     Example:
@@ -249,12 +252,12 @@ def tril_matrix_to_vec(mat, diag=0):
     return mat[..., rows, cols]
 
 
-def _tril_count(n, diag):
+def _tril_count(n: int, diag: int) -> int:
     """Entries on or below diagonal ``diag`` of an ``n x n`` matrix, clipped to 0..n per row."""
     return sum(min(max(i + diag + 1, 0), n) for i in range(n))
 
 
-def vec_to_tril_matrix(vec, diag=0):
+def vec_to_tril_matrix(vec: torch.Tensor, diag: int = 0) -> torch.Tensor:
     """Inverse of :func:`tril_matrix_to_vec`: fills a lower-triangular matrix row by row.
 
     Every ``diag`` that :func:`tril_matrix_to_vec` accepts round-trips, including
@@ -289,7 +292,7 @@ def vec_to_tril_matrix(vec, diag=0):
     return mat
 
 
-def sum_rightmost(value, dim):
+def sum_rightmost(value: Any, dim: int) -> Any:
     """Sums out the ``dim`` rightmost dims of ``value`` (a no-op for ``dim == 0``).
 
     Example:
@@ -303,7 +306,7 @@ def sum_rightmost(value, dim):
     return value.sum(-1) if dim == 1 else value.sum(tuple(range(-dim, 0)))
 
 
-def uniform_draws(like, shape):
+def uniform_draws(like: torch.Tensor, shape: tuple[int, ...] | torch.Size) -> torch.Tensor:
     """Standard uniform draws on ``[0, 1)`` of ``shape``, in ``like``'s dtype and device.
 
     One draw of the batch (``shape == like.shape``, the common case in models)
@@ -320,7 +323,7 @@ def uniform_draws(like, shape):
     return torch.rand(shape, dtype=like.dtype, device=like.device)
 
 
-def normal_draws(like, shape):
+def normal_draws(like: torch.Tensor, shape: tuple[int, ...] | torch.Size) -> torch.Tensor:
     """Standard normal draws of ``shape`` in ``like``'s dtype and device, as :func:`uniform_draws`.
 
     Example:
@@ -332,7 +335,7 @@ def normal_draws(like, shape):
     return torch.randn(shape, dtype=like.dtype, device=like.device)
 
 
-def probs_or_logits(owner, probs, logits):
+def probs_or_logits(owner: str, probs: Any, logits: Any) -> tuple[str, Any]:
     """``("probs", probs)`` or ``("logits", logits)``: the one of the two that was given.
 
     Raises:
