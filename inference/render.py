@@ -29,6 +29,7 @@ _NODE = 0.35  # half the size of a node marker, with a little air
 _PAD = 0.5  # from a node centre to the box of its innermost plate
 _NEST = 0.45  # extra margin per level of plates nested inside a box
 _LABEL = 0.35  # strip under a box's members that holds its name
+_INCH = 0.95  # figure inches per layout unit
 
 
 def _plate_members(graph: nx.DiGraph) -> tuple[dict[str, set[str]], dict[str, int | None]]:
@@ -179,9 +180,14 @@ def render_scg(
 
     pos = layered_layout(graph)
     if ax is None:
-        width = 3 + 1.8 * max((x for x, _ in pos.values()), default=0) / 2.2
-        height = 1.5 + 0.8 * (1 - min((y for _, y in pos.values()), default=0))
-        fig, ax = plt.subplots(figsize=(max(width, 4), height))
+        # A fixed scale in inches per layout unit (rows are one unit apart), so a
+        # marker (about 0.45 in across) never reaches the next row, however many
+        # rows there are; the margins hold the title and the boxes' padding.
+        xs, ys = [x for x, _ in pos.values()] or [0.0], [y for _, y in pos.values()] or [0.0]
+        width = _INCH * (max(xs) - min(xs) + 3.0)
+        height = _INCH * (max(ys) - min(ys) + 3.0)
+        fig, ax = plt.subplots(figsize=(max(width, 4.0), height))
+        fig.subplots_adjust(left=0.0, right=1.0, bottom=0.0, top=1.0 - 0.4 / height)
     else:
         fig = ax.figure
     for a, b in graph.edges():
@@ -200,7 +206,12 @@ def render_scg(
     _draw_plates(ax, graph, pos)
     ax.set_title(title)
     ax.axis("off")
-    ax.margins(0.2)
+    xs, ys = [x for x, _ in pos.values()] or [0.0], [y for _, y in pos.values()] or [0.0]
+    ax.set_xlim(min(xs) - 1.5, max(xs) + 1.5)
+    ax.set_ylim(min(ys) - 1.5, max(ys) + 1.5)
+    # Equal units on both axes: the row spacing in inches is the one the figure
+    # size was chosen for (a taller graph gets a taller figure, not smaller rows).
+    ax.set_aspect("equal", adjustable="box")
     if filename is not None:
         fig.savefig(filename, bbox_inches="tight")
         plt.close(fig)

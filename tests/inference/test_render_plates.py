@@ -61,3 +61,25 @@ def test_plate_names_sit_inside_their_box_and_outside_nested_boxes():
     mx0, my0, _, _, _ = boxes["members"]
     # The outer name is in the strip under the inner box, not on or in it.
     assert y < my0
+
+
+def test_node_markers_never_overlap_however_tall_the_graph():
+    # A marker is sqrt(900) = 30 points wide, a diamond 30 * sqrt(2) = 42 points
+    # corner to corner; centres 50 points apart leave air between any two, for a
+    # graph of a few rows and one of 40 (the old drawing put 40 rows 33 apart).
+    for rows in (3, 40):
+        g = nx.DiGraph()
+        for i in range(rows):
+            g.add_node(f"model/x{i:02d}", kind="latent", plates=(("data", -1, 5),))
+        fig = render_scg(g)
+        fig.canvas.draw()  # the equal aspect is applied at drawing time
+        ax = fig.axes[0]
+        pos = layered_layout(g)
+        points = [ax.transData.transform(p) * 72 / fig.dpi for p in pos.values()]
+        gaps = [
+            ((a[0] - b[0]) ** 2 + (a[1] - b[1]) ** 2) ** 0.5
+            for i, a in enumerate(points)
+            for b in points[i + 1 :]
+        ]
+        assert min(gaps) > 50, (rows, min(gaps))
+        matplotlib.pyplot.close(fig)
