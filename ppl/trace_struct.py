@@ -6,7 +6,10 @@ parameters, the plates' subsample indices and the return value (``_RETURN``).
 :meth:`Trace.compute_log_prob` adds each sample site's log-probability.
 """
 
-from collections.abc import Mapping
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
 import torch
 
@@ -17,7 +20,7 @@ from ppl.runtime import Message
 __all__ = ["Trace", "scale_and_mask"]
 
 
-def scale_and_mask(log_prob, scale=1.0, mask=None):
+def scale_and_mask(log_prob: torch.Tensor, scale: Any = 1.0, mask: Any = None) -> torch.Tensor:
     """Applies a site's mask (zeroing masked-out entries) and then its scale.
 
     Args:
@@ -43,11 +46,11 @@ def scale_and_mask(log_prob, scale=1.0, mask=None):
     return log_prob
 
 
-def _all_sites(name, site):
+def _all_sites(name: str, site: Message) -> bool:
     return True
 
 
-class _Nodes(dict):
+class _Nodes(dict[str, Message]):
     """The node table of a trace: a plain dict of sites, plus Pyro's ``_INPUT`` node.
 
     ``nodes["_INPUT"]`` answers with the call's arguments, but the node is not
@@ -55,15 +58,15 @@ class _Nodes(dict):
     walking a trace's nodes meets no node type beyond the documented four.
     """
 
-    input = None
+    input: Message | None = None
 
-    def __missing__(self, key):
+    def __missing__(self, key: str) -> Message:
         if key == "_INPUT" and self.input is not None:
             return self.input
         raise KeyError(key)
 
 
-class Trace(Mapping):
+class Trace(Mapping[str, Message]):
     """An ordered mapping of site name to :class:`~ppl.runtime.Message` node.
 
     Node types are ``"sample"``, ``"param"``, ``"plate"`` and ``"return"``.
@@ -82,33 +85,33 @@ class Trace(Mapping):
         torch.Size([])
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.nodes = _Nodes()
 
-    def set_input(self, args, kwargs):
+    def set_input(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
         """Records the arguments of the traced call as the ``_INPUT`` node."""
         self.nodes.input = Message(
             type="args", name="_INPUT", args=tuple(args), kwargs=dict(kwargs), done=True
         )
 
     # ------------------------------------------------------------- mapping
-    def __getitem__(self, name):
+    def __getitem__(self, name: str) -> Message:
         return self.nodes[name]
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str]:
         return iter(self.nodes)
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.nodes)
 
-    def __contains__(self, name):
+    def __contains__(self, name: object) -> bool:
         return name in self.nodes
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Trace({list(self.nodes)})"
 
     # ------------------------------------------------------------ building
-    def add_node(self, name, node):
+    def add_node(self, name: str, node: Message) -> None:
         """Adds a site; a second sample site (or a type change) under one name is an error.
 
         Params may be read several times (the latest read is kept); a plate
@@ -127,11 +130,11 @@ class Trace(Mapping):
                 return
         self.nodes[name] = node
 
-    def remove_node(self, name):
+    def remove_node(self, name: str) -> None:
         """Removes a site (no error when absent)."""
         self.nodes.pop(name, None)
 
-    def copy(self):
+    def copy(self) -> Trace:
         """A new trace holding copies of the nodes (tensors are shared)."""
         new = Trace()
         new.nodes.update((name, node.copy()) for name, node in self.nodes.items())
@@ -140,12 +143,12 @@ class Trace(Mapping):
 
     # ---------------------------------------------------------- site lists
     @property
-    def stochastic_nodes(self):
+    def stochastic_nodes(self) -> list[str]:
         """Names of the latent (unobserved) sample sites, in order."""
         return [n for n, s in self.nodes.items() if s.type == "sample" and not s.is_observed]
 
     @property
-    def reparameterized_nodes(self):
+    def reparameterized_nodes(self) -> list[str]:
         """Names of the latent sample sites whose distribution has ``rsample``."""
         return [
             n
@@ -154,29 +157,29 @@ class Trace(Mapping):
         ]
 
     @property
-    def nonreparam_stochastic_nodes(self):
+    def nonreparam_stochastic_nodes(self) -> list[str]:
         """Names of the latent sample sites that need a score-function estimator."""
         reparam = set(self.reparameterized_nodes)
         return [n for n in self.stochastic_nodes if n not in reparam]
 
     @property
-    def observation_nodes(self):
+    def observation_nodes(self) -> list[str]:
         """Names of the observed sample sites, in order."""
         return [n for n, s in self.nodes.items() if s.type == "sample" and s.is_observed]
 
     @property
-    def param_nodes(self):
+    def param_nodes(self) -> list[str]:
         """Names of the param sites, in order."""
         return [n for n, s in self.nodes.items() if s.type == "param"]
 
-    def iter_stochastic_nodes(self):
+    def iter_stochastic_nodes(self) -> Iterator[tuple[str, Message]]:
         """Yields ``(name, node)`` for the latent sample sites."""
         for name, site in self.nodes.items():
             if site.type == "sample" and not site.is_observed:
                 yield name, site
 
     # ---------------------------------------------------------- log-probs
-    def compute_log_prob(self, site_filter=_all_sites):
+    def compute_log_prob(self, site_filter: Callable[[str, Message], bool] = _all_sites) -> None:
         """Computes ``log_prob``, ``unscaled_log_prob`` and ``log_prob_sum`` of sample sites.
 
         Sites already computed are skipped. A ``deterministic`` site gets
@@ -203,7 +206,9 @@ class Trace(Mapping):
             site.log_prob = scale_and_mask(unscaled, site.scale, site.mask)
             site.log_prob_sum = site.log_prob.sum()
 
-    def log_prob_sum(self, site_filter=_all_sites):
+    def log_prob_sum(
+        self, site_filter: Callable[[str, Message], bool] = _all_sites
+    ) -> torch.Tensor:
         """The total scaled, masked log-probability of the selected sample sites.
 
         Args:
@@ -220,7 +225,7 @@ class Trace(Mapping):
         return total if isinstance(total, torch.Tensor) else torch.tensor(total)
 
     # ------------------------------------------------------------- display
-    def format_shapes(self, title="Trace shapes:", last_site=None):
+    def format_shapes(self, title: str = "Trace shapes:", last_site: str | None = None) -> str:
         """A table of each site's distribution, batch | event, value and log-prob shapes.
 
         The log-prob column shows the computed shape, or the shape
@@ -254,7 +259,7 @@ class Trace(Mapping):
         return "\n".join(lines)
 
 
-def check_plate_reuse(old, new):
+def check_plate_reuse(old: Message, new: Message) -> None:
     """Checks a plate name seen twice in one run keeps its size and requested dim.
 
     Raises:
@@ -267,28 +272,28 @@ def check_plate_reuse(old, new):
         raise validation.plate_reuse_error(new.name, (old.args[0], old_dim), (new.args[0], new_dim))
 
 
-def _site_log_prob(site):
+def _site_log_prob(site: Message) -> torch.Tensor:
     if site.infer.get("_deterministic"):
         return torch.zeros(_predicted_log_prob_shape(site), device=site.value.device)
     return site.fn.log_prob(site.value)
 
 
-def _predicted_log_prob_shape(site):
+def _predicted_log_prob_shape(site: Message) -> torch.Size:
     value, fn = site.value, site.fn
     split = value.dim() - len(fn.event_shape)
     return broadcast_shape(value.shape[:split], fn.batch_shape)
 
 
-def _shape(shape):
+def _shape(shape: tuple[int, ...] | torch.Size) -> str:
     return str(tuple(shape))
 
 
-def _subsample_len(site):
+def _subsample_len(site: Message) -> int:
     value = site.value
     return len(value) if value is not None else site.args[1]
 
 
-def _format_row(name, site):
+def _format_row(name: str, site: Message) -> tuple[str, str, str, str, str, str, str]:
     value = site.value
     value_shape = _shape(value.shape) if isinstance(value, torch.Tensor) else "-"
     plates = ",".join(f.name for f in site.cond_indep_stack)
