@@ -21,11 +21,15 @@ breaks the graph at every ``ContextVar.get`` (issue 14): the compiled SVI step
 runs the handlers inside the compiled region.
 """
 
+from __future__ import annotations
+
 import functools
 import inspect
 import threading
 import types
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
+from types import TracebackType
 from typing import Any
 
 import torch
@@ -47,7 +51,7 @@ class _ThreadState(threading.local):
     # The handler stack of the current thread, a tuple: index 0 is the
     # outermost handler, the end the innermost. Entering or exiting a handler
     # sets a new tuple; the class attribute is every new thread's empty stack.
-    stack = ()
+    stack: tuple[Messenger, ...] = ()
 
 
 _STATE = _ThreadState()
@@ -56,15 +60,15 @@ _STATE = _ThreadState()
 # atomic). Empty means no thread has a handler: the primitives test
 # `_ENTERED and _current_stack()`, so without handlers their check is one
 # global list test, cheaper than a function call or a thread-local read.
-_ENTERED = []
+_ENTERED: list[None] = []
 
 
-def _current_stack():
+def _current_stack() -> tuple[Messenger, ...]:
     # The hot-path accessor the primitives test before building a message.
     return _STATE.stack if _ENTERED else ()
 
 
-def get_stack():
+def get_stack() -> list[Messenger]:
     """Returns the current thread's handler stack as a new list, outermost first.
 
     The list is a copy: changing it does not change the stack.
@@ -151,12 +155,12 @@ class Message:
     log_prob_sum: Any = None
 
     # Dictionary-style access, for code written against Pyro's dict messages.
-    def __getitem__(self, key):
+    def __getitem__(self, key: str) -> Any:
         if key not in _FIELD_NAMES:
             raise KeyError(f"Message has no field {key!r}; its fields are {sorted(_FIELD_NAMES)}")
         return getattr(self, key)
 
-    def __setitem__(self, key, value):
+    def __setitem__(self, key: str, value: Any) -> None:
         if key not in _FIELD_NAMES:
             raise KeyError(
                 f"Message has no field {key!r}; it is a closed record, put extra "
@@ -164,22 +168,22 @@ class Message:
             )
         setattr(self, key, value)
 
-    def __contains__(self, key):
+    def __contains__(self, key: str) -> bool:
         if key in _LAZY_FIELDS:
             return getattr(self, key) is not None
         return key in _FIELD_NAMES
 
-    def get(self, key, default=None):
+    def get(self, key: str, default: Any = None) -> Any:
         """Returns the field ``key``, or ``default`` when it is unknown or not computed yet."""
         if key not in self:
             return default
         return getattr(self, key)
 
-    def keys(self):
+    def keys(self) -> list[str]:
         """The names of the fields present (lazy log-prob fields only once computed)."""
         return [name for name in _FIELD_ORDER if name in self]
 
-    def copy(self):
+    def copy(self) -> Message:
         """A shallow copy whose ``infer`` and ``kwargs`` dicts are copies too."""
         new = Message(**{name: getattr(self, name) for name in _FIELD_ORDER})
         new.infer = dict(self.infer)
@@ -210,7 +214,7 @@ def draw(fn: Any, sample_shape: tuple | torch.Size = ()) -> Any:
     return value
 
 
-def default_process(msg):
+def default_process(msg: Message) -> None:
     """The default behaviour: computes ``msg.value`` unless a handler already did.
 
     Sample sites draw from ``msg.fn`` with ``msg.kwargs["sample_shape"]``;
@@ -275,21 +279,21 @@ def apply_stack(msg: Message) -> Message:
     return msg
 
 
-class _EveryType(dict):
+class _EveryType(dict[str, Any]):
     """The dispatch table of a class overriding ``process_message``: that method, for any type."""
 
-    def __init__(self, method):
+    def __init__(self, method: Callable[[Any, Message], None]) -> None:
         super().__init__()
         self.method = method
 
-    def get(self, key, default=None):
+    def get(self, key: str, default: Any = None) -> Callable[[Any, Message], None]:
         return self.method
 
 
-def _dispatch_table(cls, prefix):
+def _dispatch_table(cls: type, prefix: str) -> dict[str, Any]:
     # Maps a message type to the handler's method for it, looked up once per
     # class: `_process_sample` handles "sample" messages, and so on.
-    table = {}
+    table: dict[str, Any] = {}
     for name in dir(cls):
         if name.startswith(prefix) and callable(getattr(cls, name)):
             table[name[len(prefix) :]] = getattr(cls, name)
@@ -327,12 +331,12 @@ class Messenger:
         'P'
     """
 
-    _process_table: dict = {}
-    _postprocess_table: dict = {}
-    _process_dispatch: dict = {}
-    _postprocess_dispatch: dict = {}
+    _process_table: dict[str, Any] = {}
+    _postprocess_table: dict[str, Any] = {}
+    _process_dispatch: dict[str, Any] = {}
+    _postprocess_dispatch: dict[str, Any] = {}
 
-    def __init_subclass__(cls, **kwargs):
+    def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls._process_table = _dispatch_table(cls, "_process_")
         cls._postprocess_table = _dispatch_table(cls, "_postprocess_")
@@ -345,24 +349,29 @@ class Messenger:
         if cls.postprocess_message is not Messenger.postprocess_message:
             cls._postprocess_dispatch = _EveryType(cls.postprocess_message)
 
-    def __init__(self, fn=None):
+    def __init__(self, fn: Callable[..., Any] | None = None) -> None:
         if fn is not None and not callable(fn):
             raise _not_callable(self, fn)
         self.fn = fn
 
-    def __get__(self, instance, owner=None):
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
         # A handler wrapping a function and stored on a class (`@block` on a
         # method) binds as that function would: the instance comes first.
         if instance is None or self.fn is None:
             return self
         return types.MethodType(self, instance)
 
-    def __enter__(self):
+    def __enter__(self) -> Any:  # Any: subclasses return other things (plate: its indices)
         _ENTERED.append(None)  # before the stack grows: never empty while one is set
         _STATE.stack = (*_STATE.stack, self)
         return self
 
-    def __exit__(self, exc_type, exc_value, traceback):
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
         # Remove this handler and anything left above it (a handler that was
         # never exited because of an error), so the stack cannot leak.
         stack = _STATE.stack
@@ -374,19 +383,19 @@ class Messenger:
                 break
         return None
 
-    def process_message(self, msg):
+    def process_message(self, msg: Message) -> None:
         """Dispatches ``msg`` to ``_process_<msg.type>`` when this class defines it."""
         method = self._process_table.get(msg.type)
         if method is not None:
             method(self, msg)
 
-    def postprocess_message(self, msg):
+    def postprocess_message(self, msg: Message) -> None:
         """Dispatches ``msg`` to ``_postprocess_<msg.type>`` when this class defines it."""
         method = self._postprocess_table.get(msg.type)
         if method is not None:
             method(self, msg)
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self.fn is not None:
             return self._run(self.fn, args, kwargs)
         # Used as a decorator: `@scale(scale=2.0)` then `def model(): ...`.
@@ -399,19 +408,19 @@ class Messenger:
             f"{type(self).__name__.lower()}(model, ...)(*args)"
         )
 
-    def _decorate(self, fn):
+    def _decorate(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         # A fresh wrapper per function, so one handler instance can decorate
         # several functions (each runs its own), and a plain function, so it
         # binds as a method like the function it wraps.
         handler = self
 
         @functools.wraps(fn)
-        def handled(*args, **kwargs):
+        def handled(*args: Any, **kwargs: Any) -> Any:
             return handler._run(fn, args, kwargs)
 
         return handled
 
-    def _run(self, fn, args, kwargs):
+    def _run(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """Runs ``fn(*args, **kwargs)`` under this handler (subclasses add records)."""
         with self:
             return fn(*args, **kwargs)
@@ -425,7 +434,7 @@ class HandlerArgumentError(TypeError, ValueError):
     """
 
 
-def _not_callable(handler, value):
+def _not_callable(handler: Messenger, value: Any) -> HandlerArgumentError:
     name = type(handler).__name__
     options = [p for p in inspect.signature(type(handler)).parameters if p != "fn"]
     hint = f" (e.g. {name}({options[0]}={value!r}))" if options and len(repr(value)) < 40 else ""
@@ -436,6 +445,6 @@ def _not_callable(handler, value):
     )
 
 
-def _short_repr(value):
+def _short_repr(value: Any) -> str:
     text = repr(value)
     return text if len(text) < 40 else text[:36] + "..."
