@@ -41,10 +41,12 @@ Random draws come from torch's generator (inductor's ``fallback_random``):
 a seed gives the same losses run to run.
 """
 
+from __future__ import annotations
+
 import collections
 import re
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any, NamedTuple
 
 import torch
@@ -65,6 +67,7 @@ from inference.compiled_optim import (
 )
 from inference.compiled_step import CompileFallbackWarning, args_key, validation_off
 from ppl.handlers import trace
+from ppl.trace_struct import Trace
 
 __all__ = ["CompiledSVIStep", "StepResult"]
 
@@ -74,8 +77,8 @@ class StepResult(NamedTuple):
 
     loss: float
     finite: bool
-    bad_params: list
-    bad_sites: list
+    bad_params: list[str]
+    bad_sites: list[str]
 
 
 class _NotReady(Exception):
@@ -86,14 +89,20 @@ class _Substitute(TorchFunctionMode):
     # Every torch call that receives one of the real tensors (by identity) gets
     # its traced stand-in instead: parameters read from the store, a module's
     # own nn.Parameter, baseline averages held by Python objects.
-    def __init__(self, table):
+    def __init__(self, table: dict[int, torch.Tensor]) -> None:
         super().__init__()
         self.table = table
 
-    def __torch_function__(self, func, types, args=(), kwargs=None):
+    def __torch_function__(
+        self,
+        func: Callable[..., Any],
+        types: Any,
+        args: tuple[Any, ...] = (),
+        kwargs: dict[str, Any] | None = None,
+    ) -> Any:
         table = self.table
 
-        def swap(x):
+        def swap(x: torch.Tensor) -> torch.Tensor:
             return table.get(id(x), x)
 
         args = pytree.tree_map_only(torch.Tensor, swap, args)
@@ -101,11 +110,11 @@ class _Substitute(TorchFunctionMode):
         return func(*args, **kwargs)
 
 
-def _anchors(svi):
+def _anchors(svi: Any) -> tuple[Any, ...]:
     return svi.model, svi.guide, svi.optim, ppl.get_param_store()
 
 
-def _structure_key(svi, args, kwargs):
+def _structure_key(svi: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Hashable:
     return (
         id(svi.model),
         id(svi.guide),
@@ -120,7 +129,7 @@ def _structure_key(svi, args, kwargs):
 class _Layout:
     """The real tensors behind each input of a captured program, in order."""
 
-    def __init__(self, svi, elbo, args, kwargs):
+    def __init__(self, svi: Any, elbo: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         store = ppl.get_param_store()
         self.store = store
         self.names = list(store.keys())
@@ -129,8 +138,9 @@ class _Layout:
         torch_opt = getattr(svi.optim, "optimizer", None)
         if not hasattr(svi.optim, "_names") or (torch_opt is None and self.leaves):
             raise _NotReady("the optimizer has no parameters yet")
-        self.torch_opt = torch_opt
-        self.optim_cls = type(torch_opt) if torch_opt is not None else None
+        # Both None only when there are no parameters, and then no update runs.
+        self.torch_opt: Any = torch_opt
+        self.optim_cls: Any = type(torch_opt) if torch_opt is not None else None
         self.baselines = elbo.baselines
         self.baselines.commit()  # the warm-up's staged averages, read on the host here
         self.averages = list(self.baselines.averages.items())
@@ -140,9 +150,9 @@ class _Layout:
         self.data = [x for x in data if isinstance(x, torch.Tensor)]
         self.state = self._state_layout()
 
-    def _state_layout(self):
+    def _state_layout(self) -> list[tuple[int, str, torch.Tensor | None]]:
         # (leaf index, key, tensor or None for a host number) per state entry.
-        out = []
+        out: list[tuple[int, str, torch.Tensor | None]] = []
         for i, p in enumerate(self.leaves):
             if self.torch_opt is None or p not in self.torch_opt.state:
                 continue
@@ -150,10 +160,10 @@ class _Layout:
                 out.append((i, key, value if isinstance(value, torch.Tensor) else None))
         return out
 
-    def group_of(self, p):
+    def group_of(self, p: torch.Tensor) -> int:
         return self.optim._group_index(p)
 
-    def inputs(self, args, kwargs):
+    def inputs(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[torch.Tensor] | None:
         """The program's inputs for this call, or ``None`` when a tensor was replaced."""
         store = ppl.get_param_store()
         if store is not self.store or len(store) != len(self.names):
@@ -186,18 +196,19 @@ class _Layout:
             return None
         return [*self.leaves, *averages, *data, *dynamic, *rates]
 
-    def counts(self):
+    def counts(self) -> tuple[int, int, int, int, int]:
         groups = len(self.torch_opt.param_groups) if self.torch_opt is not None else 0
         data = sum(self.data_mask)
         return len(self.leaves), len(self.averages), data, len(self.state), groups
 
 
-def _host_number(value):
+def _host_number(value: Any) -> torch.Tensor:
     return torch.tensor(float(value), dtype=torch.float64)
 
 
-def _split(flat, counts):
-    out, start = [], 0
+def _split(flat: Sequence[Any], counts: Sequence[int]) -> list[list[Any]]:
+    out: list[list[Any]] = []
+    start = 0
     for n in counts:
         out.append(list(flat[start : start + n]))
         start += n
@@ -207,14 +218,24 @@ def _split(flat, counts):
 class _Program:
     """One structure's captured and compiled step."""
 
-    def __init__(self, layout, compiled, param_names, site_names):
+    # Set by CompiledSVIStep._build once the program exists.
+    anchors: tuple[Any, ...]
+    assumptions: CaptureAssumptions
+
+    def __init__(
+        self,
+        layout: _Layout,
+        compiled: Callable[..., Any],
+        param_names: list[str],
+        site_names: list[str],
+    ) -> None:
         self.updated = [layout.names.index(n) for n in param_names]
         self.layout = layout
         self.compiled = compiled
         self.param_names = param_names
         self.site_names = site_names
 
-    def run(self, args, kwargs):
+    def run(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> StepResult | None:
         inputs = self.layout.inputs(args, kwargs)
         if inputs is None:
             return None
@@ -230,7 +251,7 @@ class _Program:
         bad_sites = [s for s, ok in zip(self.site_names, values[3 + n :]) if not ok]
         return StepResult(loss, finite, bad_params, sorted(bad_sites))
 
-    def _finish_host(self):
+    def _finish_host(self) -> None:
         layout = self.layout
         if layout.torch_opt is None:
             return
@@ -243,15 +264,15 @@ class _Program:
 class _Capture:
     """Builds the function of tensors that ``make_fx`` traces for one structure."""
 
-    def __init__(self, layout, svi, run_loss):
+    def __init__(self, layout: _Layout, svi: Any, run_loss: Any) -> None:
         self.layout = layout
         self.svi = svi
-        self.run_loss = run_loss
-        self.param_names = []
-        self.site_names = []
+        self.run_loss = run_loss  # a bound method: its __self__ is the estimator
+        self.param_names: list[str] = []
+        self.site_names: list[str] = []
         self.validate = ppl.is_validation_enabled()
 
-    def __call__(self, *flat):
+    def __call__(self, *flat: torch.Tensor) -> torch.Tensor:
         layout = self.layout
         leaves, averages, data, dynamic, rates = _split(flat, layout.counts())
         # A frozen parameter (requires_grad=False) gets no gradient, as in eager.
@@ -280,7 +301,9 @@ class _Capture:
         out = [loss.detach(), valid, finite, *flags, *site_flags]
         return torch.stack([torch.as_tensor(x).to(loss.dtype) for x in out])
 
-    def _run_program(self, table, data):
+    def _run_program(
+        self, table: dict[int, torch.Tensor], data: list[torch.Tensor]
+    ) -> tuple[torch.Tensor, list[Trace], set[str]]:
         layout, stand_ins = self.layout, iter(data)
         full = [next(stand_ins) if m else s for m, s in zip(layout.data_mask, layout.static_data)]
         args, kwargs = pytree.tree_unflatten(full, layout.spec)
@@ -299,9 +322,19 @@ class _Capture:
         captured = {n for n, s in capture.trace.nodes.items() if s.type == "param"}
         return loss, traces, captured
 
-    def _update(self, leaves, dynamic, rates, used, grads, accept):
+    def _update(
+        self,
+        leaves: list[torch.Tensor],
+        dynamic: list[torch.Tensor],
+        rates: list[torch.Tensor],
+        used: list[int],
+        grads: list[torch.Tensor | None],
+        accept: torch.Tensor,
+    ) -> None:
         layout = self.layout
-        entries = collections.defaultdict(dict)
+        entries: collections.defaultdict[int, dict[str, torch.Tensor]] = collections.defaultdict(
+            dict
+        )
         for (i, key, _), value in zip(layout.state, dynamic):
             entries[i][key] = value
         for i, grad in zip(used, grads):
@@ -322,7 +355,7 @@ class _Capture:
                 old = entries[i][key]
                 old.copy_(torch.where(accept, value.to(old.dtype), old))
 
-    def _commit_baselines(self, averages, accept):
+    def _commit_baselines(self, averages: list[torch.Tensor], accept: torch.Tensor) -> None:
         baselines = self.run_loss.__self__.baselines
         index = {name: k for k, (name, _) in enumerate(self.layout.averages)}
         staged, baselines.staged = baselines.staged, {}
@@ -334,7 +367,7 @@ class _Capture:
             old.copy_(torch.where(keep, value, old))
 
 
-def _drop_host_reads(graph):
+def _drop_host_reads(graph: torch.fx.GraphModule) -> None:
     # A fake tensor made from a closed-over constant knows its value, so an
     # ``.item()`` on it is answered at capture time and recorded as a host read
     # whose result the graph never uses (the Python branch it fed is already
@@ -345,19 +378,19 @@ def _drop_host_reads(graph):
     graph.recompile()
 
 
-def _grads(loss, params):
+def _grads(loss: torch.Tensor, params: list[torch.Tensor]) -> list[torch.Tensor | None]:
     if not params or not loss.requires_grad:
         return [None] * len(params)
     return list(torch.autograd.grad(loss, params, allow_unused=True))
 
 
-def _clip_args(optim, p):
+def _clip_args(optim: Any, p: torch.Tensor) -> dict[str, Any]:
     if optim._shared_clip is not None:
         return optim._shared_clip
     return optim._clips.get(id(p), {})
 
 
-def _cause(error):
+def _cause(error: BaseException) -> str:
     text = str(error)
     # Fake tensors have no values: a value-dependent branch names its expression.
     found = re.search(r"Could not guard on data-dependent expression [^(]*", text)
@@ -384,20 +417,23 @@ class CompiledSVIStep:
     """
 
     def __init__(
-        self, owner: str, run_loss: Callable, max_structures: int = 8, quiet: bool = False
+        self, owner: str, run_loss: Callable[..., Any], max_structures: int = 8, quiet: bool = False
     ) -> None:
         self.owner = owner
-        self.run_loss = run_loss
+        self.run_loss: Any = run_loss  # a bound method: its __self__ is the estimator
         self.max_structures = max_structures
         self.quiet = quiet
-        self.programs = collections.OrderedDict()
+        # Per structure: ("warm", anchors) after its warm-up, then its _Program.
+        self.programs: collections.OrderedDict[Hashable, Any] = collections.OrderedDict()
         self.failed = False
         self.compiles = 0  # programs captured and compiled
         self.warmups = 0  # eager steps that (re)started a structure
         self.stale_captures = 0  # programs dropped because a captured constant changed
         self.max_stale_captures = 3
 
-    def __call__(self, svi: Any, args: tuple, kwargs: dict) -> StepResult | None:
+    def __call__(
+        self, svi: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> StepResult | None:
         """The step's :class:`StepResult`, or ``None`` when SVI must run it eagerly."""
         if self.failed:
             return None
@@ -421,18 +457,21 @@ class CompiledSVIStep:
             self.programs.pop(key, None)  # a replaced tensor: warm up again
         return result
 
-    def _remember(self, key, value):
+    def _remember(self, key: Hashable, value: Any) -> None:
         self.programs[key] = value
         self.programs.move_to_end(key)
         while len(self.programs) > self.max_structures:
             self.programs.popitem(last=False)
 
-    def _build(self, key, svi, args, kwargs):
+    def _build(
+        self, key: Hashable, svi: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> _Program | None:
         try:
             layout = _Layout(svi, self.run_loss.__self__, args, kwargs)
             inputs = layout.inputs(args, kwargs)
             capture = _Capture(layout, svi, self.run_loss)
-            examples = [x.detach() for x in inputs]
+            # A None (a tensor replaced since the warm-up) fails here, as any capture failure.
+            examples = [x.detach() for x in inputs]  # type: ignore[union-attr]
             with validation_off(), warnings.catch_warnings():
                 warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\.")
                 graph = make_fx(capture, tracing_mode="fake", _allow_non_fake_inputs=True)(
@@ -459,7 +498,7 @@ class CompiledSVIStep:
         self._remember(key, program)
         return program
 
-    def _stale(self, key, program):
+    def _stale(self, key: Hashable, program: _Program) -> StepResult | None:
         # A constant of the capture changed: this step runs eagerly and the next
         # captures again from the new values; a program whose constants change
         # every few steps would recompile forever, so it falls back to eager.
@@ -474,7 +513,7 @@ class CompiledSVIStep:
             )
         return None
 
-    def _fail(self, error):
+    def _fail(self, error: BaseException) -> None:
         self.failed = True
         if self.quiet:
             return
