@@ -23,8 +23,9 @@ import time
 import torch
 
 import ppl
+from benchmarks import eight_schools
 from benchmarks.harness import Case, format_table, run_cases
-from distributions import Bernoulli, Normal, constraints
+from distributions import Bernoulli, Normal
 from inference import (
     SVI,
     JitTrace_ELBO,
@@ -38,28 +39,6 @@ from inference.autoguide import AutoNormal
 from inference.optim import Adam
 
 __all__ = ["cases", "tables"]
-
-SIGMA = torch.tensor([15.0, 10.0, 16.0, 11.0, 9.0, 11.0, 10.0, 18.0])
-Y = torch.tensor([28.0, 8.0, -3.0, 7.0, -1.0, 1.0, 18.0, 12.0])
-
-
-def _eight_schools(sigma, y):
-    mu = ppl.sample("mu", Normal(0.0, 5.0))
-    log_tau = ppl.sample("log_tau", Normal(0.0, 1.0))
-    with ppl.plate("schools", 8):
-        raw = ppl.sample("theta_raw", Normal(0.0, 1.0))
-        ppl.sample("obs", Normal(mu + log_tau.exp() * raw, sigma), obs=y)
-
-
-def _mean_field(sigma, y):
-    for name in ("mu", "log_tau"):
-        loc = ppl.param(f"{name}_loc", torch.tensor(0.0))
-        scale = ppl.param(f"{name}_scale", torch.tensor(1.0), constraint=constraints.positive)
-        ppl.sample(name, Normal(loc, scale))
-    with ppl.plate("schools", 8):
-        loc = ppl.param("raw_loc", torch.zeros(8))
-        scale = ppl.param("raw_scale", torch.ones(8), constraint=constraints.positive)
-        ppl.sample("theta_raw", Normal(loc, scale))
 
 
 def _discrete(data):
@@ -119,10 +98,12 @@ def _stepper(model, guide, elbo, args, warm_steps=2):
 
 
 _PIXELS = torch.bernoulli(torch.full((128, 784), 0.3), generator=torch.Generator().manual_seed(0))
+_DATA = (eight_schools.SIGMA, eight_schools.Y)
+_SCHOOLS = (eight_schools.model, eight_schools.mean_field, _DATA)
 _CASES = (
-    ("eight schools, mean-field guide", _eight_schools, _mean_field, (SIGMA, Y), "MeanField"),
-    ("eight schools, mean-field guide", _eight_schools, _mean_field, (SIGMA, Y), "Trace"),
-    ("eight schools, AutoNormal", _eight_schools, "AutoNormal", (SIGMA, Y), "Trace"),
+    ("eight schools, mean-field guide", *_SCHOOLS, "MeanField"),
+    ("eight schools, mean-field guide", *_SCHOOLS, "Trace"),
+    ("eight schools, AutoNormal", eight_schools.model, "AutoNormal", _DATA, "Trace"),
     ("discrete plate(100)", _discrete, _discrete_guide, (torch.randn(100),), "TraceGraph"),
     ("VAE 784-400-20, batch 128", "vae", None, (_PIXELS,), "Trace"),
 )

@@ -25,7 +25,7 @@ import time
 import torch
 
 import ppl
-from distributions import Normal, constraints
+from benchmarks import eight_schools
 from inference import SVI, JitTrace_ELBO, Trace_ELBO
 from inference.autoguide import AutoNormal
 from inference.optim import Adam
@@ -47,33 +47,10 @@ CLOCKS = ("wall", "cpu")
 # The table's rows per case: the medians on each clock, then the fastest rounds.
 ROWS = (*CLOCKS, "fastest")
 
-SIGMA = torch.tensor([15.0, 10.0, 16.0, 11.0, 9.0, 11.0, 10.0, 18.0])
-Y = torch.tensor([28.0, 8.0, -3.0, 7.0, -1.0, 1.0, 18.0, 12.0])
-
-
-def _eight_schools(sigma, y):
-    mu = ppl.sample("mu", Normal(0.0, 5.0))
-    log_tau = ppl.sample("log_tau", Normal(0.0, 1.0))
-    with ppl.plate("schools", 8):
-        raw = ppl.sample("theta_raw", Normal(0.0, 1.0))
-        ppl.sample("obs", Normal(mu + log_tau.exp() * raw, sigma), obs=y)
-
-
-def _mean_field(sigma, y):
-    for name in ("mu", "log_tau"):
-        loc = ppl.param(f"{name}_loc", torch.tensor(0.0))
-        scale = ppl.param(f"{name}_scale", torch.tensor(1.0), constraint=constraints.positive)
-        ppl.sample(name, Normal(loc, scale))
-    with ppl.plate("schools", 8):
-        loc = ppl.param("raw_loc", torch.zeros(8))
-        scale = ppl.param("raw_scale", torch.ones(8), constraint=constraints.positive)
-        ppl.sample("theta_raw", Normal(loc, scale))
-
-
 # The worker's case names; the guide of each (a factory: AutoNormal binds its model).
 CASES = {
-    "eight schools, mean-field guide": lambda: _mean_field,
-    "eight schools, AutoNormal": lambda: AutoNormal(_eight_schools),
+    "eight schools, mean-field guide": lambda: eight_schools.mean_field,
+    "eight schools, AutoNormal": lambda: AutoNormal(eight_schools.model),
 }
 
 
@@ -132,13 +109,13 @@ def _stepper(guide_factory, elbo, warm_steps=2):
     """A zero-argument SVI step of eight schools in its own parameter store, warmed up."""
     store = ppl.ParamStore()
     with ppl.param_store_scope(store):
-        svi = SVI(_eight_schools, guide_factory(), Adam({"lr": 0.01}), elbo)
+        svi = SVI(eight_schools.model, guide_factory(), Adam({"lr": 0.01}), elbo)
         for _ in range(warm_steps):  # the eager warm-up step, then the compiling one
-            svi.step(SIGMA, Y)
+            svi.step(eight_schools.SIGMA, eight_schools.Y)
 
     def step():
         with ppl.param_store_scope(store):
-            svi.step(SIGMA, Y)
+            svi.step(eight_schools.SIGMA, eight_schools.Y)
 
     return step
 
