@@ -127,17 +127,21 @@ def _refuse(group: dict[str, Any], *options: str) -> None:
             raise UnsupportedOptimizerError(f"compiled steps do not support {option}=True")
 
 
-def _signed(grad: torch.Tensor, group: dict[str, Any]) -> torch.Tensor:
-    return -grad if group.get("maximize") else grad
+def _direction(p: torch.Tensor, grad: torch.Tensor, group: dict[str, Any]) -> torch.Tensor:
+    # torch's common first move: flip the gradient to maximize, then add the
+    # L2 weight decay (coupled: AdamW's decoupled decay moves p itself instead).
+    grad = -grad if group.get("maximize") else grad
+    decay = group.get("weight_decay", 0)
+    if decay and not group.get("decoupled_weight_decay"):
+        grad = grad + decay * p
+    return grad
 
 
 @register_update(torch.optim.SGD)
 def _sgd(
     p: torch.Tensor, grad: torch.Tensor, state: dict[str, Any], group: dict[str, Any], lr: Any
 ) -> tuple[torch.Tensor, dict[str, Any]]:
-    grad = _signed(grad, group)
-    if group["weight_decay"]:
-        grad = grad + group["weight_decay"] * p
+    grad = _direction(p, grad, group)
     momentum, out = group["momentum"], {}
     if momentum:
         buf = state.get("momentum_buffer")
@@ -153,13 +157,11 @@ def _adam(
 ) -> tuple[torch.Tensor, dict[str, Any]]:
     # torch.optim.AdamW is Adam with decoupled_weight_decay=True.
     _refuse(group, "differentiable")
-    grad = _signed(grad, group)
+    grad = _direction(p, grad, group)
     beta1, beta2 = group["betas"]
     decay = group["weight_decay"]
     if decay and group.get("decoupled_weight_decay"):
         p = p * (1 - lr * decay)
-    elif decay:
-        grad = grad + decay * p
     step = state["step"] + 1
     exp_avg = state["exp_avg"] * beta1 + (1 - beta1) * grad
     exp_avg_sq = state["exp_avg_sq"] * beta2 + (1 - beta2) * grad * grad
@@ -178,9 +180,7 @@ def _rmsprop(
     p: torch.Tensor, grad: torch.Tensor, state: dict[str, Any], group: dict[str, Any], lr: Any
 ) -> tuple[torch.Tensor, dict[str, Any]]:
     _refuse(group, "differentiable")
-    grad = _signed(grad, group)
-    if group["weight_decay"]:
-        grad = grad + group["weight_decay"] * p
+    grad = _direction(p, grad, group)
     alpha = group["alpha"]
     square_avg = state["square_avg"] * alpha + (1 - alpha) * grad * grad
     out = {"step": state["step"] + 1, "square_avg": square_avg}
@@ -202,9 +202,7 @@ def _adagrad(
     p: torch.Tensor, grad: torch.Tensor, state: dict[str, Any], group: dict[str, Any], lr: Any
 ) -> tuple[torch.Tensor, dict[str, Any]]:
     _refuse(group, "differentiable")
-    grad = _signed(grad, group)
-    if group["weight_decay"]:
-        grad = grad + group["weight_decay"] * p
+    grad = _direction(p, grad, group)
     step = state["step"] + 1
     clr = lr / (1 + (step - 1) * group["lr_decay"])
     total = state["sum"] + grad * grad
@@ -226,9 +224,7 @@ def _clipped_adam(
 ) -> tuple[torch.Tensor, dict[str, Any]]:
     # ``lr`` is the rate of this step (already multiplied by lrd, see decay_group_rates);
     # ``state["step"]`` arrives as a tensor holding the host counter.
-    grad = grad.clamp(-group["clip_norm"], group["clip_norm"])
-    if group["weight_decay"]:
-        grad = grad + group["weight_decay"] * p
+    grad = _direction(p, grad.clamp(-group["clip_norm"], group["clip_norm"]), group)
     beta1, beta2 = group["betas"]
     step = state["step"] + 1
     exp_avg = state["exp_avg"] * beta1 + (1 - beta1) * grad
