@@ -1,5 +1,7 @@
 """A captured SVI program notices when the tensors it closes over change (no stale constants)."""
 
+import warnings
+
 import pytest
 import torch
 from torch.fx.experimental.proxy_tensor import make_fx
@@ -110,6 +112,13 @@ def test_constants_that_keep_changing_fall_back_to_eager_with_a_warning():
             for _ in range(12):
                 OBS.add_(0.01)
                 svi.step()
+        # From now on the steps are eager: no capture, no second warning.
+        compiles = svi.loss.svi_steps.compiles
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", CompileFallbackWarning)
+            for _ in range(3):
+                OBS.add_(0.01)
+                svi.step()
+        assert svi.loss.svi_steps.compiles == compiles
     finally:
         OBS.copy_(before)
-    assert svi.loss.svi_steps.failed
