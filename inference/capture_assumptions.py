@@ -45,13 +45,14 @@ __all__ = ["CaptureAssumptions"]
 
 
 def _constants(graph: torch.fx.GraphModule) -> list[torch.Tensor]:
-    found = []
+    # By identity: one tensor read in several places is several get_attr nodes.
+    found: dict[int, torch.Tensor] = {}
     for node in graph.graph.nodes:
         if node.op == "get_attr":
             value = getattr(graph, str(node.target), None)
             if isinstance(value, torch.Tensor):
-                found.append(value)
-    return found
+                found[id(value)] = value
+    return list(found.values())
 
 
 def _version(tensor: torch.Tensor) -> int | None:
@@ -127,4 +128,6 @@ class CaptureAssumptions:
         rebound = [name for ns, name, value in self.bindings if _bound(ns, name) is not value]
         if rebound:
             return f"the model or guide's tensor {', '.join(map(repr, rebound))} was rebound"
-        return "a tensor the program closes over was changed in place"
+        changed = [tuple(t.shape) for t, v in self.constants if v is not None and _version(t) != v]
+        shapes = ", ".join(str(s) for s in changed) or "unknown"
+        return f"a tensor the program closes over (shape {shapes}) was changed in place"

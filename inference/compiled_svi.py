@@ -400,6 +400,13 @@ def _cause(error: BaseException) -> str:
     return f"{type(error).__name__}: {lines[0] if lines else ''}"
 
 
+_NO_GRAPH = "does not compile as one graph"
+_BRANCH_HINT = (
+    " A Python branch on a tensor's value (.item(), if z:, int(z)) or an untraceable call"
+    " in the model or guide is the usual cause."
+)
+
+
 class CompiledSVIStep:
     """Serves SVI steps of one estimator compiled, per structure.
 
@@ -509,18 +516,19 @@ class CompiledSVIStep:
                 RuntimeError(
                     f"{program.assumptions.describe()} {self.stale_captures} times; pass "
                     "tensors that change between steps as arguments of the model and guide"
-                )
+                ),
+                "keeps recapturing",
             )
         return None
 
-    def _fail(self, error: BaseException) -> None:
+    def _fail(self, error: BaseException, what: str = _NO_GRAPH) -> None:
         self.failed = True
         if self.quiet:
             return
+        hint = _BRANCH_HINT if what == _NO_GRAPH else ""
         warnings.warn(
-            f"{self.owner}: the SVI step does not compile as one graph ({_cause(error)}); running "
-            "eagerly from now on. A Python branch on a tensor's value (.item(), if z:, "
-            "int(z)) or an untraceable call in the model or guide is the usual cause.",
+            f"{self.owner}: the SVI step {what} ({_cause(error)}); running eagerly from "
+            f"now on.{hint}",
             CompileFallbackWarning,
             stacklevel=4,
         )
