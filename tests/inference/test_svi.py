@@ -237,3 +237,29 @@ def test_finite_gradients_whose_sum_overflows_are_not_a_non_finite_step():
     svi = SVI(lambda: None, lambda: None, optim.SGD({"lr": 1e-40}), loss)
     assert svi.step() == 0.0
     assert torch.all(ppl.get_param_store()["p"] < 0)
+
+
+def test_finite_scalar_gradients_whose_total_overflows_are_not_a_non_finite_step():
+    # Each scalar gradient is finite; their total (3e38 + 3e38) overflows float32.
+    def loss(model, guide):
+        a = ppl.param("a", torch.tensor(0.0))
+        b = ppl.param("b", torch.tensor(0.0))
+        return a * 3e38 + b * 3e38
+
+    svi = SVI(lambda: None, lambda: None, optim.SGD({"lr": 1e-40}), loss)
+    assert svi.step() == 0.0
+    store = ppl.get_param_store()
+    assert store["a"] < 0 and store["b"] < 0
+
+
+def test_an_infinite_gradient_of_a_scalar_parameter_is_named():
+    # sqrt at 0: a finite loss whose gradient is inf, in a 0-dim parameter.
+    def loss(model, guide):
+        a = ppl.param("a", torch.tensor(0.0))
+        b = ppl.param("b", torch.ones(3))
+        return a.sqrt() + b.sum()
+
+    svi = SVI(lambda: None, lambda: None, optim.SGD({"lr": 0.1}), loss)
+    with pytest.raises(NonFiniteLossError, match=r"non-finite gradients in params \['a'\]"):
+        svi.step()
+    assert torch.equal(ppl.get_param_store()["b"], torch.ones(3))
