@@ -127,6 +127,23 @@ def _refuse(group: dict[str, Any], *options: str) -> None:
             raise UnsupportedOptimizerError(f"compiled steps do not support {option}=True")
 
 
+def _once(*scalars: Any) -> tuple[Any, ...]:
+    # The per-step numbers of an update (bias corrections, decayed rates), held
+    # in one small buffer. Inductor inlines a 0-d expression into every loop that
+    # reads it, and since the loop's stores may alias its inputs the C++ compiler
+    # cannot hoist it: ``beta ** step`` ran once per vector of 8 elements, 2.4 of
+    # the 2.9 ms of a compiled Adam update of the 650k VAE parameters. A stack is
+    # a buffer written before the loop, which then reads it with one load. The
+    # numbers are the same (widening to the common dtype and back is exact); only
+    # the fused code around them may round differently in the last bit (the VAE's
+    # trajectory is bit for bit the same, eight schools' moves by one ulp).
+    if not all(isinstance(s, torch.Tensor) for s in scalars):
+        return scalars  # Python numbers are computed once already
+    # A stack of one is a view (inlined again): a single number is stacked twice.
+    padded = scalars if len(scalars) > 1 else scalars * 2
+    return tuple(torch.stack(torch.broadcast_tensors(*padded)).unbind())[: len(scalars)]
+
+
 def _direction(p: torch.Tensor, grad: torch.Tensor, group: dict[str, Any]) -> torch.Tensor:
     # torch's common first move: flip the gradient to maximize, then add the
     # L2 weight decay (coupled: AdamW's decoupled decay moves p itself instead).
@@ -170,9 +187,9 @@ def _adam(
     if group["amsgrad"]:
         second = torch.maximum(state["max_exp_avg_sq"], exp_avg_sq)
         out["max_exp_avg_sq"] = second
-    bias1, bias2 = 1 - beta1**step, 1 - beta2**step
-    denom = second.sqrt() / bias2.sqrt() + group["eps"]
-    return p - (lr / bias1) * exp_avg / denom, out
+    step_size, bias2_sqrt = _once(lr / (1 - beta1**step), (1 - beta2**step).sqrt())
+    denom = second.sqrt() / bias2_sqrt + group["eps"]
+    return p - step_size * exp_avg / denom, out
 
 
 @register_update(torch.optim.RMSprop)
@@ -204,7 +221,7 @@ def _adagrad(
     _refuse(group, "differentiable")
     grad = _direction(p, grad, group)
     step = state["step"] + 1
-    clr = lr / (1 + (step - 1) * group["lr_decay"])
+    (clr,) = _once(lr / (1 + (step - 1) * group["lr_decay"]))
     total = state["sum"] + grad * grad
     return p - clr * grad / (total.sqrt() + group["eps"]), {"step": step, "sum": total}
 
@@ -229,8 +246,9 @@ def _clipped_adam(
     step = state["step"] + 1
     exp_avg = state["exp_avg"] * beta1 + (1 - beta1) * grad
     exp_avg_sq = state["exp_avg_sq"] * beta2 + (1 - beta2) * grad * grad
-    denom = (exp_avg_sq / (1 - beta2**step)).sqrt() + group["eps"]
-    new = p - (lr / (1 - beta1**step)) * exp_avg / denom
+    step_size, bias2 = _once(lr / (1 - beta1**step), 1 - beta2**step)
+    denom = (exp_avg_sq / bias2).sqrt() + group["eps"]
+    new = p - step_size * exp_avg / denom
     return new, {"exp_avg": exp_avg, "exp_avg_sq": exp_avg_sq}
 
 
