@@ -191,6 +191,13 @@ class ELBO(abc.ABC):
     ) -> torch.Tensor:
         """The loss whose value is ``-ELBO`` and whose derivatives are the estimator's."""
         self.baselines.commit()
+        if self.num_particles == 1:
+            # One particle: what _particles yields once, without the generator and the stack.
+            self.baselines.particle_dim, self.baselines.num_particles = None, 1
+            model_trace, guide_trace, prov = self._traces(model, guide, args, kwargs)
+            loss = self._particle_loss(model_trace, guide_trace, prov)[0]
+            self.last_traces = (model_trace, guide_trace)
+            return loss
         losses = []
         for model_trace, guide_trace, prov in self._particles(model, guide, args, kwargs):
             losses.append(self._particle_loss(model_trace, guide_trace, prov)[0])

@@ -176,6 +176,11 @@ def surrogate_loss(
     Returns:
         ``(loss, elbo)``: the loss to differentiate and the detached ELBO.
     """
+    if not scored:
+        # No score-function site: no draw is credited with any cost, so every
+        # cost enters as itself (what the general path below gives, built
+        # without a credit call and a tau per cost).
+        return (combine_fn or combine)([(c.value, None) for c in costs], [], [], [])
     log_q = {name: _score_log_q(site) for name, site in scored.items()}
     credited = [credit(c) for c in costs]
     terms = [(c.value, _tau(c, names, scored, log_q)) for c, names in zip(costs, credited)]
