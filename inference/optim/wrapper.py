@@ -35,7 +35,10 @@ class Optimizer:
         optim_cls: a ``torch.optim.Optimizer`` subclass.
         optim_args: keyword arguments for it (e.g. ``{"lr": 0.01}``), or a
             callable returning them per parameter: ``f(param_name)`` or
-            ``f(module_name, param_name)``, as in Pyro.
+            ``f(module_name, param_name)``, as in Pyro. Multi-tensor kernels
+            (``foreach=True``) are the default; ``{"fused": True}`` selects
+            torch's fused kernel where the class has one (Adam's is about 3x
+            faster on CPU, with updates that can differ in the last bits).
         clip_args: optional ``{"clip_norm": c, "clip_value": v}`` clipping
             each parameter's gradient on its own (its norm to at most ``c``,
             each element to ``[-v, v]``), or a callable returning such a dict
@@ -81,7 +84,8 @@ class Optimizer:
             _check_optim_keys(self.optim_cls, args, f"optim_args for parameter '{name}'")
         # Multi-tensor (foreach) kernels are torch's default on GPUs only; on
         # CPU they also beat the per-tensor Python loop for many small params.
-        if "foreach" in inspect.signature(self.optim_cls).parameters:
+        # A requested fused kernel (faster still, not bit-identical) is kept.
+        if "foreach" in inspect.signature(self.optim_cls).parameters and not args.get("fused"):
             args.setdefault("foreach", True)
         return args
 

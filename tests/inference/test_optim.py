@@ -382,3 +382,19 @@ def test_a_torch_lr_scheduler_on_the_optimizer_sees_its_steps():
     ours.step({"p": p})
     schedule.step()  # warns (an error under the suite's settings) had the step gone unseen
     assert ours.get_lr()["p"] == 0.5
+
+
+def test_a_requested_fused_kernel_is_used():
+    # The default foreach=True must not override it: the updates are those of
+    # torch's fused Adam bit for bit (20 entries: the kernel's vectorized part).
+    p = torch.linspace(-1.0, 1.0, 20).requires_grad_()
+    q = p.detach().clone().requires_grad_()
+    ours = optim.Adam({"lr": 0.1, "fused": True})
+    theirs = torch.optim.Adam([q], lr=0.1, fused=True)
+    for k in range(3):
+        g = torch.linspace(0.3, -2.0, 20) * (k + 1)
+        p.grad, q.grad = g.clone(), g.clone()
+        ours.step({"p": p})
+        theirs.step()
+    assert torch.equal(p.detach(), q.detach())
+    assert not ours.optimizer.param_groups[0]["foreach"]
