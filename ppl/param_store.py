@@ -25,6 +25,7 @@ import torch
 from distributions import constraints, transform_to
 from distributions.constraints import Constraint
 from distributions.torch_constraints import as_constraint
+from distributions.transforms import Transform
 from ppl import validation
 from ppl.checkpoint_io import read_torch_file, write_atomically
 from ppl.param_serialization import decode_state, encode_state
@@ -58,6 +59,9 @@ class ParamStore:
         self._params: dict[str, torch.Tensor] = {}
         self._constraints: dict[str, Constraint] = {}
         self._event_dims: dict[str, int | None] = {}
+        # name -> the transform its reads apply (None: the leaf is the value, or
+        # a transform that caches and so must be built afresh per read).
+        self._transforms: dict[str, Transform | None] = {}
 
     # -------------------------------------------------------------- access
     def get_param(
@@ -105,6 +109,9 @@ class ParamStore:
 
     def __getitem__(self, name: str) -> torch.Tensor:
         leaf = self._params[name]
+        transform = self._transforms[name]
+        if transform is not None:
+            return transform(leaf)
         constraint = self._constraints[name]
         if constraint is constraints.real:
             return leaf
@@ -122,6 +129,7 @@ class ParamStore:
         del self._params[name]
         del self._constraints[name]
         del self._event_dims[name]
+        del self._transforms[name]
 
     def __contains__(self, name: str) -> bool:
         return name in self._params
@@ -165,6 +173,7 @@ class ParamStore:
         self._params.clear()
         self._constraints.clear()
         self._event_dims.clear()
+        self._transforms.clear()
 
     def _store(self, name: str, value: Any, constraint: Any, event_dim: int | None) -> None:
         # torch's constraint objects (Pyro code) are kept as ours: saved, compared, shown alike.
@@ -180,6 +189,7 @@ class ParamStore:
         self._params[name] = leaf
         self._constraints[name] = constraint
         self._event_dims[name] = event_dim
+        self._transforms[name] = _bound_transform(constraint)
 
     # --------------------------------------------------------------- state
     def get_state(self) -> dict[str, Any]:
@@ -212,10 +222,12 @@ class ParamStore:
             )
             for name, unconstrained in state["params"].items()
         }
+        transforms = {name: _bound_transform(entry[1]) for name, entry in entries.items()}
         for name, (leaf, constraint, event_dim) in entries.items():
             self._params[name] = leaf
             self._constraints[name] = constraint
             self._event_dims[name] = event_dim
+            self._transforms[name] = transforms[name]
 
     def save(self, path: str | os.PathLike[str], extra: Any = None) -> None:
         """Writes the store to ``path`` atomically (a temp file renamed over it).
@@ -273,6 +285,32 @@ def _as_tensor(name: str, value: Any) -> torch.Tensor:
             f"param '{name}': expected a tensor (or a number) as the value, got "
             f"{type(value).__name__}"
         ) from None
+
+
+def _bound_transform(constraint: Constraint) -> Transform | None:
+    # The transform a parameter's reads apply, looked up once when it is stored
+    # (the registry lookup builds a new transform each time: a third of a read).
+    # Binding it then is also what keeps a read meaningful: the leaf was made
+    # by this transform's inverse. A transform with a cache is not bound: its
+    # one-slot cache keys on the leaf, which an optimizer changes in place, so
+    # a bound one would return the previous step's value; it is built per read.
+    if constraint is constraints.real:
+        return None
+    transform = transform_to(constraint)
+    return transform if _cacheless(transform) else None
+
+
+def _cacheless(transform: Any) -> bool:
+    # Ours, without a cache, and so are the transforms it holds (the parts of a
+    # composition, the base of an independent or inverse transform, ...).
+    state = getattr(transform, "__dict__", None)
+    if not isinstance(transform, Transform) or transform._cache_size != 0 or state is None:
+        return False
+    for name, attribute in state.items():
+        inner = attribute if isinstance(attribute, (list, tuple)) else (attribute,)
+        if name != "_inv" and not all(_cacheless(t) for t in inner if isinstance(t, Transform)):
+            return False
+    return True
 
 
 def _own_leaf(unconstrained: torch.Tensor) -> torch.Tensor:

@@ -207,3 +207,51 @@ def test_module_update_from_loaded_values(tmp_path):
     ppl.module("lin", fresh, update_module_params=True)
     assert fresh.weight.item() == 7.0
     assert ppl.get_param_store().get_unconstrained("lin$$$weight") is fresh.weight
+
+
+@pytest.mark.parametrize(
+    "constraint, init",
+    [
+        (constraints.positive, torch.tensor([0.5, 2.0])),
+        (constraints.interval(-1.0, 3.0), torch.tensor([0.0, 2.5])),
+        (constraints.greater_than(1.5), torch.tensor([2.0, 4.0])),
+        (constraints.simplex, torch.tensor([0.2, 0.3, 0.5])),
+        (constraints.lower_cholesky, torch.tensor([[1.0, 0.0], [0.5, 2.0]])),
+        (constraints.independent(constraints.positive, 1), torch.tensor([1.0, 3.0])),
+    ],
+)
+def test_reads_apply_the_registry_transform_after_in_place_updates(constraint, init):
+    # The store binds each parameter's transform when it is stored; a read must
+    # still equal transform_to(constraint) of the leaf as the optimizer left it.
+    from distributions import transform_to
+
+    store = ParamStore()
+    store.get_param("p", init, constraint=constraint)
+    assert torch.allclose(store["p"], init, atol=1e-6)
+    leaf = store.get_unconstrained("p")
+    with torch.no_grad():
+        leaf.add_(0.25)  # what an optimizer step does
+    assert torch.equal(store["p"], transform_to(constraint)(leaf))
+    store.set_state(store.get_state())  # bound again for the snapshot's leaf
+    assert torch.equal(store["p"], transform_to(constraint)(store.get_unconstrained("p")))
+
+
+def test_a_caching_transform_is_built_per_read_so_updates_are_seen():
+    # A transform with a one-slot cache keys on the leaf, which an optimizer
+    # updates in place: one kept across reads would return the stale value.
+    from distributions import transform_to
+    from distributions.transforms import ExpTransform
+
+    class _Positive2(constraints.Constraint):
+        def check(self, value):
+            return value > 0
+
+    positive2 = _Positive2()
+    transform_to.register(_Positive2, lambda c: ExpTransform(cache_size=1))
+    store = ParamStore()
+    assert torch.allclose(
+        store.get_param("p", torch.tensor(1.0), constraint=positive2), torch.tensor(1.0)
+    )
+    with torch.no_grad():
+        store.get_unconstrained("p").add_(1.0)
+    assert torch.allclose(store["p"], torch.tensor(1.0).exp())
