@@ -25,7 +25,7 @@ import torch
 
 from ppl import validation
 from ppl.plate_checks import check_local_param
-from ppl.runtime import Message, Messenger, apply_stack, get_stack
+from ppl.runtime import Message, Messenger, _current_stack, apply_stack
 
 __all__ = [
     "CondIndepStackFrame",
@@ -248,7 +248,7 @@ class plate(_PlateFrameMessenger):
         self.dim = dim
         if subsample is None and subsample_size is None:
             subsample_size = size
-        if get_stack():
+        if _current_stack():
             msg = Message(
                 type="plate",
                 name=name,

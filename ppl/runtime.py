@@ -127,7 +127,9 @@ class Message:
         log_prob: the scaled and masked log-probability (after
             ``Trace.compute_log_prob``), shaped like the batch.
         unscaled_log_prob: ``fn.log_prob(value)`` before scale and mask.
-        log_prob_sum: ``log_prob.sum()``, a scalar tensor.
+        log_prob_sum: ``log_prob.sum()``, a scalar tensor, computed on first
+            read (inference reads ``log_prob``, so most sites never pay for
+            the sum) in the grad mode ``log_prob`` was computed in.
 
     Example:
         >>> import torch
@@ -152,7 +154,34 @@ class Message:
     continuation: Any = None
     log_prob: Any = None
     unscaled_log_prob: Any = None
-    log_prob_sum: Any = None
+    # Behind the log_prob_sum property: the sum once read, and whether grad mode
+    # was on when log_prob was set (None: take the mode of the read).
+    _log_prob_sum: Any = field(default=None, repr=False)
+    _sum_grad: bool | None = field(default=None, repr=False)
+
+    @property
+    def log_prob_sum(self) -> Any:
+        """``log_prob.sum()`` (``None`` before ``log_prob``), summed on first read."""
+        total = self._log_prob_sum
+        if total is None and self.log_prob is not None:
+            if self._sum_grad is None:
+                total = self.log_prob.sum()
+            else:
+                with torch.set_grad_enabled(self._sum_grad):
+                    total = self.log_prob.sum()
+            self._log_prob_sum = total
+        return total
+
+    @log_prob_sum.setter
+    def log_prob_sum(self, value: Any) -> None:
+        self._log_prob_sum = value
+
+    def set_log_prob(self, unscaled: Any, log_prob: Any) -> None:
+        """Records a computed log-probability; its sum is taken when first read."""
+        self.unscaled_log_prob = unscaled
+        self.log_prob = log_prob
+        self._log_prob_sum = None
+        self._sum_grad = torch.is_grad_enabled()
 
     # Dictionary-style access, for code written against Pyro's dict messages.
     def __getitem__(self, key: str) -> Any:
@@ -169,6 +198,8 @@ class Message:
         setattr(self, key, value)
 
     def __contains__(self, key: str) -> bool:
+        if key == "log_prob_sum":  # present once log_prob is (reading it would sum)
+            return self.log_prob is not None
         if key in _LAZY_FIELDS:
             return getattr(self, key) is not None
         return key in _FIELD_NAMES
@@ -185,13 +216,19 @@ class Message:
 
     def copy(self) -> Message:
         """A shallow copy whose ``infer`` and ``kwargs`` dicts are copies too."""
-        new = Message(**{name: getattr(self, name) for name in _FIELD_ORDER})
+        new = Message(**{name: getattr(self, name) for name in _INIT_FIELDS})
         new.infer = dict(self.infer)
         new.kwargs = dict(self.kwargs)
         return new
 
 
-_FIELD_ORDER = tuple(f.name for f in fields(Message))
+_INIT_FIELDS = tuple(f.name for f in fields(Message))
+# The documented fields, in order: the sum's property stands for its private slots.
+_FIELD_ORDER = tuple(
+    "log_prob_sum" if name == "_log_prob_sum" else name
+    for name in _INIT_FIELDS
+    if name != "_sum_grad"
+)
 _FIELD_NAMES = frozenset(_FIELD_ORDER)
 
 
@@ -257,20 +294,24 @@ def apply_stack(msg: Message) -> Message:
     """
     stack = _STATE.stack  # direct: the primitives call this only with a handler on
     msg_type = msg.type
-    visited = 0
+    first = len(stack)  # index of the outermost handler visited
     # The dispatch tables are read here rather than through process_message:
     # one Python call per handler and message fewer on every site.
     for handler in reversed(stack):
-        visited += 1
+        first -= 1
         method = handler._process_dispatch.get(msg_type)
         if method is not None:
             method(handler, msg)
         if msg.stop:
             break
-    if validation.is_validation_enabled():
+    # check_message checks sample sites only: other types skip the call.
+    if msg.type == "sample" and validation._ENABLED[0]:
         validation.check_message(msg)
-    default_process(msg)
-    for handler in stack[len(stack) - visited :]:
+    if msg.done or msg.is_observed or msg.value is not None:
+        msg.done = True  # default_process's no-op case, without the call
+    else:
+        default_process(msg)
+    for handler in stack[first:]:
         method = handler._postprocess_dispatch.get(msg_type)
         if method is not None:
             method(handler, msg)

@@ -202,9 +202,7 @@ class Trace(Mapping[str, Message]):
                     f"Error while computing log_prob at site '{name}': {e}\n"
                     f"{self.format_shapes(last_site=name)}"
                 ).with_traceback(e.__traceback__) from None
-            site.unscaled_log_prob = unscaled
-            site.log_prob = scale_and_mask(unscaled, site.scale, site.mask)
-            site.log_prob_sum = site.log_prob.sum()
+            site.set_log_prob(unscaled, scale_and_mask(unscaled, site.scale, site.mask))
 
     def log_prob_sum(
         self, site_filter: Callable[[str, Message], bool] = _all_sites

@@ -164,3 +164,20 @@ def test_the_global_entered_count_returns_to_empty():
                 1 / 0
     assert runtime._ENTERED == [] and get_stack() == []
     assert runtime._current_stack() == ()
+
+
+def test_log_prob_sum_is_summed_on_first_read_in_the_grad_mode_of_the_log_prob():
+    x = torch.tensor([1.0, 2.0], requires_grad=True)
+    msg = Message(type="sample", name="x", value=x)
+    assert "log_prob_sum" not in msg and msg.log_prob_sum is None
+    msg.set_log_prob(x * 1.0, x * 2.0)
+    assert "log_prob_sum" in msg and "log_prob_sum" in msg.keys()
+    with torch.no_grad():  # read later, in another mode: still the graph of the log-prob
+        total = msg["log_prob_sum"]
+    assert total.item() == 6.0 and total.requires_grad
+    assert msg.log_prob_sum is total  # summed once
+    copied = msg.copy()
+    assert copied.log_prob_sum is total and "log_prob_sum" in copied.keys()
+    with torch.no_grad():
+        msg.set_log_prob(x * 1.0, x * 3.0)
+    assert msg.log_prob_sum.item() == 9.0 and not msg.log_prob_sum.requires_grad
