@@ -85,7 +85,9 @@ class Bernoulli(BinaryParams, ExponentialFamily):
         if "probs" in self.__dict__ and "logits" not in self.__dict__:
             p = self.probs
             return safe_xlogy(value, p) + safe_xlogy(1 - value, 1 - p)
-        logits, value = self.logits, value.to(self.logits.dtype)
+        logits = self.logits
+        if value.dtype != logits.dtype:
+            value = value.to(logits.dtype)
         if logits.shape != value.shape:
             logits, value = torch.broadcast_tensors(logits, value)
         return -F.binary_cross_entropy_with_logits(logits, value, reduction="none")

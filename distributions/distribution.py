@@ -59,8 +59,9 @@ def _wrapper(role: str) -> Any:
 def _warn_undeclared(cls: type[Distribution]) -> None:
     """Warns (as torch does) when a subclass validates without declaring what to check.
 
-    Two identity tests against the base class's own attributes, so the cost on
-    the construction path is nil for every family that declares both.
+    Called only when one of two identity tests against the base class's own
+    attributes fails, so the cost on the construction path is nil for every
+    family that declares both.
     """
     if cls.arg_constraints is Distribution.arg_constraints:
         warnings.warn(
@@ -123,12 +124,19 @@ class Distribution:
         event_shape: ShapeLike = torch.Size(),
         validate_args: bool | None = None,
     ) -> None:
-        self._batch_shape = torch.Size(batch_shape)
-        self._event_shape = torch.Size(event_shape)
+        # Families pass torch.Size already (a parameter's .shape): no copy then.
+        self._batch_shape = (
+            batch_shape if type(batch_shape) is torch.Size else torch.Size(batch_shape)
+        )
+        self._event_shape = (
+            event_shape if type(event_shape) is torch.Size else torch.Size(event_shape)
+        )
         if validate_args is not None:
             self._validate_args = validate_args
         if self._validate_args:
-            _warn_undeclared(type(self))
+            cls = type(self)
+            if cls.arg_constraints is Distribution.arg_constraints or cls.support is None:
+                _warn_undeclared(cls)
             check_arguments(self)
 
     # ----------------------------------------------------------------- shapes

@@ -64,8 +64,10 @@ class Normal(ExponentialFamily):
             self._validate_sample(value)
         z = (value - self.loc) / self.scale
         # log(scale) + z^2 / 2 in one fused addcmul: fewer passes over memory than
-        # the textbook expression, which matters for large batches.
-        return -_HALF_LOG_2PI - torch.addcmul(self.scale.log(), z, z, value=0.5)
+        # the textbook expression, which matters for large batches. torch.rsub is
+        # the kernel behind `number - tensor`, called without Tensor.__rsub__'s
+        # Python wrapper.
+        return torch.rsub(torch.addcmul(self.scale.log(), z, z, value=0.5), -_HALF_LOG_2PI)
 
     def cdf(self, value):
         if self._validate_args:

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import functools
 import math
+import struct
+import sys
+import weakref
 from collections.abc import Callable
 from numbers import Number
 from typing import Any
@@ -27,6 +30,7 @@ __all__ = [
     "vec_to_tril_matrix",
     "euler_constant",
     "normal_draws",
+    "number_behind",
     "probs_or_logits",
     "promote_float",
     "safe_xlogy",
@@ -145,7 +149,19 @@ def broadcast_all(*values: Any) -> tuple[torch.Tensor, ...]:
             )
     if like is None:
         dtype = torch.get_default_dtype()
-        return tuple(_number_tensor(v, dtype, None) for v in values)
+        return tuple([_number_tensor(v, dtype, None) for v in values])
+    if like is values[0] and all([isinstance(v, torch.Tensor) for v in values]):
+        tensors = values  # the common case of tensor parameters: nothing to convert
+    else:
+        tensors = _with_number_tensors(values, like)
+    shape = like.shape
+    for t in tensors:
+        if t.shape != shape:
+            return _broadcast_tensors(values, tensors)
+    return tuple(tensors)
+
+
+def _with_number_tensors(values: tuple[Any, ...], like: torch.Tensor) -> tuple[torch.Tensor, ...]:
     tensors = []
     for i, v in enumerate(values):
         if isinstance(v, torch.Tensor):
@@ -158,18 +174,100 @@ def broadcast_all(*values: Any) -> tuple[torch.Tensor, ...]:
                 f"broadcast_all: argument {i} is a {type(v).__name__}, expected a number "
                 "or a tensor; convert it with torch.as_tensor(...)"
             )
-    shape = tensors[0].shape
-    if all(t.shape == shape for t in tensors):
-        return tuple(tensors)
-    return tuple(torch.broadcast_tensors(*tensors))
+    return tuple(tensors)
+
+
+def _broadcast_tensors(
+    values: tuple[Any, ...], tensors: tuple[torch.Tensor, ...]
+) -> tuple[torch.Tensor, ...]:
+    out = tuple(torch.broadcast_tensors(*tensors))
+    if _tracing():
+        return out
+    for v, t, expanded in zip(values, tensors, out):
+        if not isinstance(v, torch.Tensor) and expanded is not t and id(t) in _FROM_NUMBER:
+            # Every element of the expanded view is the number (Normal(zeros(10), 1.0)).
+            _record_number(expanded, v)
+    return out
 
 
 def _number_tensor(value: Any, dtype: torch.dtype, device: Any) -> torch.Tensor:
     # torch.scalar_tensor skips torch.tensor's parsing of nested sequences: half
     # the cost for the Python numbers most models pass (Normal(0.0, 1.0)).
     if type(value) is float or (type(value) is int and -(2**53) <= value <= 2**53):
-        return torch.scalar_tensor(value, dtype=dtype, device=device)
+        tensor = torch.scalar_tensor(value, dtype=dtype, device=device)
+        if not tensor.is_cpu:  # reading a CPU scalar back is cheap: no record needed
+            _record_number(tensor, value)
+        return tensor
     return torch.tensor(float(value) if device is None else value, dtype=dtype, device=device)
+
+
+# ------------------------------------------------------- tensors from numbers
+# id(tensor) -> (weak reference, the number), for the accelerator tensors
+# broadcast_all made from Python numbers: argument validation then tests the
+# number instead of reading the tensor back, a host synchronisation. The weak
+# reference guards against a reused id; the version counter (0 when made)
+# against an in-place change. CPU tensors are not recorded: their read costs
+# less than the record.
+_FROM_NUMBER: dict[int, tuple[weakref.ref[torch.Tensor], float | int]] = {}
+_FROM_NUMBER_LIMIT = 4096
+_FLOAT32 = struct.Struct("f")
+_TINY = {torch.float32: torch.finfo(torch.float32).tiny, torch.float64: sys.float_info.min}
+
+
+def _stored_number(value: float | int, dtype: torch.dtype) -> float | None:
+    """``value`` as a tensor of ``dtype`` holds it; None when that is not known exactly."""
+    if dtype is torch.float64:
+        stored = float(value)
+    elif dtype is torch.float32:
+        try:  # the same round-to-nearest double -> float cast as torch's
+            stored = _FLOAT32.unpack(_FLOAT32.pack(value))[0]
+        except OverflowError:  # a finite number rounding to inf
+            return None
+    else:
+        return None
+    # Subnormals: a flush-to-zero mode (torch.set_flush_denormal) may store 0.
+    return None if 0.0 < abs(stored) < _TINY[dtype] else stored
+
+
+def _tracing() -> bool:
+    # A tracing mode would see the weak reference and the version read.
+    return torch.compiler.is_compiling() or torch._C._is_torch_function_mode_enabled()
+
+
+def _record_number(tensor: torch.Tensor, value: float | int) -> None:
+    if _tracing():
+        return
+    if len(_FROM_NUMBER) >= _FROM_NUMBER_LIMIT:
+        _FROM_NUMBER.clear()
+    _FROM_NUMBER[id(tensor)] = (weakref.ref(tensor), value)
+
+
+def number_behind(tensor: torch.Tensor) -> float | None:
+    """The Python number :func:`broadcast_all` made ``tensor`` from, while it is unchanged.
+
+    Returns:
+        The number as ``tensor`` stores it (rounded to its dtype), or None when
+        ``tensor`` was not made from a number here, or was changed in place since.
+
+    Only tensors off the CPU are recorded (reading a CPU scalar back is cheap).
+
+    Example:
+        >>> _, scale = broadcast_all(torch.zeros(3, device="meta"), 0.1)
+        >>> number_behind(scale) == torch.tensor(0.1).item()  # 0.1 rounded to float32
+        True
+        >>> _ = scale.mul_(2)  # an in-place change forgets it
+        >>> number_behind(scale) is None
+        True
+    """
+    entry = _FROM_NUMBER.get(id(tensor))
+    if entry is None or entry[0]() is not tensor:
+        return None
+    try:
+        if tensor._version != 0:
+            return None
+    except RuntimeError:  # inference-mode tensors have no version counter
+        return None
+    return _stored_number(entry[1], tensor.dtype)
 
 
 def clamp_probs(probs: torch.Tensor) -> torch.Tensor:

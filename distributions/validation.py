@@ -24,7 +24,7 @@ import torch
 from distributions import constraints
 from distributions.constraints import is_dependent
 from distributions.torch_constraints import as_constraint
-from distributions.utils import broadcast_shape, lazy_property
+from distributions.utils import broadcast_shape, lazy_property, number_behind
 from distributions.violations import abbreviate, describe_offenders
 
 __all__ = [
@@ -293,24 +293,70 @@ def _check_each_argument(dist: Any) -> None:
             if is_dependent(constraint) or isinstance(getattr(cls, name, None), lazy_property):
                 continue  # not checked, or derived lazily and not computed yet
             value = getattr(dist, name)
-        elif isinstance(value, torch.Tensor) and is_known_valid(value, constraint):
+        is_tensor = isinstance(value, torch.Tensor)
+        if is_tensor and _passes_unread(value, constraint):
             continue  # a dependent constraint is never recorded, so it cannot pass here
         if is_dependent(constraint):
             continue
-        if not isinstance(value, torch.Tensor):
+        if not is_tensor:
             value = torch.as_tensor(value)
-        if _fast_ok(constraint, value):
-            continue
-        valid = constraint.check(value)
-        if not _all_true(valid):
-            # torch's constraint objects (user distributions) have no description.
-            described = as_constraint(constraint).description
-            raise ValueError(
-                f"{cls.__name__}: argument '{name}' must satisfy the constraint "
-                f"{described}, but the tensor of shape {tuple(value.shape)} has "
-                f"{describe_violation(value, valid)}. Pass values inside the constraint "
-                f"(or validate_args=False to skip this check)."
-            )
+        if value.dim() == 0 and value.is_cpu and _cpu_scalar_ok(constraint, value):
+            continue  # one cheap read: faster than recording it (numbers are such scalars)
+        if not _fast_ok(constraint, value):
+            valid = constraint.check(value)
+            if not _all_true(valid):
+                raise _argument_error(cls, name, constraint, value, valid)
+        if is_tensor and value.grad_fn is None:
+            # A leaf (data, a parameter) is likely passed again: the next
+            # construction with it unchanged skips the reduction (or the host
+            # read). Arithmetic results are new each time: recording them
+            # would only cost.
+            mark_valid(value, constraint)
+
+
+def _cpu_scalar_ok(constraint: Any, value: torch.Tensor) -> bool:
+    predicate = _EXTREME_CHECKS.get(type(constraint))
+    if predicate is None or value.dtype is torch.bool:
+        return False
+    x = value.item()
+    return bool(predicate(constraint, x, x))
+
+
+def _passes_unread(value: torch.Tensor, constraint: Any) -> bool:
+    """Whether ``value`` is known to satisfy ``constraint`` without reading its elements.
+
+    Either it was recorded (:func:`mark_valid`) and is unchanged, or it is the
+    unchanged accelerator tensor :func:`broadcast_all` made from a Python number,
+    and the number passes the constraint's test on extremes (both extremes are
+    the number).
+    """
+    entry = _KNOWN.get(id(value))
+    if entry is not None and entry[2] is constraint and entry[0]() is value:
+        try:
+            if entry[1] == value._version:
+                return True
+        except RuntimeError:
+            pass
+    if value.is_cpu:
+        return False  # numbers are recorded only off the CPU, where a read synchronises
+    number = number_behind(value)
+    if number is None:
+        return False
+    predicate = _EXTREME_CHECKS.get(type(constraint))
+    return predicate is not None and bool(predicate(constraint, number, number))
+
+
+def _argument_error(
+    cls: type, name: str, constraint: Any, value: torch.Tensor, valid: Any
+) -> ValueError:
+    # torch's constraint objects (user distributions) have no description.
+    described = as_constraint(constraint).description
+    return ValueError(
+        f"{cls.__name__}: argument '{name}' must satisfy the constraint "
+        f"{described}, but the tensor of shape {tuple(value.shape)} has "
+        f"{describe_violation(value, valid)}. Pass values inside the constraint "
+        f"(or validate_args=False to skip this check)."
+    )
 
 
 # -------------------------------------------------------------------- samples
@@ -422,8 +468,11 @@ def check_sample_shape(
         >>> check_sample_shape(Normal(torch.zeros(3), 1.0), torch.zeros(2, 1), "Normal")
         torch.Size([2, 3])
     """
-    subject = subject or Subject(f"{name}.log_prob: ")
     event_shape = dist.event_shape
+    expected = dist.batch_shape if batch_shape is None else batch_shape
+    if value.shape == expected + event_shape:
+        return expected  # the common case: exactly the batch and event shape
+    subject = subject or Subject(f"{name}.log_prob: ")
     n = len(event_shape)
     split = value.dim() - n
     if split < 0 or value.shape[split:] != event_shape:
@@ -433,7 +482,6 @@ def check_sample_shape(
             "dim(s) must match exactly"
         )
     actual = value.shape[:split]
-    expected = dist.batch_shape if batch_shape is None else batch_shape
     try:
         return broadcast_shape(actual, expected)
     except RuntimeError:

@@ -1,0 +1,143 @@
+"""Argument validation's shortcuts pass what the full check passes and raise its errors.
+
+The shortcuts (issue 14): a tensor made from a Python number off the CPU is
+tested through the number, never read back; a leaf argument that passed is
+remembered by identity and version counter; a CPU scalar is read once without
+being remembered. Each is checked here against the full check's outcome and
+message, and against the in-place changes that must make it check again.
+"""
+
+import math
+
+import pytest
+import torch
+
+from distributions import Bernoulli, Normal, constraints
+from distributions.utils import _stored_number, broadcast_all, number_behind
+from distributions.validation import check_sample_shape, is_known_valid, mark_valid
+
+EDGE_NUMBERS = [
+    0.0,
+    -0.0,
+    0.1,
+    1.0 / 3.0,
+    1e-46,  # below float32's smallest subnormal: rounds to 0 there
+    1e-40,  # a float32 subnormal
+    1e-310,  # a float64 subnormal
+    3.4028235e38,
+    3.4028236e38,
+    1e39,  # past float32's largest finite value
+    float("inf"),
+    float("-inf"),
+    float("nan"),
+    2**24 + 1,  # an int float32 cannot hold exactly
+    -(2**53),
+]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("number", EDGE_NUMBERS)
+def test_stored_number_is_what_the_tensor_holds(number, dtype):
+    stored = _stored_number(number, dtype)
+    try:
+        held = torch.scalar_tensor(number, dtype=dtype).item()
+    except RuntimeError:  # torch refuses a finite number past the dtype's range: no tensor
+        assert math.isfinite(number) and abs(number) > torch.finfo(dtype).max
+        return
+    if stored is None:
+        # Only subnormals are left to the tensor check (a flush-to-zero mode may store 0).
+        assert 0.0 < abs(held) < torch.finfo(dtype).tiny
+    elif math.isnan(held):
+        assert math.isnan(stored)
+    else:
+        assert stored == held and math.copysign(1.0, stored) == math.copysign(1.0, held)
+
+
+def _meta_normal(scale, shape=(3,)):
+    # A meta tensor cannot be read: construction passing with validation on
+    # shows that the number was tested instead of the tensor.
+    loc = torch.zeros(shape, device="meta")
+    mark_valid(loc, constraints.real)
+    return Normal(loc, scale)
+
+
+def test_number_off_the_cpu_is_tested_without_a_read():
+    assert _meta_normal(2.0).scale.shape == (3,)  # the expanded view is known too
+    assert _meta_normal(2.0, shape=()).scale.device.type == "meta"
+
+
+@pytest.mark.parametrize("scale", [-1.0, 0.0, float("nan"), 1e-46])
+def test_number_outside_the_constraint_goes_to_the_full_check(scale):
+    # On meta the full check cannot read the tensor: reaching it shows the
+    # number did not pass (on the CPU the same numbers raise the usual error).
+    with pytest.raises((RuntimeError, NotImplementedError)):
+        _meta_normal(scale)
+
+
+def test_in_place_change_forgets_the_number():
+    _, scale = broadcast_all(torch.zeros(3, device="meta"), 1.0)
+    assert number_behind(scale) == 1.0
+    scale.fill_(-1.0)
+    assert number_behind(scale) is None
+
+
+def _message(make):
+    with pytest.raises(ValueError) as info:
+        make()
+    return str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("loc", "scale"), [(float("nan"), 1.0), (0.0, -1.0), (0.0, 0.0), (0.0, float("nan"))]
+)
+def test_numbers_raise_the_tensor_error(loc, scale):
+    from_numbers = _message(lambda: Normal(loc, scale))
+    from_tensors = _message(lambda: Normal(torch.tensor(loc), torch.tensor(scale)))
+    assert from_numbers == from_tensors
+    assert "Normal: argument" in from_numbers and "validate_args=False" in from_numbers
+
+
+def test_bernoulli_number_outside_unit_interval_raises():
+    message = _message(lambda: Bernoulli(1.5))
+    assert message == _message(lambda: Bernoulli(torch.tensor(1.5)))
+    assert "argument 'probs'" in message
+
+
+def test_leaf_argument_is_remembered_until_changed_in_place():
+    sigma = torch.tensor([1.0, 2.0, 3.0])
+    Normal(0.0, sigma)
+    assert is_known_valid(sigma, constraints.positive)
+    sigma[1] = -2.0
+    assert not is_known_valid(sigma, constraints.positive)
+    message = _message(lambda: Normal(0.0, sigma))
+    assert "value -2.0 at index (1,)" in message
+
+
+def test_arithmetic_results_and_cpu_scalars_are_not_remembered():
+    loc = torch.zeros(3, requires_grad=True)
+    shifted = loc + 1
+    scalar = torch.tensor(2.0)
+    Normal(shifted, scalar)
+    assert not is_known_valid(shifted, constraints.real)
+    assert not is_known_valid(scalar, constraints.positive)
+
+
+def test_nan_in_a_non_leaf_still_raises():
+    loc = torch.tensor([0.0, float("nan")], requires_grad=True) * 1
+    assert "value nan at index (1,)" in _message(lambda: Normal(loc, 1.0))
+
+
+def test_broadcast_all_returns_equal_shaped_tensors_untouched():
+    a, b = torch.zeros(2), torch.ones(2)
+    out = broadcast_all(a, b)
+    assert out[0] is a and out[1] is b
+    x, y = broadcast_all(torch.zeros(2, 1), torch.ones(3))
+    assert x.shape == y.shape == (2, 3)
+
+
+def test_check_sample_shape_exact_shape_and_mismatch():
+    d = Normal(torch.zeros(4, 3), 1.0).to_event(1)
+    assert check_sample_shape(d, torch.zeros(4, 3), "Independent") == torch.Size([4])
+    assert check_sample_shape(d, torch.zeros(2, 1, 3), "Independent") == torch.Size([2, 4])
+    with pytest.raises(ValueError, match=r"does not end in the event shape \(3,\)"):
+        check_sample_shape(d, torch.zeros(4, 2), "Independent")
