@@ -127,9 +127,8 @@ class Message:
         log_prob: the scaled and masked log-probability (after
             ``Trace.compute_log_prob``), shaped like the batch.
         unscaled_log_prob: ``fn.log_prob(value)`` before scale and mask.
-        log_prob_sum: ``log_prob.sum()``, a scalar tensor, computed on first
-            read (inference reads ``log_prob``, so most sites never pay for
-            the sum) in the grad mode ``log_prob`` was computed in.
+
+    ``log_prob_sum`` (a property, below) completes the record's log-prob fields.
 
     Example:
         >>> import torch
@@ -161,7 +160,11 @@ class Message:
 
     @property
     def log_prob_sum(self) -> Any:
-        """``log_prob.sum()`` (``None`` before ``log_prob``), summed on first read."""
+        """``log_prob.sum()``, a scalar tensor; ``None`` before ``log_prob`` is set.
+
+        Summed on first read, in the grad mode ``log_prob`` was computed in:
+        inference reads ``log_prob``, so most sites never pay for the sum.
+        """
         total = self._log_prob_sum
         if total is None and self.log_prob is not None:
             if self._sum_grad is None:
@@ -177,7 +180,18 @@ class Message:
         self._log_prob_sum = value
 
     def set_log_prob(self, unscaled: Any, log_prob: Any) -> None:
-        """Records a computed log-probability; its sum is taken when first read."""
+        """Records a computed log-probability; its sum is taken when first read.
+
+        Args:
+            unscaled: ``fn.log_prob(value)``.
+            log_prob: the same, masked and scaled.
+
+        Example:
+            >>> msg = Message(type="sample", name="x")
+            >>> msg.set_log_prob(torch.ones(3), 2 * torch.ones(3))
+            >>> msg.log_prob_sum.item()
+            6.0
+        """
         self.unscaled_log_prob = unscaled
         self.log_prob = log_prob
         self._log_prob_sum = None

@@ -180,10 +180,10 @@ class Trace(Mapping[str, Message]):
 
     # ---------------------------------------------------------- log-probs
     def compute_log_prob(self, site_filter: Callable[[str, Message], bool] = _all_sites) -> None:
-        """Computes ``log_prob``, ``unscaled_log_prob`` and ``log_prob_sum`` of sample sites.
+        """Computes ``log_prob`` and ``unscaled_log_prob`` of sample sites.
 
-        Sites already computed are skipped. A ``deterministic`` site gets
-        zeros without scoring its value.
+        ``log_prob_sum`` is summed when first read. Sites already computed are
+        skipped. A ``deterministic`` site gets zeros without scoring its value.
 
         Args:
             site_filter: ``(name, node) -> bool`` selecting the sites.
