@@ -293,15 +293,19 @@ def _check_each_argument(dist: Any) -> None:
             if is_dependent(constraint) or isinstance(getattr(cls, name, None), lazy_property):
                 continue  # not checked, or derived lazily and not computed yet
             value = getattr(dist, name)
+        # A dependent constraint is never recorded and has no test on extremes,
+        # so the two shortcuts cannot pass it.
         is_tensor = isinstance(value, torch.Tensor)
-        if is_tensor and _passes_unread(value, constraint):
-            continue  # a dependent constraint is never recorded, so it cannot pass here
+        if is_tensor:
+            if _passes_unread(value, constraint):
+                continue
+            scalar = _single_element(value)
+            if scalar is not None and scalar.is_cpu and _cpu_scalar_ok(constraint, scalar):
+                continue  # one cheap read: faster than recording it (numbers are such scalars)
         if is_dependent(constraint):
             continue
         if not is_tensor:
             value = torch.as_tensor(value)
-        if value.dim() == 0 and value.is_cpu and _cpu_scalar_ok(constraint, value):
-            continue  # one cheap read: faster than recording it (numbers are such scalars)
         if not _fast_ok(constraint, value):
             valid = constraint.check(value)
             if not _all_true(valid):
@@ -312,6 +316,22 @@ def _check_each_argument(dist: Any) -> None:
             # read). Arithmetic results are new each time: recording them
             # would only cost.
             mark_valid(value, constraint)
+
+
+def _single_element(value: torch.Tensor) -> torch.Tensor | None:
+    """A one-element tensor holding every element of ``value``, or None if there is none.
+
+    ``value`` itself when it has no dims; its base when it is a stride-0 view of
+    a one-element base at the same offset, as ``broadcast_all`` makes of a number
+    beside a batched tensor (``Normal(torch.zeros(10), 1.0)``): the base is then
+    read instead of reducing the view.
+    """
+    if value.dim() == 0:
+        return value
+    base = value._base
+    if base is None or base.dim() != 0 or any(value.stride()):
+        return None
+    return base if value.storage_offset() == base.storage_offset() else None
 
 
 def _cpu_scalar_ok(constraint: Any, value: torch.Tensor) -> bool:
@@ -376,9 +396,9 @@ def check_sample(dist: Any, value: Any) -> None:
     if value.shape != dist._batch_shape or dist._event_shape:
         check_sample_shape(dist, value, type(dist).__name__)
     support = dist.support
-    if support is None or is_dependent(support):
-        return
-    if is_known_valid(value, support) or _fast_ok(support, value):
+    if is_known_valid(value, support):
+        return  # never recorded for None or a dependent support
+    if support is None or is_dependent(support) or _fast_ok(support, value):
         return
     check_support(dist, support, value, _log_prob_subject(dist))
 

@@ -141,3 +141,19 @@ def test_check_sample_shape_exact_shape_and_mismatch():
     assert check_sample_shape(d, torch.zeros(2, 1, 3), "Independent") == torch.Size([2, 4])
     with pytest.raises(ValueError, match=r"does not end in the event shape \(3,\)"):
         check_sample_shape(d, torch.zeros(4, 2), "Independent")
+
+
+def test_expanded_number_is_checked_through_its_base():
+    loc = torch.zeros(4)
+    d = Normal(loc, 2.0)
+    assert d.scale.stride() == (0,) and d.scale._base is not None
+    bad = torch.tensor(-1.0).expand(4)
+    message = _message(lambda: Normal(loc, bad))
+    assert "value -1.0 at index (0,)" in message
+    # A stride-0 view at another offset of a one-element base's storage is not
+    # taken for its base: the base holds 1.0, the view -1.0.
+    storage = torch.tensor([1.0, -1.0]).untyped_storage()
+    base = torch.empty(0).set_(storage, 0, (), ())
+    view = base.as_strided((3,), (0,), 1)
+    assert view._base is base and base.item() == 1.0
+    assert "value -1.0 at index (0,)" in _message(lambda: Normal(torch.zeros(3), view))
