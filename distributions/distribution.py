@@ -137,7 +137,8 @@ class Distribution:
             cls = type(self)
             if cls.arg_constraints is Distribution.arg_constraints or cls.support is None:
                 _warn_undeclared(cls)
-            check_arguments(self)
+            if self.arg_constraints:  # wrappers such as Independent have none
+                check_arguments(self)
 
     # ----------------------------------------------------------------- shapes
     @property
