@@ -111,19 +111,28 @@ def restrict_to_plates(
         >>> restrict_to_plates(torch.ones(3), tr.nodes["a"], tr.nodes["b"], ()).item()
         3.0
     """
+    return _restrict(cost, cost_site, target_site, target_shape)[0]
+
+
+def _restrict(
+    cost: Any, cost_site: Message, target_site: Message, target_shape: Sequence[int]
+) -> tuple[Any, bool]:
+    # restrict_to_plates, and whether it returned ``cost`` itself (nothing to
+    # sum or squeeze), read from shapes and plates rather than tensor identity.
     if not isinstance(cost, torch.Tensor) or cost.dim() == 0:
-        return cost
+        return cost, True
     cost_dims = _vectorized_dims(cost_site)
     shared = cost_dims.keys() & _vectorized_dims(target_site).keys()
     keep = {cost_dims[name] for name in shared}
     n = len(target_shape)
     reduce_dims = [d for d in range(-cost.dim(), 0) if d not in keep or -d > n]
+    unchanged = not reduce_dims and cost.dim() <= n
     if reduce_dims:
         cost = cost.sum(dim=reduce_dims, keepdim=True)
     # Drop leading singleton dims the target does not have.
     while cost.dim() > n:
         cost = cost.squeeze(0)
-    return cost
+    return cost, unchanged
 
 
 def _detach(x: Any) -> Any:
@@ -183,11 +192,41 @@ def surrogate_loss(
         return (combine_fn or combine)([(c.value, None) for c in costs], [], [], [])
     log_q = {name: _score_log_q(site) for name, site in scored.items()}
     credited = [credit(c) for c in costs]
-    terms = [(c.value, _tau(c, names, scored, log_q)) for c, names in zip(costs, credited)]
+    taus = [_tau(c, names, scored, log_q) for c, names in zip(costs, credited)]
     own = {c.node for c in costs}
-    cancel = [(log_q[n], s.scale, s.mask) for n, s in scored.items() if f"guide/{n}" in own]
     based, fits = _baseline_parts(costs, credited, scored, log_q, baselines)
-    return (combine_fn or combine)(terms, cancel, based, fits)
+    # The boxes are built after every tau and baseline, term by term, as
+    # combine built them when it took the taus: the shared ones then collect
+    # their terms' gradients in the order those reached log q before.
+    boxes = _Boxes(log_q)
+    terms = [
+        (c.value, None if tau is None else boxes[tau] if isinstance(tau, str) else _box(tau))
+        for c, tau in zip(costs, taus)
+    ]
+    cancel = [(boxes[n], s.scale, s.mask) for n, s in scored.items() if f"guide/{n}" in own]
+    based_boxes = [(boxes[name], baseline) for name, baseline in based]
+    return (combine_fn or combine)(terms, cancel, based_boxes, fits)
+
+
+class _Boxes(dict[str, torch.Tensor]):
+    """``box(log q(w))`` per scored site ``w``, built on first use and then shared.
+
+    Every cost whose ``tau`` is one site's whole ``log q`` (the common case:
+    one credited site, plates that need no sum) and that site's cancelling and
+    baseline terms multiply the same box, so it is built once per estimate
+    rather than once per term. The value is the same (exactly 1), and so are
+    the derivatives, bit for bit: the terms' contributions are summed at the
+    shared box in the order they were summed at ``log q`` before, and ``box``'s
+    own derivative multiplies by its value, exactly 1.
+    """
+
+    def __init__(self, log_q: dict[str, torch.Tensor]) -> None:
+        super().__init__()
+        self.log_q = log_q
+
+    def __missing__(self, name: str) -> torch.Tensor:
+        box = self[name] = _box(self.log_q[name])
+        return box
 
 
 def _tau(
@@ -195,7 +234,12 @@ def _tau(
     names: frozenset[str],
     scored: dict[str, Message],
     log_q: dict[str, torch.Tensor],
-) -> torch.Tensor | None:
+) -> torch.Tensor | str | None:
+    # The name of the one credited site when tau is its whole log q.
+    if len(names) == 1:
+        (name,) = names
+        tau, whole = _restrict(log_q[name], scored[name], cost.site, cost.value.shape)
+        return name if whole else tau
     tau = None
     shape = cost.value.shape
     for name in names:
@@ -210,8 +254,8 @@ def _baseline_parts(
     scored: dict[str, Message],
     log_q: dict[str, torch.Tensor],
     baselines: Callable[[str, Message, torch.Tensor], tuple[Any, Any]],
-) -> tuple[list[tuple[torch.Tensor, Any]], list[Any]]:
-    based: list[tuple[torch.Tensor, Any]] = []
+) -> tuple[list[tuple[str, Any]], list[Any]]:
+    based: list[tuple[str, Any]] = []
     fits: list[Any] = []
     for name, site in scored.items():
         if not site.infer.get("baseline"):
@@ -226,7 +270,7 @@ def _baseline_parts(
             torch.zeros(()),
         )
         baseline, fit = baselines(name, site, cost)
-        based.append((log_q[name], _detach(baseline)))
+        based.append((name, _detach(baseline)))
         fits.append(fit)
     return based, fits
 
@@ -247,10 +291,13 @@ def combine(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The loss from its parts (pure tensor arithmetic, so it can be compiled).
 
+    A *box* is ``box(tau) = exp(tau - stop(tau))`` (exactly 1 in value) of a
+    sum ``tau`` of log-densities (see the module docstring).
+
     Args:
-        terms: ``(cost, tau)`` pairs; ``tau`` is ``None`` for a cost no draw changes.
-        cancel: ``(log_q, scale, mask)`` of each score-function site.
-        based: ``(log_q, baseline)`` of each site with a baseline.
+        terms: ``(cost, box)`` pairs; ``box`` is ``None`` for a cost no draw changes.
+        cancel: ``(box(log_q), scale, mask)`` of each score-function site.
+        based: ``(box(log_q), baseline)`` of each site with a baseline.
         fits: the fitting losses of learned baselines.
 
     Returns:
@@ -258,14 +305,15 @@ def combine(
 
     Example:
         >>> log_q = torch.tensor(-0.5, requires_grad=True)
-        >>> loss, elbo = combine([(torch.tensor(2.0), log_q)], [], [], [])
+        >>> box = torch.exp(log_q - log_q.detach())
+        >>> loss, elbo = combine([(torch.tensor(2.0), box)], [], [], [])
         >>> loss.backward()
         >>> loss.item(), elbo.item(), log_q.grad.item()  # value -ELBO, gradient -cost
         (-2.0, 2.0, -2.0)
     """
-    parts = [_total(cost) if tau is None else (_box(tau) * cost).sum() for cost, tau in terms]
-    parts += [scale_and_mask(_box(log_q) - 1.0, scale, mask).sum() for log_q, scale, mask in cancel]
-    parts += [((1.0 - _box(log_q)) * baseline).sum() for log_q, baseline in based]
+    parts = [_total(cost) if box is None else (box * cost).sum() for cost, box in terms]
+    parts += [scale_and_mask(box - 1.0, scale, mask).sum() for box, scale, mask in cancel]
+    parts += [((1.0 - box) * baseline).sum() for box, baseline in based]
     # One stack and one sum: a single autograd node however many sites there are.
     surrogate = torch.stack(parts).sum() if parts else torch.zeros(())
     loss = 0.0 - surrogate  # not -surrogate: an ELBO of exactly 0 gives a loss of 0.0, not -0.0
