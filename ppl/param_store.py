@@ -42,7 +42,9 @@ class ParamStore:
     ``items()``, ``values()`` and ``store[name]`` give constrained values;
     :meth:`named_parameters` gives the unconstrained leaf tensors an optimizer
     updates. Each parameter also remembers its constraint and ``event_dim``
-    (how many rightmost dims are not plate dims).
+    (how many rightmost dims are not plate dims). Its transform is looked up in
+    ``transform_to`` when it is stored: a factory registered later applies to
+    parameters stored after it (the stored leaf was made by the old one's inverse).
 
     Example:
         >>> import torch
