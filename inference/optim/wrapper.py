@@ -239,7 +239,8 @@ def _torch_step(optimizer: Any) -> None:
     being compiled, that wrapper does nothing but the record, so the function
     it wraps is called directly: the same update, under the same ``no_grad``
     handling (``_use_grad``, which is inside the wrapper). Anything else takes
-    the public ``step()``.
+    the public ``step()``, and so does a torch whose private names read here
+    (``hooked``, the hook dictionaries) have changed.
     """
     step = type(optimizer).step
     inner = getattr(step, "__wrapped__", None)
@@ -249,8 +250,8 @@ def _torch_step(optimizer: Any) -> None:
         or "step" in vars(optimizer)
         or getattr(optimizer, "_optimizer_step_pre_hooks", True)
         or getattr(optimizer, "_optimizer_step_post_hooks", True)
-        or _torch_optimizer._global_optimizer_pre_hooks
-        or _torch_optimizer._global_optimizer_post_hooks
+        or getattr(_torch_optimizer, "_global_optimizer_pre_hooks", True)
+        or getattr(_torch_optimizer, "_global_optimizer_post_hooks", True)
         or torch.autograd._profiler_enabled()
         or torch.compiler.is_compiling()
     ):
