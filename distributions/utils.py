@@ -199,7 +199,9 @@ def _number_tensor(value: Any, dtype: torch.dtype, device: Any) -> torch.Tensor:
             tensor = torch.scalar_tensor(value, dtype=dtype)
         else:
             tensor = torch.scalar_tensor(value, dtype=dtype, device=device)
-        if not tensor.is_cpu:  # reading a CPU scalar back is cheap: no record needed
+        # Reading a CPU scalar back is cheap: no record needed. (Under dynamo
+        # the is_cpu read would be a graph node of its own: not asked there.)
+        if not torch.compiler.is_compiling() and not tensor.is_cpu:
             _record_number(tensor, value)
         return tensor
     return torch.tensor(float(value) if device is None else value, dtype=dtype, device=device)

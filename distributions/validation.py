@@ -328,6 +328,8 @@ def _single_element(value: torch.Tensor) -> torch.Tensor | None:
     """
     if value.dim() == 0:
         return value
+    if torch.compiler.is_compiling():
+        return None  # dynamo breaks the graph at storage_offset(): reduce instead
     base = value._base
     if base is None or base.dim() != 0 or any(value.stride()):
         return None
@@ -357,9 +359,7 @@ def _passes_unread(value: torch.Tensor, constraint: Any) -> bool:
                 return True
         except RuntimeError:
             pass
-    if value.is_cpu:
-        return False  # numbers are recorded only off the CPU, where a read synchronises
-    number = number_behind(value)
+    number = number_behind(value)  # recorded only off the CPU, where a read synchronises
     if number is None:
         return False
     predicate = _EXTREME_CHECKS.get(type(constraint))

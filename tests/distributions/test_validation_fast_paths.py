@@ -12,7 +12,7 @@ import math
 import pytest
 import torch
 
-from distributions import Bernoulli, Normal, constraints
+from distributions import Bernoulli, Distribution, Normal, constraints
 from distributions.utils import _stored_number, broadcast_all, number_behind
 from distributions.validation import check_sample_shape, is_known_valid, mark_valid
 
@@ -157,3 +157,20 @@ def test_expanded_number_is_checked_through_its_base():
     view = base.as_strided((3,), (0,), 1)
     assert view._base is base and base.item() == 1.0
     assert "value -1.0 at index (0,)" in _message(lambda: Normal(torch.zeros(3), view))
+
+
+@pytest.mark.slow
+def test_number_records_stay_out_of_a_compiled_graph():
+    # With validation off (as compiled SVI steps run), building from numbers
+    # must trace as one graph: no record, weak reference or version read.
+    def score(x, loc):
+        near = Normal(loc, 1.0).log_prob(x).sum() + Normal(0.0, 2.0).log_prob(x).sum()
+        return near + Bernoulli(logits=loc).log_prob((x > 0).to(x.dtype)).sum()
+
+    x, loc = torch.randn(5), torch.randn(5)
+    Distribution.set_default_validate_args(False)
+    try:
+        compiled = torch.compile(score, fullgraph=True, backend="eager")
+        assert torch.equal(compiled(x, loc), score(x, loc))
+    finally:
+        Distribution.set_default_validate_args(True)
