@@ -9,14 +9,17 @@ and the old branch: a silently wrong step. So a program records
 
 * each constant tensor of its graph with its version counter (an in-place
   change, ``x.copy_(...)``, ``x[i] = v``, bumps it), and
-* for the model and the guide, the objects their own global and closure
-  names are bound to where those are tensors (rebinding ``data = new`` at
-  module level gives a new object),
+* for the model and the guide, what their own global and closure names
+  are bound to: tensors by identity (rebinding ``data = new`` at module level
+  gives a new object), Python numbers, strings and tuples of them by value
+  (a global ``N = 100`` sizes a plate, a global ``beta = 0.5`` scales a term:
+  the capture baked both in, so ``beta = 0.6`` later must not go unseen),
 
 and the step runs compiled only while all of them hold; otherwise the
-structure is captured again from fresh values. Non-tensor Python values the
-program reads (a global ``N = 100``) are not watched: pass what changes as an
-argument, where the structure key sees it.
+structure is captured again from fresh values. Names read inside the
+functions the model calls, attributes (``self.beta``) and the contents of
+mutable objects (a list, a dict) are not watched: pass what changes between
+steps as an argument, where the structure key sees it.
 
 Example:
     >>> import torch
@@ -31,12 +34,16 @@ Example:
     >>> _ = scale.mul_(3.0)  # changed in place: the capture no longer holds
     >>> held.hold()
     False
+    >>> held.describe()
+    'a tensor the program closes over (shape ()) was changed in place'
 """
 
 from __future__ import annotations
 
+import dis
 import inspect
-from collections.abc import Iterable
+import types
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import torch
@@ -71,7 +78,29 @@ def _function_of(program: Any) -> Any:
     return inspect.unwrap(program) if callable(program) else None
 
 
-def _tensor_bindings(program: Any) -> list[tuple[dict, str, torch.Tensor]]:
+# Immutable values a capture bakes in as constants: watched by value.
+_SCALARS = (bool, int, float, complex, str, bytes, type(None))
+
+
+def _is_scalar(value: Any) -> bool:
+    if isinstance(value, tuple):
+        return all(_is_scalar(v) for v in value)
+    return isinstance(value, _SCALARS)
+
+
+def _global_names(code: types.CodeType) -> Iterator[str]:
+    # The names the function reads as globals, its nested comprehensions and
+    # lambdas included (their own code objects); `co_names` alone also holds
+    # attribute names and misses the nested code's reads.
+    for instruction in dis.get_instructions(code):
+        if instruction.opname in ("LOAD_GLOBAL", "LOAD_NAME"):
+            yield instruction.argval
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            yield from _global_names(const)
+
+
+def _bindings(program: Any) -> list[tuple[dict, str, Any]]:
     fn = _function_of(program)
     fn = getattr(fn, "__func__", fn)
     code = getattr(fn, "__code__", None)
@@ -79,9 +108,9 @@ def _tensor_bindings(program: Any) -> list[tuple[dict, str, torch.Tensor]]:
         return []
     bindings = []
     globals_ = fn.__globals__
-    for name in code.co_names:
+    for name in dict.fromkeys(_global_names(code)):
         value = globals_.get(name)
-        if isinstance(value, torch.Tensor):
+        if isinstance(value, torch.Tensor) or (name in globals_ and _is_scalar(value)):
             bindings.append((globals_, name, value))
     cells = dict(zip(code.co_freevars, fn.__closure__ or ()))
     for name, cell in cells.items():
@@ -89,7 +118,7 @@ def _tensor_bindings(program: Any) -> list[tuple[dict, str, torch.Tensor]]:
             value = cell.cell_contents
         except ValueError:  # an empty cell
             continue
-        if isinstance(value, torch.Tensor):
+        if isinstance(value, torch.Tensor) or _is_scalar(value):
             bindings.append(({"cell": cell}, name, value))
     return bindings
 
@@ -103,31 +132,49 @@ def _bound(namespace: dict, name: str) -> Any:
     return namespace.get(name)
 
 
+def _same(current: Any, captured: Any) -> bool:
+    # Tensors by identity (their contents are the version counters' business);
+    # numbers by type and value, so `n = 100` rebound to an equal 100 holds.
+    if current is captured:
+        return True
+    if isinstance(captured, torch.Tensor) or type(current) is not type(captured):
+        return False
+    return bool(current == captured)
+
+
 class CaptureAssumptions:
     """The constant tensors and tensor bindings a captured program relies on.
 
     Args:
         graph: the captured ``torch.fx.GraphModule``.
-        programs: the user's callables (model, guide) whose own tensor-valued
-            global and closure names are watched for rebinding.
+        programs: the user's callables (model, guide) whose own global and
+            closure names (tensors, numbers, strings) are watched for rebinding.
     """
 
     def __init__(self, graph: torch.fx.GraphModule, programs: Iterable[Any]) -> None:
         self.constants = [(t, _version(t)) for t in _constants(graph)]
-        self.bindings = [b for p in programs for b in _tensor_bindings(p)]
+        self.bindings = [b for p in programs for b in _bindings(p)]
 
     def hold(self) -> bool:
         """Whether every constant is unchanged and every watched name still bound as captured."""
         for tensor, version in self.constants:
             if version is not None and _version(tensor) != version:
                 return False
-        return all(_bound(ns, name) is value for ns, name, value in self.bindings)
+        return all(_same(_bound(ns, name), value) for ns, name, value in self.bindings)
 
     def describe(self) -> str:
         """What changed, for a warning (names the rebound globals where it can)."""
-        rebound = [name for ns, name, value in self.bindings if _bound(ns, name) is not value]
+        rebound = [
+            (name, value, _bound(ns, name))
+            for ns, name, value in self.bindings
+            if not _same(_bound(ns, name), value)
+        ]
+        tensors = [name for name, value, _ in rebound if isinstance(value, torch.Tensor)]
+        if tensors:
+            return f"the model or guide's tensor {', '.join(map(repr, tensors))} was rebound"
         if rebound:
-            return f"the model or guide's tensor {', '.join(map(repr, rebound))} was rebound"
+            changes = ", ".join(f"{name!r} from {old!r} to {new!r}" for name, old, new in rebound)
+            return f"the model or guide's global or closure value changed ({changes})"
         changed = [tuple(t.shape) for t, v in self.constants if v is not None and _version(t) != v]
         shapes = ", ".join(str(s) for s in changed) or "unknown"
         return f"a tensor the program closes over (shape {shapes}) was changed in place"

@@ -61,6 +61,69 @@ def test_a_rebound_closure_cell_breaks_the_capture():
     assert not held.hold()
 
 
+WEIGHT = 2.0
+SIZE = 3
+
+
+def _weighted(x):
+    return x * WEIGHT + torch.ones(SIZE)
+
+
+def test_rebinding_a_global_number_breaks_the_capture():
+    global WEIGHT
+    held = CaptureAssumptions(_capture(_weighted), [_weighted])
+    try:
+        WEIGHT = 2.0 + 0.0  # an equal float bound anew: the capture still holds
+        assert held.hold()
+        WEIGHT = 2.5
+        assert not held.hold()
+        assert "global or closure value changed ('WEIGHT' from 2.0 to 2.5)" in held.describe()
+        WEIGHT = 2  # equal, but an int: arithmetic on it may differ, so it does not hold
+        assert not held.hold()
+    finally:
+        WEIGHT = 2.0
+    assert held.hold()
+
+
+def test_a_rebound_closure_number_breaks_the_capture():
+    beta = 0.5
+
+    def fn(x):
+        return x * beta
+
+    held = CaptureAssumptions(_capture(fn), [fn])
+    assert held.hold()
+    beta = 0.75  # noqa: F841 - rebinds the cell fn reads
+    assert not held.hold()
+    assert "'beta' from 0.5 to 0.75" in held.describe()
+
+
+def _comprehension(x):
+    return torch.stack([x * DATA[i] for i in range(3)])  # DATA read in the nested code
+
+
+def test_a_global_read_inside_a_comprehension_is_watched():
+    global DATA
+    held = CaptureAssumptions(_capture(_comprehension), [_comprehension])
+    old = DATA
+    try:
+        DATA = torch.tensor([4.0, 5.0, 6.0])
+        assert not held.hold()
+    finally:
+        DATA = old
+    assert held.hold()
+
+
+def test_attribute_names_are_not_taken_for_globals():
+    # `shape` is read as an attribute only: a global of that name is not watched.
+    namespace = {"shape": 3}
+    exec("def fn(x):\n    return x.reshape(x.shape)", namespace)
+    held = CaptureAssumptions(_capture(namespace["fn"]), [namespace["fn"]])
+    namespace["shape"] = 4
+    assert held.hold()
+    assert held.bindings == []
+
+
 OBS = torch.tensor([0.5, 1.5, -0.2])
 
 
@@ -123,3 +186,37 @@ def test_constants_that_keep_changing_fall_back_to_eager_with_a_warning():
         assert svi.loss.svi_steps.compiles == compiles
     finally:
         OBS.copy_(before)
+
+
+PRIOR_SCALE = 3.0
+
+
+def _scaled_prior_model():
+    loc = ppl.sample("loc", Normal(0.0, PRIOR_SCALE))
+    with ppl.plate("data", 3):
+        ppl.sample("x", Normal(loc, 1.0), obs=OBS)
+
+
+def _losses_with_prior_scales(elbo, scales):
+    global PRIOR_SCALE
+    ppl.clear_param_store()
+    torch.manual_seed(3)
+    svi = SVI(_scaled_prior_model, _guide, Adam({"lr": 0.05}), elbo)
+    losses = []
+    try:
+        for scale in scales:
+            PRIOR_SCALE = scale  # a global number the captured program baked in
+            losses.append(svi.step())
+    finally:
+        PRIOR_SCALE = 3.0
+    return losses
+
+
+@pytest.mark.slow
+def test_a_compiled_step_sees_a_global_number_change():
+    scales = [3.0] * 4 + [0.01] * 3
+    eager = _losses_with_prior_scales(Trace_ELBO(), scales)
+    compiled = _losses_with_prior_scales(JitTrace_ELBO(), scales)
+    # The narrow prior makes the loss jump; a stale capture would keep scale 3.
+    assert eager[4] > eager[3] + 20
+    assert compiled == pytest.approx(eager, rel=1e-4)
