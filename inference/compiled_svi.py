@@ -38,8 +38,7 @@ What the capture assumes static, and how a change is detected:
 * Learning rates are inputs, so schedules need no recompilation.
 
 Random draws come from torch's generator (inductor's ``fallback_random``):
-a seed gives the same losses run to run. On CPU the host side of the program
-is C++ too (inductor's ``cpp_wrapper``), which matters for small models.
+a seed gives the same losses run to run.
 """
 
 from __future__ import annotations
@@ -401,17 +400,6 @@ def _cause(error: BaseException) -> str:
     return f"{type(error).__name__}: {lines[0] if lines else ''}"
 
 
-def _inductor_options(examples: list[torch.Tensor]) -> dict[str, Any]:
-    # fallback_random: draws from torch's generator, so a seed gives the eager
-    # run's draws. cpp_wrapper: the host code that allocates buffers and calls
-    # the kernels is C++ rather than Python: ~130 us of an eight-schools step of
-    # ~530 us (0.15 -> 0.11 of eager, side by side, load ~3), the same kernels
-    # (bit-identical runs), first compiles as long. Measured on CPU only, so
-    # programs with tensors on another device keep the Python wrapper.
-    on_cpu = all(x.device.type == "cpu" for x in examples)
-    return {"fallback_random": True, "cpp_wrapper": on_cpu}
-
-
 _NO_GRAPH = "does not compile as one graph"
 _BRANCH_HINT = (
     " A Python branch on a tensor's value (.item(), if z:, int(z)) or an untraceable call"
@@ -498,7 +486,7 @@ class CompiledSVIStep:
                 )
                 _drop_host_reads(graph)
                 assumptions = CaptureAssumptions(graph, (svi.model, svi.guide))
-                with torch._inductor.config.patch(_inductor_options(examples)):
+                with torch._inductor.config.patch(fallback_random=True):
                     compiled = torch._inductor.compile(graph, examples)
         except _NotReady:
             self.programs.pop(key, None)
