@@ -123,7 +123,16 @@ def _structure_key(svi: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> H
         ppl.is_validation_enabled(),
         Distribution._validate_args,
         args_key(args, kwargs),
+        _strides(args, kwargs),
     )
+
+
+def _strides(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[tuple[int, ...], ...]:
+    # The captured program is compiled for its inputs' strides (inductor asserts
+    # them on every call): the same shape laid out otherwise (a transpose, a
+    # strided slice) is another structure, not an AssertionError from inductor.
+    leaves = pytree.tree_leaves((tuple(args), dict(kwargs)))
+    return tuple(x.stride() for x in leaves if isinstance(x, torch.Tensor))
 
 
 class _Layout:

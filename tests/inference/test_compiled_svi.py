@@ -168,6 +168,36 @@ def test_a_new_shape_recompiles_and_the_cache_is_bounded():
     assert not steps.failed
 
 
+def _rows(x):
+    loc = ppl.sample("loc", Normal(torch.zeros(4), 1.0).to_event(1))
+    with ppl.plate("rows", x.shape[0]):
+        ppl.sample("x", Normal(loc, 1.0).to_event(1), obs=x)
+
+
+def _rows_guide(x):
+    ppl.sample("loc", Normal(ppl.param("loc_q", torch.zeros(4)), 1.0).to_event(1))
+
+
+@pytest.mark.slow
+def test_the_same_shape_with_other_strides_is_another_structure():
+    # The program is compiled for its inputs' strides: a transposed argument of
+    # the same shape used to fail inductor's stride assertion (an AssertionError).
+    x = torch.randn(4, 4, generator=torch.Generator().manual_seed(0))
+
+    def run(elbo):
+        ppl.clear_param_store()
+        torch.manual_seed(7)
+        svi = SVI(_rows, _rows_guide, Adam({"lr": 0.1}), elbo)
+        losses = [svi.step(data) for data in (x, x, x.t(), x.t(), x.t())]
+        return svi, losses
+
+    _, eager = run(Trace_ELBO())
+    svi, compiled = run(JitTrace_ELBO())
+    assert compiled == pytest.approx(eager, rel=1e-4)
+    steps = svi.loss.svi_steps
+    assert (steps.warmups, steps.compiles, steps.failed) == (2, 2, False)
+
+
 def _branchy(x):
     z = ppl.sample("z", Normal(0.0, 1.0))
     loc = 1.0 if z.item() > 0 else -1.0  # a Python branch on a value: no capture
