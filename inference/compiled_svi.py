@@ -50,6 +50,7 @@ from collections.abc import Callable, Hashable, Sequence
 from typing import Any, NamedTuple
 
 import torch
+from torch.autograd.graph import increment_version
 from torch.fx.experimental.proxy_tensor import make_fx
 from torch.overrides import TorchFunctionMode
 from torch.utils import _pytree as pytree
@@ -205,6 +206,12 @@ class _Layout:
             return None
         return [*self.leaves, *averages, *data, *dynamic, *rates]
 
+    def mutated(self, inputs: list[torch.Tensor]) -> list[torch.Tensor]:
+        """The inputs the program writes: parameters, baseline averages, optimizer state."""
+        n_leaves, n_averages, n_data, n_state, _ = self.counts()
+        state_start = n_leaves + n_averages + n_data
+        return [*inputs[: n_leaves + n_averages], *inputs[state_start : state_start + n_state]]
+
     def counts(self) -> tuple[int, int, int, int, int]:
         groups = len(self.torch_opt.param_groups) if self.torch_opt is not None else 0
         data = sum(self.data_mask)
@@ -250,6 +257,11 @@ class _Program:
             return None
         with torch.no_grad():
             values = self.compiled(*inputs).tolist()
+        # The kernels write parameters, baseline averages and optimizer state
+        # in place without touching their version counters; bumped here as an
+        # eager in-place update would, so autograd still refuses a graph that
+        # saved an old value and version-keyed records (validation) see a change.
+        increment_version(self.layout.mutated(inputs))
         loss, valid, finite = values[0], values[1] > 0, values[2] > 0
         if not valid:
             return None  # SVI reruns the step eagerly with validation on
@@ -300,13 +312,18 @@ class _Capture:
         grads = _grads(loss, [differentiable[i] for i in used])
         flags = [torch.isfinite(g).all() for g in grads if g is not None]
         finite = torch.stack([torch.isfinite(loss).all(), *flags]).all()
-        valid = data_checks(traces) if self.validate else torch.tensor(True)
+        # Distributions keep the tensors they were given: a parameter the store
+        # returned as itself is the real leaf there, swapped for its stand-in
+        # only inside torch calls, so the checks run under the substitution too
+        # (read directly, the leaf would become a constant of the graph).
+        with _Substitute(table):
+            valid = data_checks(traces) if self.validate else torch.tensor(True)
+            self.site_names, site_flags = site_finiteness(traces)
         accept = finite & valid
         with torch.no_grad():
             self._update(leaves, dynamic, rates, used, grads, accept)
             self._commit_baselines(averages, accept)
         self.param_names = [layout.names[i] for i, g in zip(used, grads) if g is not None]
-        self.site_names, site_flags = site_finiteness(traces)
         out = [loss.detach(), valid, finite, *flags, *site_flags]
         return torch.stack([torch.as_tensor(x).to(loss.dtype) for x in out])
 

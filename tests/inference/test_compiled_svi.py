@@ -331,3 +331,23 @@ def test_per_step_numbers_of_a_compiled_update_stay_out_of_the_elementwise_loop(
     scalar = re.compile(r"std::pow|c10::convert<double>")
     for body in loops:
         assert not scalar.search(body), body
+
+
+@pytest.mark.slow
+def test_a_compiled_update_counts_as_an_in_place_change_of_the_parameters():
+    # A graph that saved a parameter before the step cannot be backpropagated
+    # after it: the step changed the value it saved. Eager steps bump the
+    # parameter's version counter (torch's in-place update); a compiled step
+    # must too, or autograd would silently use the new value.
+    ppl.clear_param_store()
+    svi = SVI(_schools, _schools_guide, Adam({"lr": 0.01}), JitTrace_ELBO())
+    for _ in range(3):
+        svi.step(SIGMA, Y)  # a warm-up, the capture, one compiled step
+    assert svi.loss.svi_steps.compiles == 1
+    leaf = ppl.get_param_store().get_unconstrained("raw_loc")
+    before = leaf._version
+    saved = (leaf * leaf).sum()  # saves the leaf for its backward
+    svi.step(SIGMA, Y)
+    assert leaf._version > before
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        saved.backward()
