@@ -541,7 +541,7 @@ class CompiledSVIStep:
             self._fail(
                 RuntimeError(
                     f"{program.assumptions.describe()} {self.stale_captures} times; pass "
-                    "tensors that change between steps as arguments of the model and guide"
+                    "values that change between steps as arguments of the model and guide"
                 ),
                 "keeps recapturing",
             )
