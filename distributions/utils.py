@@ -110,9 +110,11 @@ def safe_xlogy(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         >>> p.grad.item()
         0.0
     """
-    unweighted = (x == 0) & ~torch.isnan(y)
-    log_y = torch.log(torch.where(unweighted, torch.ones_like(y), y))
-    return torch.where(unweighted, torch.zeros_like(log_y), x * log_y)
+    # `y == y` is the not-NaN test in one op, and `where` takes the constants as
+    # numbers: 7 kernels instead of 10, the same values and gradients.
+    unweighted = (x == 0) & (y == y)
+    log_y = torch.log(torch.where(unweighted, 1.0, y))
+    return torch.where(unweighted, 0.0, x * log_y)
 
 
 def broadcast_all(*values: Any) -> tuple[torch.Tensor, ...]:
