@@ -11,6 +11,7 @@ import math
 
 import pytest
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from distributions import Bernoulli, Distribution, Normal, constraints
 from distributions.utils import _stored_number, broadcast_all, number_behind
@@ -143,10 +144,34 @@ def test_check_sample_shape_exact_shape_and_mismatch():
         check_sample_shape(d, torch.zeros(4, 2), "Independent")
 
 
+class _Reductions(TorchDispatchMode):
+    # Counts the reduction kernels run below it (validation runs under
+    # DisableTorchFunction, which a dispatch mode still sees).
+    def __init__(self):
+        super().__init__()
+        self.count = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if func.overloadpacket in _REDUCTIONS:
+            self.count += 1
+        return func(*args, **(kwargs or {}))
+
+
+_REDUCTIONS = {torch.ops.aten.amin, torch.ops.aten.amax, torch.ops.aten.aminmax}
+_REDUCTIONS |= {torch.ops.aten.sum, torch.ops.aten.all, torch.ops.aten.any}
+
+
 def test_expanded_number_is_checked_through_its_base():
     loc = torch.zeros(4)
-    d = Normal(loc, 2.0)
-    assert d.scale.stride() == (0,) and d.scale._base is not None
+    Normal(loc, 2.0)  # loc, a leaf that passed, is remembered from now on
+    with _Reductions() as seen:
+        d = Normal(loc, 2.0)
+    # The scale is the number 2.0 expanded to (4,): one read of its base, no
+    # reduction over the view (the full check reduces it to its extremes).
+    assert d.scale.shape == (4,) and seen.count == 0
+    with _Reductions() as seen:
+        Normal(loc, torch.tensor([2.0, 2.0, 2.0, 2.0]))
+    assert seen.count > 0  # the same values held densely are reduced
     bad = torch.tensor(-1.0).expand(4)
     message = _message(lambda: Normal(loc, bad))
     assert "value -1.0 at index (0,)" in message
