@@ -15,9 +15,7 @@ import torch
 import ppl
 from distributions import Delta
 from inference.autoguide.guide import AutoGuide, LatentSite, detached_copies
-from inference.autoguide.initialization import init_to_median
 from ppl import plate
-from ppl.runtime import Message
 
 __all__ = ["AutoDelta"]
 
@@ -43,16 +41,6 @@ class AutoDelta(AutoGuide):
         >>> guide()["x"].item(), guide.median()["x"].item()
         (0.5, 0.5)
     """
-
-    def __init__(
-        self,
-        model: Callable[..., Any],
-        *,
-        init_loc_fn: Callable[[Message], torch.Tensor] = init_to_median,
-        create_plates: Callable[..., Any] | None = None,
-        prefix: str | None = None,
-    ) -> None:
-        super().__init__(model, init_loc_fn=init_loc_fn, create_plates=create_plates, prefix=prefix)
 
     def _value(self, site: LatentSite, read: Callable[..., torch.Tensor]) -> torch.Tensor:
         return read(
