@@ -6,11 +6,13 @@ import torch
 
 from distributions import constraints
 from distributions.exp_family import ExponentialFamily
+from distributions.number_minus import number_minus, register_number
 from distributions.utils import broadcast_all, normal_draws
 
 __all__ = ["Normal"]
 
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
+_MINUS_HALF_LOG_2PI = register_number(-_HALF_LOG_2PI)
 
 
 class Normal(ExponentialFamily):
@@ -64,10 +66,9 @@ class Normal(ExponentialFamily):
             self._validate_sample(value)
         z = (value - self.loc) / self.scale
         # log(scale) + z^2 / 2 in one fused addcmul: fewer passes over memory than
-        # the textbook expression, which matters for large batches. torch.rsub is
-        # the kernel behind `number - tensor`, called without Tensor.__rsub__'s
-        # Python wrapper.
-        return torch.rsub(torch.addcmul(self.scale.log(), z, z, value=0.5), -_HALF_LOG_2PI)
+        # the textbook expression, which matters for large batches. The constant
+        # is subtracted as a kept 0-dim tensor: no number wrapped per call.
+        return number_minus(_MINUS_HALF_LOG_2PI, torch.addcmul(self.scale.log(), z, z, value=0.5))
 
     def cdf(self, value):
         if self._validate_args:

@@ -52,6 +52,7 @@ import torch
 from distributions import Independent
 from distributions.expanded import ExpandedDistribution
 from distributions.masked import MaskedDistribution
+from distributions.number_minus import number_minus, register_number
 from ppl.runtime import Message
 from ppl.trace_struct import Trace, scale_and_mask
 
@@ -275,6 +276,9 @@ def _baseline_parts(
     return based, fits
 
 
+_ZERO = register_number(0.0)
+
+
 def _total(x: torch.Tensor) -> torch.Tensor:
     return x if x.dim() == 0 else x.sum()  # a scalar site's cost needs no reduction
 
@@ -316,7 +320,8 @@ def combine(
     parts += [((1.0 - box) * baseline).sum() for box, baseline in based]
     # One stack and one sum: a single autograd node however many sites there are.
     surrogate = torch.stack(parts).sum() if parts else torch.zeros(())
-    loss = 0.0 - surrogate  # not -surrogate: an ELBO of exactly 0 gives a loss of 0.0, not -0.0
+    # Not -surrogate: an ELBO of exactly 0 gives a loss of 0.0, not -0.0.
+    loss = number_minus(_ZERO, surrogate)
     fits = [f.sum() for f in fits if isinstance(f, torch.Tensor)]  # 0.0 for fixed baselines
     if fits:
         fit = torch.stack(fits).sum()
