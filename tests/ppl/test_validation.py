@@ -140,6 +140,49 @@ def test_data_changed_in_place_is_checked_again():
         trace(model).get_trace()
 
 
+def test_an_observation_that_passed_skips_the_shape_checks_until_something_changes(monkeypatch):
+    import ppl.validation as site_validation
+
+    calls = []
+    real = site_validation.dist_validation.check_sample_shape
+    monkeypatch.setattr(
+        site_validation.dist_validation,
+        "check_sample_shape",
+        lambda *a, **k: calls.append(1) or real(*a, **k),
+    )
+    y = torch.tensor([0.5, 1.5])
+    d = Normal(torch.zeros(2), 1.0)
+    site_validation.check_observation("y", d, y)
+    site_validation.check_observation("y", d, y)
+    assert len(calls) == 1  # the same data, shapes and support: passed before
+    y.add_(1.0)
+    site_validation.check_observation("y", d, y)
+    assert len(calls) == 2  # changed in place: checked again
+
+
+def test_an_observation_that_passed_is_checked_again_against_other_shapes_flags_and_dtypes():
+    from distributions import Bernoulli, Poisson
+
+    y = torch.tensor([0.5, 1.5])
+    ppl.validation.check_observation("y", Normal(torch.zeros(2), 1.0), y)
+    column = y.reshape(2, 1)
+    ppl.validation.check_observation("y", Normal(torch.zeros(1), 1.0), column)
+    with pytest.raises(ValueError, match="counting each observation several times"):
+        ppl.validation.check_observation("y", Normal(torch.zeros(2), 1.0), column)
+    # Passed by a distribution that opts out of value checks, not by one that checks.
+    ppl.validation.check_observation("y", Bernoulli(torch.full((2,), 0.5), validate_args=False), y)
+    with pytest.raises(ValueError, match=r"sample site 'y': obs of shape \(2,\) is outside"):
+        ppl.validation.check_observation("y", Bernoulli(torch.full((2,), 0.5)), y)
+    counts = torch.tensor([1, 2])
+    ppl.validation.check_observation("n", Poisson(torch.ones(2)), counts)
+    with pytest.raises(ValueError, match="obs has dtype torch.int64"):
+        ppl.validation.check_observation("n", Normal(torch.zeros(2), 1.0), counts)
+    with pytest.raises(ValueError, match="does not end in the event shape"):
+        ppl.validation.check_observation(
+            "y", Normal(torch.zeros(2), 1.0).to_event(1).expand((3,)), y[:1]
+        )
+
+
 def test_a_replayed_draw_is_checked_against_another_support():
     # The guide's Normal draws are known to be real, not positive: the model's
     # HalfNormal-like site still checks them.
