@@ -115,23 +115,26 @@ class ELBO(abc.ABC):
             self._expect_scores = _has_score_sites(guide_trace)
             if self._expect_scores and prov is None:
                 model_trace, guide_trace, prov = trace_pair(model, guide, args, kwargs, True)
-        check_model_guide_match(model_trace, guide_trace)
-        self._check_plates(model_trace, guide_trace)
+        self._check_structure(model_trace, guide_trace)
         model_trace.compute_log_prob()
         guide_trace.compute_log_prob()
         if self.stick_the_landing:
             _fixed_parameter_log_probs(guide, args, kwargs, guide_trace)
         return model_trace, guide_trace, prov
 
-    def _check_plates(self, model_trace: Trace, guide_trace: Trace) -> None:
-        # The plate checks read only names, shapes, plates and masks: a pair with
-        # the same of all of those as a pair that passed passes again.
+    def _check_structure(self, model_trace: Trace, guide_trace: Trace) -> None:
+        # Whether the latent sites correspond, and (with validation on) the plate
+        # checks, read only names, types, obs flags, shapes, plates and masks: a
+        # pair with the same of all of those as a pair that passed passes again.
         if not ppl.is_validation_enabled():
+            check_model_guide_match(model_trace, guide_trace)
             return
         nesting = math.inf if self.max_plate_nesting is None else self.max_plate_nesting
-        key = (nesting, _shape_key(model_trace), _shape_key(guide_trace))
+        # The model's node names: a guide site may match a model node of any type.
+        key = (nesting, tuple(model_trace.nodes), _shape_key(model_trace), _shape_key(guide_trace))
         if key in self._checked:
             return
+        check_model_guide_match(model_trace, guide_trace)
         check_model_guide(model_trace, guide_trace, nesting)
         if len(self._checked) >= _CHECKED_LIMIT:
             self._checked.clear()
@@ -240,7 +243,7 @@ _CHECKED_LIMIT = 64
 
 
 def _shape_key(trace: Trace) -> tuple[Any, ...]:
-    """What the plate checks read of a trace's sample sites, as a hashable tuple."""
+    """What the structure checks read of a trace's sample sites, as a hashable tuple."""
     key: list[tuple[Any, ...]] = []
     for name, site in trace.nodes.items():
         if site.type != "sample":
@@ -250,6 +253,8 @@ def _shape_key(trace: Trace) -> tuple[Any, ...]:
         key.append(
             (
                 name,
+                site.is_observed,
+                bool(_is_density_site(site)),
                 site.mask is False,
                 getattr(fn, "batch_shape", None),
                 getattr(fn, "event_shape", None),

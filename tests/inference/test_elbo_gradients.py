@@ -280,6 +280,37 @@ def test_model_guide_mismatch_errors():
         Trace_ELBO().loss(model, guide_obs)
 
 
+@pytest.mark.parametrize("validate", [True, False])
+def test_one_estimator_checks_a_changed_pair_again(validate):
+    # The structure checks are remembered per estimator for a pair that
+    # passed; a pair that differs (another site, a site turned observed, a
+    # model node the guide matched now gone) must be checked, not remembered.
+    state = {"extra": False, "observed": False, "param": True}
+
+    def model():
+        if state["param"]:
+            ppl.param("w", torch.tensor(0.0))
+        ppl.sample("z", dist.Normal(0.0, 1.0))
+
+    def guide():
+        obs = torch.tensor(0.0) if state["observed"] else None
+        ppl.sample("z", dist.Normal(0.0, 1.0), obs=obs)
+        if state["extra"]:
+            ppl.sample("w", dist.Normal(0.0, 1.0))
+
+    elbo = Trace_ELBO()
+    with ppl.validation_enabled(validate):
+        elbo.loss(model, guide)
+        state["extra"] = True  # matched by the model's param 'w'
+        elbo.loss(model, guide)
+        state["param"] = False
+        with pytest.raises(ValueError, match="guide site 'w' does not exist in the model"):
+            elbo.loss(model, guide)
+        state.update(extra=False, observed=True)
+        with pytest.raises((ValueError, RuntimeError), match="'z'"):
+            elbo.loss(model, guide)
+
+
 def test_loo_baseline_needs_vectorized_particles():
     guide = make_plate_guide(BASELINES["loo"])
     with pytest.raises(
