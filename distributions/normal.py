@@ -6,13 +6,13 @@ import torch
 
 from distributions import constraints
 from distributions.exp_family import ExponentialFamily
-from distributions.number_minus import number_minus, register_number
+from distributions.number_minus import KeptNumber, number_minus
 from distributions.utils import broadcast_all, normal_draws
 
 __all__ = ["Normal"]
 
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
-_MINUS_HALF_LOG_2PI = register_number(-_HALF_LOG_2PI)
+_MINUS_HALF_LOG_2PI = KeptNumber(-_HALF_LOG_2PI)
 
 
 class Normal(ExponentialFamily):

@@ -52,7 +52,7 @@ import torch
 from distributions import Independent
 from distributions.expanded import ExpandedDistribution
 from distributions.masked import MaskedDistribution
-from distributions.number_minus import number_minus, register_number
+from distributions.number_minus import KeptNumber, number_minus
 from ppl.runtime import Message
 from ppl.trace_struct import Trace, scale_and_mask
 
@@ -276,7 +276,7 @@ def _baseline_parts(
     return based, fits
 
 
-_ZERO = register_number(0.0)
+_ZERO = KeptNumber(0.0)
 
 
 def _total(x: torch.Tensor) -> torch.Tensor:

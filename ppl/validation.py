@@ -197,12 +197,14 @@ def check_observation(name: str, fn: Distribution, value: object, sample_shape: 
     # it passed with the same of all of these passes again (the same data
     # observed every step), without the checks' reads and messages.
     reads = (fn.batch_shape, fn.event_shape, tuple(sample_shape), value.shape, value.dtype)
-    if _passed_before(value, base.support, check_values, reads):
+    # Read once: a support built per instance (Uniform's) is a new object each read.
+    raw_support = base.support
+    if _passed_before(value, raw_support, check_values, reads):
         return
     subject = _site_subject(name, base)
     # The support of the distribution under the shape-only wrappers: the one its
     # log_prob checks, so the pass recorded here is found there.
-    support = as_constraint(base.support, name=f"support of sample site '{name}'")
+    support = as_constraint(raw_support, name=f"support of sample site '{name}'")
     if check_values:
         _check_dtype(name, type(fn).__name__, support, value)
     batch_shape = torch.Size(sample_shape) + fn.batch_shape
@@ -219,7 +221,7 @@ def check_observation(name: str, fn: Distribution, value: object, sample_shape: 
         )
     if check_values and support is not None and not is_dependent(support):
         dist_validation.check_support(fn, support, value, subject)
-    _remember_pass(value, base.support, check_values, reads)
+    _remember_pass(value, raw_support, check_values, reads)
 
 
 # id(value) -> (weak reference, version counter, support, check_values, reads)
