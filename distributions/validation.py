@@ -15,6 +15,7 @@ subject is ``"Normal.log_prob: value"``) and the runtime's observed sites
 
 from __future__ import annotations
 
+import math
 import weakref
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -180,6 +181,22 @@ _EXTREME_CHECKS = {
 _NOT_NAN = _EXTREME_CHECKS[type(constraints.real)]
 
 
+# One-call tests of a Python float against the library's constraint singletons,
+# the constraints of most arguments: a 0-dim CPU argument (a number broadcast_all
+# turned into a tensor, a scalar parameter) is read once and tested here, with
+# no record lookup and no predicate chain. A float passes when ``test(x) is
+# expected``; the tests are C functions (no Python frame) deciding as the
+# predicates above do on extremes lo = hi = x: NaN fails every constraint.
+# Keyed by id: a user constraint need not be hashable, and the singletons live
+# as long as the module, so their ids are never reused.
+_SCALAR_TESTS: dict[int, tuple[Callable[[float], bool], bool]] = {
+    id(constraints.real): (math.isnan, False),
+    id(constraints.positive): ((0.0).__lt__, True),
+    id(constraints.nonnegative): ((0.0).__le__, True),
+    id(constraints.unit_interval): (lambda x: 0.0 <= x <= 1.0, True),
+}
+
+
 def _extremes(value: torch.Tensor) -> tuple[float, float]:
     if value.numel() == 1:
         x = value.item()
@@ -278,13 +295,10 @@ def check_arguments(dist: Any) -> None:
     """
     if torch._C._is_torch_function_mode_enabled():
         # The checks only decide whether to raise: they run below torch-function
-        # modes, so a tracing mode neither pays for nor sees their reads.
+        # modes, so a tracing mode neither pays for nor sees their reads. (Inside,
+        # no mode is enabled: the call below runs the loop.)
         with torch._C.DisableTorchFunction():
-            return _check_each_argument(dist)
-    return _check_each_argument(dist)
-
-
-def _check_each_argument(dist: Any) -> None:
+            return check_arguments(dist)
     cls = type(dist)
     values = dist.__dict__
     for name, constraint in dist.arg_constraints.items():
@@ -297,6 +311,13 @@ def _check_each_argument(dist: Any) -> None:
         # so the two shortcuts cannot pass it.
         is_tensor = isinstance(value, torch.Tensor)
         if is_tensor:
+            if value.dim() == 0 and value.is_cpu:
+                test = _SCALAR_TESTS.get(id(constraint))
+                if test is not None:
+                    x = value.item()
+                    # A bool, int or complex element takes the general path.
+                    if type(x) is float and test[0](x) is test[1]:
+                        continue
             if _passes_unread(value, constraint):
                 continue
             scalar = _single_element(value)

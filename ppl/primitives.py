@@ -234,7 +234,9 @@ def _read_param(
     # it as an argument with that constraint does not check it again.
     store = get_param_store()
     value = store.get_param(name, init_value, constraint, event_dim)
-    if is_validation_enabled():
+    # A 0-dim CPU value is read directly by the argument check (cheaper than
+    # the record): recording it would only cost.
+    if is_validation_enabled() and (value.dim() or not value.is_cpu):
         mark_valid(value, store.get_constraint(name))
     return value
 

@@ -15,7 +15,12 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from distributions import Bernoulli, Distribution, Normal, constraints
 from distributions.utils import _stored_number, broadcast_all, number_behind
-from distributions.validation import check_sample_shape, is_known_valid, mark_valid
+from distributions.validation import (
+    _SCALAR_TESTS,
+    check_sample_shape,
+    is_known_valid,
+    mark_valid,
+)
 
 EDGE_NUMBERS = [
     0.0,
@@ -199,3 +204,56 @@ def test_number_records_stay_out_of_a_compiled_graph():
         assert torch.equal(compiled(x, loc), score(x, loc))
     finally:
         Distribution.set_default_validate_args(True)
+
+
+_SINGLETONS = {
+    "real": constraints.real,
+    "positive": constraints.positive,
+    "nonnegative": constraints.nonnegative,
+    "unit_interval": constraints.unit_interval,
+}
+
+
+@pytest.mark.parametrize("name", sorted(_SINGLETONS))
+@pytest.mark.parametrize("number", [*EDGE_NUMBERS, 1.0, -1.0, 0.5, 1.5, -1e-300])
+def test_scalar_tests_agree_with_the_constraint_check(name, number):
+    # The one-call test a 0-dim CPU argument takes must pass exactly what
+    # constraint.check passes, for every edge float (NaN, both zeros, infs).
+    constraint = _SINGLETONS[name]
+    test, passing = _SCALAR_TESTS[id(constraint)]
+    expected = bool(constraint.check(torch.tensor(number, dtype=torch.float64)))
+    assert (test(float(number)) is passing) is expected
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: Normal(torch.tensor(0.0), torch.tensor(-1.0)),
+        lambda: Normal(torch.tensor(float("nan")), torch.tensor(1.0)),
+        lambda: Bernoulli(torch.tensor(1.5)),
+        lambda: Bernoulli(torch.tensor(-0.0) - 1e-9),
+    ],
+)
+def test_a_failing_cpu_scalar_raises_the_full_message(make):
+    message = _message(make)
+    assert "argument" in message and "validate_args=False" in message
+
+
+def test_a_scalar_parameter_changed_in_place_is_checked_again():
+    # Scalar parameters are not recorded (they are read on each check): an
+    # in-place change to an invalid value is caught at the next construction.
+    scale = torch.tensor(2.0, requires_grad=True)
+    Normal(0.0, scale)
+    with torch.no_grad():
+        scale.fill_(-3.0)
+    assert "value -3.0" in _message(lambda: Normal(0.0, scale))
+
+
+@pytest.mark.parametrize("dtype", [torch.bool, torch.int64])
+def test_non_float_scalars_take_the_general_check(dtype):
+    # item() gives a bool or an int: the one-call tests are for floats, and the
+    # general check decides as before (one passes positive, zero does not).
+    Normal(torch.tensor(0.0), torch.ones((), dtype=dtype))
+    assert "argument 'scale'" in _message(
+        lambda: Normal(torch.tensor(0.0), torch.zeros((), dtype=dtype))
+    )
