@@ -18,8 +18,7 @@ import contextlib
 import numbers
 import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 
@@ -36,9 +35,12 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class CondIndepStackFrame:
+class CondIndepStackFrame(NamedTuple):
     """One enclosing plate of a site, as recorded in ``msg.cond_indep_stack``.
+
+    An immutable named tuple, as Pyro's frame is: built, compared and hashed
+    in C, which matters because every site records its frames and the ELBO's
+    structure checks compare them on every step.
 
     Attributes:
         name: the plate name.
@@ -373,6 +375,8 @@ def _resolve_device(
 
 def _as_size(size: Any) -> Any:
     # Sizes often arrive as `tensor.shape[0]`, numpy ints or 0-dim integer tensors.
+    if type(size) is int:
+        return size  # the common case, without the abstract-class check below
     if isinstance(size, torch.Tensor) and size.numel() == 1 and not size.is_floating_point():
         return int(size)
     if isinstance(size, numbers.Integral) and not isinstance(size, bool):
