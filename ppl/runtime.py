@@ -34,6 +34,7 @@ from typing import Any
 
 import torch
 
+from distributions import Distribution
 from ppl import validation
 
 __all__ = [
@@ -318,8 +319,14 @@ def apply_stack(msg: Message) -> Message:
             method(handler, msg)
         if msg.stop:
             break
-    # check_message checks sample sites only: other types skip the call.
-    if msg.type == "sample" and validation._ENABLED[0]:
+    # check_message checks sample sites only: other types skip the call, and
+    # so does a latent site of a library distribution, where it has nothing
+    # to check (it checks observed values, and fns that may not be distributions).
+    if (
+        msg_type == "sample"
+        and validation._ENABLED[0]
+        and (msg.is_observed or not isinstance(msg.fn, Distribution))
+    ):
         validation.check_message(msg)
     if msg.done or msg.is_observed or msg.value is not None:
         msg.done = True  # default_process's no-op case, without the call
@@ -430,6 +437,10 @@ class Messenger:
         # Remove this handler and anything left above it (a handler that was
         # never exited because of an error), so the stack cannot leak.
         stack = _STATE.stack
+        if stack and stack[-1] is self:  # the usual exit: the innermost handler
+            _STATE.stack = stack[:-1]
+            _ENTERED.pop()
+            return None
         for i in range(len(stack) - 1, -1, -1):
             if stack[i] is self:
                 _STATE.stack = stack[:i]

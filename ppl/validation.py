@@ -113,7 +113,11 @@ def check_message(msg: Message) -> None:
     if msg.type != "sample":
         return
     fn = msg.fn
-    if not (hasattr(fn, "log_prob") and hasattr(fn, "batch_shape")):
+    # One C-level test for the library's distributions; the duck-typed test
+    # (which calls the batch_shape property) for anything else.
+    if not isinstance(fn, Distribution) and not (
+        hasattr(fn, "log_prob") and hasattr(fn, "batch_shape")
+    ):
         raise TypeError(
             f"sample site '{msg.name}': expected a distribution, got {type(fn).__name__}; "
             f"write ppl.sample('{msg.name}', SomeDistribution(...))"

@@ -292,3 +292,20 @@ def test_validation_can_be_turned_off():
     assert ppl.is_validation_enabled()
     with pytest.raises(ValueError, match="expects True or False"):
         ppl.enable_validation("yes")
+
+
+def test_a_torch_distribution_and_a_duck_typed_fn_are_still_checked():
+    # apply_stack skips check_message only for latent sites of this library's
+    # distributions: anything else still has its type checked.
+    import torch.distributions as tdist
+
+    class NotADistribution:
+        def log_prob(self, value):
+            return value
+
+    def model():
+        ppl.sample("x", tdist.Normal(0.0, 1.0))
+        ppl.sample("y", NotADistribution())
+
+    with pytest.raises(TypeError, match="sample site 'y': expected a distribution"):
+        _traced(model)()
