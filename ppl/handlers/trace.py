@@ -51,6 +51,11 @@ class trace(Messenger):
         super().__init__(fn)
         self.param_only = param_only
         self.trace = Trace()
+        if param_only:
+            # Only param messages are recorded: apply_stack then calls nothing
+            # of this handler for the other types (SVI wraps every step in one).
+            self._process_dispatch = {}
+            self._postprocess_dispatch = {"param": type(self)._postprocess_param}
 
     def __enter__(self) -> trace:
         self.trace = Trace()

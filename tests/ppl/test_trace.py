@@ -194,3 +194,28 @@ def test_input_node_holds_the_call_arguments_as_in_pyro():
         model(data)
     with pytest.raises(KeyError):
         tracer.trace.nodes["_INPUT"]  # a `with` block has no call to record
+
+
+def test_param_only_trace_records_only_params_and_leaves_the_run_unchanged():
+    # SVI wraps every step in one: it must see each param read (also inside a
+    # plate and under an inner trace) and nothing else, and the inner trace
+    # must record the same sites as without it.
+    data = torch.tensor([0.1, -0.3, 0.7])
+    with trace(param_only=True) as outer:
+        inner = trace(_model).get_trace(data)
+    plain = trace(_model).get_trace(data)
+    assert list(outer.trace.nodes) == ["loc"]
+    assert outer.trace.nodes["loc"].value is inner.nodes["loc"].value
+    assert list(inner.nodes) == list(plain.nodes)
+    assert inner.nodes["data"].value.tolist() == [0, 1, 2]
+
+
+def test_param_only_trace_sees_params_created_inside_a_plate():
+    def model():
+        with ppl.plate("p", 2):
+            ppl.param("w", torch.ones(2), event_dim=0)
+            ppl.sample("x", Normal(0.0, 1.0))
+
+    with trace(param_only=True) as outer:
+        model()
+    assert list(outer.trace.nodes) == ["w"]
