@@ -139,20 +139,28 @@ def broadcast_all(*values: Any) -> tuple[torch.Tensor, ...]:
         >>> b.shape
         torch.Size([3])
     """
+    # One pass finds the first tensor and whether any argument is not one (a
+    # comprehension would be a frame of its own per call).
     like = None
+    all_tensors = True
     for v in values:
         if isinstance(v, torch.Tensor):
-            like = v
-            break
-        if not isinstance(v, Number):
+            if like is None:
+                like = v
+        elif like is None and not isinstance(v, Number):
             raise ValueError(
                 f"broadcast_all: expected numbers or tensors, got {type(v).__name__}; "
                 "convert the argument with torch.as_tensor(...)"
             )
+        else:
+            all_tensors = False
     if like is None:
         dtype = torch.get_default_dtype()
-        return tuple([_number_tensor(v, dtype, None) for v in values])
-    if like is values[0] and all([isinstance(v, torch.Tensor) for v in values]):
+        made = []
+        for v in values:
+            made.append(_number_tensor(v, dtype, None))
+        return tuple(made)
+    if all_tensors:
         tensors = values  # the common case of tensor parameters: nothing to convert
     else:
         tensors = _with_number_tensors(values, like)
