@@ -226,7 +226,7 @@ def _fast_ok(constraint: Any, value: torch.Tensor) -> bool | None:
         return None
     if predicate is _NOT_NAN and value.numel() > 1:
         # The sum is NaN when an element is (or +inf meets -inf, which check() then clears).
-        total = value.sum().item()
+        total = value.sum().tolist()  # a 0-dim sum: item() with less dispatch
         return True if total == total else None
     return True if predicate(constraint, *_extremes(value)) else None
 
@@ -314,7 +314,9 @@ def check_arguments(dist: Any) -> None:
             if value.dim() == 0 and value.is_cpu:
                 test = _SCALAR_TESTS.get(id(constraint))
                 if test is not None:
-                    x = value.item()
+                    # tolist() of a 0-dim tensor is item() through less dispatch
+                    # (~3.6k instead of ~5.9k instructions on the CPU).
+                    x = value.tolist()
                     # A bool, int or complex element takes the general path.
                     if type(x) is float and test[0](x) is test[1]:
                         continue
@@ -361,7 +363,7 @@ def _cpu_scalar_ok(constraint: Any, value: torch.Tensor) -> bool:
     predicate = _EXTREME_CHECKS.get(type(constraint))
     if predicate is None or value.dtype is torch.bool:
         return False
-    x = value.item()
+    x = value.tolist()  # a 0-dim tensor (see _single_element)
     return bool(predicate(constraint, x, x))
 
 

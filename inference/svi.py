@@ -174,7 +174,9 @@ def _nonfinite_grads(params: dict[str, torch.Tensor]) -> list[str]:
     # names the culprits.
     try:
         total = torch.stack([g if g.dim() == 0 else g.sum() for _, g in grads]).sum()
-        if cmath.isfinite(total.item()):  # cmath: complex gradients too
+        # cmath: complex gradients too; tolist() of a 0-dim tensor is item()
+        # through less dispatch.
+        if cmath.isfinite(total.tolist()):
             return []
     except RuntimeError:  # gradients of several dtypes or devices do not stack
         pass
