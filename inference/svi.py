@@ -175,8 +175,8 @@ def _nonfinite_grads(params: dict[str, torch.Tensor]) -> list[str]:
     try:
         total = torch.stack([g if g.dim() == 0 else g.sum() for _, g in grads]).sum()
         # cmath: complex gradients too; tolist() of a 0-dim tensor is item()
-        # through less dispatch.
-        if cmath.isfinite(total.tolist()):
+        # through less dispatch (a number, though typed as a list).
+        if cmath.isfinite(total.tolist()):  # type: ignore[arg-type]
             return []
     except RuntimeError:  # gradients of several dtypes or devices do not stack
         pass
