@@ -311,20 +311,17 @@ def check_arguments(dist: Any) -> None:
         # so the two shortcuts cannot pass it.
         is_tensor = isinstance(value, torch.Tensor)
         if is_tensor:
+            # A CPU scalar (numbers are such scalars) is read once: cheaper than
+            # a record, so it is neither looked up nor recorded.
             if value.dim() == 0 and value.is_cpu:
-                test = _SCALAR_TESTS.get(id(constraint))
-                if test is not None:
-                    # tolist() of a 0-dim tensor is item() through less dispatch
-                    # (~3.6k instead of ~5.9k instructions on the CPU).
-                    x = value.tolist()
-                    # A bool, int or complex element takes the general path.
-                    if type(x) is float and test[0](x) is test[1]:
-                        continue
-            if _passes_unread(value, constraint):
+                if _cpu_scalar_ok(constraint, value):
+                    continue
+            elif _passes_unread(value, constraint):
                 continue
-            scalar = _single_element(value)
-            if scalar is not None and scalar.is_cpu and _cpu_scalar_ok(constraint, scalar):
-                continue  # one cheap read: faster than recording it (numbers are such scalars)
+            else:
+                scalar = _single_element(value)
+                if scalar is not None and scalar.is_cpu and _cpu_scalar_ok(constraint, scalar):
+                    continue
         if is_dependent(constraint):
             continue
         if not is_tensor:
@@ -360,11 +357,21 @@ def _single_element(value: torch.Tensor) -> torch.Tensor | None:
 
 
 def _cpu_scalar_ok(constraint: Any, value: torch.Tensor) -> bool:
-    predicate = _EXTREME_CHECKS.get(type(constraint))
-    if predicate is None or value.dtype is torch.bool:
-        return False
-    x = value.tolist()  # a 0-dim tensor (see _single_element)
-    return bool(predicate(constraint, x, x))
+    # True when the 0-dim CPU tensor ``value`` passes; False sends the caller
+    # to the full check. A constraint singleton has a one-call test, any other
+    # interval-type constraint its predicate on extremes lo = hi = x.
+    test = _SCALAR_TESTS.get(id(constraint))
+    predicate = _EXTREME_CHECKS.get(type(constraint)) if test is None else None
+    if test is None and predicate is None:
+        return False  # nothing decides it from one number: no read
+    # tolist() of a 0-dim tensor is item() through less dispatch (~3.6k
+    # instead of ~5.9k instructions on the CPU); a number, though typed as a list.
+    x: Any = value.tolist()
+    if type(x) is not float and type(x) is not int:
+        return False  # a bool or complex element takes the full check
+    if test is not None:
+        return test[0](x) is test[1]
+    return predicate is not None and bool(predicate(constraint, x, x))
 
 
 def _passes_unread(value: torch.Tensor, constraint: Any) -> bool:

@@ -17,6 +17,7 @@ from distributions import Bernoulli, Distribution, Normal, constraints
 from distributions.utils import _stored_number, broadcast_all, number_behind
 from distributions.validation import (
     _SCALAR_TESTS,
+    _cpu_scalar_ok,
     check_sample_shape,
     is_known_valid,
     mark_valid,
@@ -218,11 +219,14 @@ _SINGLETONS = {
 @pytest.mark.parametrize("number", [*EDGE_NUMBERS, 1.0, -1.0, 0.5, 1.5, -1e-300])
 def test_scalar_tests_agree_with_the_constraint_check(name, number):
     # The one-call test a 0-dim CPU argument takes must pass exactly what
-    # constraint.check passes, for every edge float (NaN, both zeros, infs).
+    # constraint.check passes, for every edge float (NaN, both zeros, infs),
+    # and so must the argument check that uses it.
     constraint = _SINGLETONS[name]
     test, passing = _SCALAR_TESTS[id(constraint)]
     expected = bool(constraint.check(torch.tensor(number, dtype=torch.float64)))
     assert (test(float(number)) is passing) is expected
+    argument = torch.tensor(float(number), dtype=torch.float64)
+    assert _cpu_scalar_ok(constraint, argument) is expected
 
 
 @pytest.mark.parametrize(
@@ -251,8 +255,8 @@ def test_a_scalar_parameter_changed_in_place_is_checked_again():
 
 @pytest.mark.parametrize("dtype", [torch.bool, torch.int64])
 def test_non_float_scalars_take_the_general_check(dtype):
-    # item() gives a bool or an int: the one-call tests are for floats, and the
-    # general check decides as before (one passes positive, zero does not).
+    # A bool takes the full check, an int the one-call test: either way the
+    # outcome is the constraint's (one passes positive, zero does not).
     Normal(torch.tensor(0.0), torch.ones((), dtype=dtype))
     assert "argument 'scale'" in _message(
         lambda: Normal(torch.tensor(0.0), torch.zeros((), dtype=dtype))
