@@ -54,8 +54,10 @@ class trace(Messenger):
         if param_only:
             # Only param messages are recorded: apply_stack then calls nothing
             # of this handler for the other types (SVI wraps every step in one).
-            self._process_dispatch = {}
-            self._postprocess_dispatch = {"param": type(self)._postprocess_param}
+            # The class's own dispatch is kept for params, overrides included.
+            cls = type(self)
+            self._process_dispatch = _only_params(cls._process_dispatch)
+            self._postprocess_dispatch = _only_params(cls._postprocess_dispatch)
 
     def __enter__(self) -> trace:
         self.trace = Trace()
@@ -106,3 +108,8 @@ class trace(Messenger):
     def _postprocess_plate(self, msg: Message) -> None:
         if not self.param_only:
             self.trace.add_node(msg.name, msg)
+
+
+def _only_params(dispatch: dict[str, Any]) -> dict[str, Any]:
+    method = dispatch.get("param")  # an _EveryType table answers for any type
+    return {} if method is None else {"param": method}
