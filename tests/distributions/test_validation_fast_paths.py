@@ -18,6 +18,7 @@ from distributions.utils import _stored_number, broadcast_all, number_behind
 from distributions.validation import (
     _SCALAR_TESTS,
     _cpu_scalar_ok,
+    _fast_ok,
     check_sample_shape,
     is_known_valid,
     mark_valid,
@@ -175,9 +176,14 @@ def test_expanded_number_is_checked_through_its_base():
     # The scale is the number 2.0 expanded to (4,): one read of its base, no
     # reduction over the view (the full check reduces it to its extremes).
     assert d.scale.shape == (4,) and seen.count == 0
+    wide = torch.zeros(64)
+    Normal(wide, 2.0)
+    with _Reductions() as seen:
+        Normal(wide, torch.full((64,), 2.0))
+    assert seen.count > 0  # the same values held densely are reduced (past _SMALL)
     with _Reductions() as seen:
         Normal(loc, torch.tensor([2.0, 2.0, 2.0, 2.0]))
-    assert seen.count > 0  # the same values held densely are reduced
+    assert seen.count == 0  # a short vector is read as a list instead
     bad = torch.tensor(-1.0).expand(4)
     message = _message(lambda: Normal(loc, bad))
     assert "value -1.0 at index (0,)" in message
@@ -261,3 +267,71 @@ def test_non_float_scalars_take_the_general_check(dtype):
     assert "argument 'scale'" in _message(
         lambda: Normal(torch.tensor(0.0), torch.zeros((), dtype=dtype))
     )
+
+
+SMALL_VECTORS = [
+    [0.5, 1.0],
+    [0.0, -0.0, 2.0],
+    [float("nan"), 1.0],
+    [1.0, float("nan")],
+    [float("inf"), float("-inf")],  # no NaN: real passes, though a sum would be NaN
+    [float("inf"), 1.0],
+    [1e-46, 1.0],  # rounds to 0 in float32
+    [-1e-30, 0.5],
+    [1.0000001, 0.0],
+    [1.0] * 31 + [float("nan")],  # 32 elements: still read as a list
+    [1.0] * 32 + [float("nan")],  # 33: the reduction path
+]
+FAST_CONSTRAINTS = [
+    constraints.real,
+    constraints.positive,
+    constraints.nonnegative,
+    constraints.unit_interval,
+    constraints.greater_than(-1.0),
+    constraints.interval(0.0, 2.0),
+    constraints.half_open_interval(0.0, 1.0),
+    constraints.less_than(1.5),
+]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("elements", SMALL_VECTORS, ids=str)
+@pytest.mark.parametrize("constraint", FAST_CONSTRAINTS, ids=str)
+def test_short_vectors_read_as_lists_pass_what_the_check_passes(constraint, elements, dtype):
+    value = torch.tensor(elements, dtype=dtype)
+    expected = bool(constraint.check(value).all())
+    # A computed argument (autograd records nothing for the list read).
+    computed = value.clone().requires_grad_() * 1.0
+    assert bool(_fast_ok(constraint, computed)) == expected
+    if not expected:
+        with pytest.raises(ValueError, match="must satisfy the constraint"):
+            Normal(computed, 1.0) if constraint is constraints.real else _raise_for(
+                constraint, computed
+            )
+
+
+def _raise_for(constraint, value):
+    class _Checked(Distribution):
+        arg_constraints = {"x": constraint}
+        support = constraints.real
+
+        def __init__(self, x):
+            self.x = x
+            super().__init__(x.shape, validate_args=True)
+
+    _Checked(value)
+
+
+@pytest.mark.parametrize("dtype", [torch.int64, torch.int32])
+def test_integer_vectors_read_as_lists(dtype):
+    value = torch.tensor([0, 3, 7], dtype=dtype)
+    assert _fast_ok(constraints.nonnegative, value) is True
+    assert _fast_ok(constraints.positive, value) is None
+    assert _fast_ok(constraints.interval(0, 7), value) is True
+
+
+def test_a_matrix_and_a_complex_vector_take_the_reductions():
+    matrix = torch.tensor([[1.0, float("nan")], [2.0, 3.0]])
+    assert _fast_ok(constraints.real, matrix) is None
+    assert _fast_ok(constraints.positive, matrix) is None
+    assert _fast_ok(constraints.real, torch.tensor([1 + 1j, 2 - 1j])) is True
