@@ -10,12 +10,13 @@ import functools
 import math
 import struct
 import sys
-import weakref
 from collections.abc import Callable
 from numbers import Number
 from typing import Any
 
 import torch
+
+from distributions.tensor_records import TensorRecords
 
 __all__ = [
     "BroadcastError",
@@ -194,7 +195,11 @@ def _broadcast_tensors(
     if _tracing():
         return out
     for v, t, expanded in zip(values, tensors, out):
-        if not isinstance(v, torch.Tensor) and expanded is not t and id(t) in _FROM_NUMBER:
+        if (
+            not isinstance(v, torch.Tensor)
+            and expanded is not t
+            and _FROM_NUMBER.get(t) is not None
+        ):
             # Every element of the expanded view is the number (Normal(zeros(10), 1.0)).
             _record_number(expanded, v)
     return out
@@ -218,14 +223,11 @@ def _number_tensor(value: Any, dtype: torch.dtype, device: Any) -> torch.Tensor:
 
 
 # ------------------------------------------------------- tensors from numbers
-# id(tensor) -> (weak reference, the number), for the accelerator tensors
-# broadcast_all made from Python numbers: argument validation then tests the
-# number instead of reading the tensor back, a host synchronisation. The weak
-# reference guards against a reused id; the version counter (0 when made)
-# against an in-place change. CPU tensors are not recorded: their read costs
+# The accelerator tensors broadcast_all made from Python numbers -> the number:
+# argument validation then tests the number instead of reading the tensor
+# back, a host synchronisation. CPU tensors are not recorded: their read costs
 # less than the record.
-_FROM_NUMBER: dict[int, tuple[weakref.ref[torch.Tensor], float | int]] = {}
-_FROM_NUMBER_LIMIT = 4096
+_FROM_NUMBER = TensorRecords(4096)
 _FLOAT32 = struct.Struct("f")
 _TINY = {torch.float32: torch.finfo(torch.float32).tiny, torch.float64: sys.float_info.min}
 
@@ -246,16 +248,12 @@ def _stored_number(value: float | int, dtype: torch.dtype) -> float | None:
 
 
 def _tracing() -> bool:
-    # A tracing mode would see the weak reference and the version read.
+    # A tracing mode would see the records' version reads.
     return torch.compiler.is_compiling() or torch._C._is_torch_function_mode_enabled()
 
 
 def _record_number(tensor: torch.Tensor, value: float | int) -> None:
-    if _tracing():
-        return
-    if len(_FROM_NUMBER) >= _FROM_NUMBER_LIMIT:
-        _FROM_NUMBER.clear()
-    _FROM_NUMBER[id(tensor)] = (weakref.ref(tensor), value)
+    _FROM_NUMBER.put(tensor, value)
 
 
 def number_behind(tensor: torch.Tensor) -> float | None:
@@ -275,15 +273,8 @@ def number_behind(tensor: torch.Tensor) -> float | None:
         >>> number_behind(scale) is None
         True
     """
-    entry = _FROM_NUMBER.get(id(tensor))
-    if entry is None or entry[0]() is not tensor:
-        return None
-    try:
-        if tensor._version != 0:
-            return None
-    except RuntimeError:  # inference-mode tensors have no version counter
-        return None
-    return _stored_number(entry[1], tensor.dtype)
+    number = _FROM_NUMBER.get(tensor)
+    return None if number is None else _stored_number(number, tensor.dtype)
 
 
 def clamp_probs(probs: torch.Tensor) -> torch.Tensor:

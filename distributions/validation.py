@@ -16,7 +16,6 @@ subject is ``"Normal.log_prob: value"``) and the runtime's observed sites
 from __future__ import annotations
 
 import math
-import weakref
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -24,6 +23,7 @@ import torch
 
 from distributions import constraints
 from distributions.constraints import is_dependent
+from distributions.tensor_records import TensorRecords
 from distributions.torch_constraints import as_constraint
 from distributions.utils import broadcast_shape, lazy_property, number_behind
 from distributions.violations import abbreviate, describe_offenders
@@ -67,13 +67,13 @@ def _log_prob_subject(dist: Any) -> Subject:
 
 
 # --------------------------------------------------------------- known values
-# id(tensor) -> (weak reference, version counter, constraint). The weak
-# reference guards against a reused id, the version against in-place changes.
-_KNOWN: dict[int, tuple[weakref.ref[torch.Tensor], int, constraints.Constraint]] = {}
-_KNOWN_LIMIT = 4096
+# tensor -> the constraint it satisfies (compared by identity), while unchanged.
+_KNOWN = TensorRecords(4096)
 
 
-def mark_valid(value: torch.Tensor, constraint: constraints.Constraint) -> None:
+def mark_valid(
+    value: torch.Tensor, constraint: constraints.Constraint, transient: bool = False
+) -> None:
     """Records that every element of ``value`` satisfies ``constraint``.
 
     Later checks of the same tensor against the same constraint object pass
@@ -85,6 +85,8 @@ def mark_valid(value: torch.Tensor, constraint: constraints.Constraint) -> None:
     Args:
         value: the tensor.
         constraint: the constraint it satisfies.
+        transient: ``value`` was made during the current evaluation (a draw, a
+            computed parameter value); see :class:`~distributions.tensor_records.held_records`.
 
     Example:
         >>> x = torch.tensor([1.0, 2.0])
@@ -95,15 +97,7 @@ def mark_valid(value: torch.Tensor, constraint: constraints.Constraint) -> None:
         >>> is_known_valid(x, constraints.positive)
         False
     """
-    if torch.compiler.is_compiling() or torch._C._is_torch_function_mode_enabled():
-        return  # a tracing mode would see the version read
-    try:
-        entry = (weakref.ref(value), value._version, constraint)
-    except (RuntimeError, TypeError):  # inference-mode and functorch tensors: no version
-        return
-    if len(_KNOWN) >= _KNOWN_LIMIT:
-        _KNOWN.clear()
-    _KNOWN[id(value)] = entry
+    _KNOWN.put(value, constraint, transient)
 
 
 def is_known_valid(value: torch.Tensor, constraint: constraints.Constraint) -> bool:
@@ -113,15 +107,7 @@ def is_known_valid(value: torch.Tensor, constraint: constraints.Constraint) -> b
         >>> is_known_valid(torch.zeros(2), constraints.real)
         False
     """
-    entry = _KNOWN.get(id(value))
-    if entry is None or entry[2] is not constraint or entry[0]() is not value:
-        return False
-    if torch._C._is_torch_function_mode_enabled():
-        return False
-    try:
-        return entry[1] == value._version
-    except RuntimeError:
-        return False
+    return _KNOWN.get(value) is constraint
 
 
 # ------------------------------------------------------------------- fast path
@@ -338,7 +324,9 @@ def check_arguments(dist: Any) -> None:
             if value.dim() == 0 and value.is_cpu:
                 if _cpu_scalar_ok(constraint, value):
                     continue
-            elif _passes_unread(value, constraint):
+            elif _KNOWN.get(value) is constraint:
+                continue  # recorded (mark_valid) and unchanged since
+            elif not value.is_cpu and _number_passes(value, constraint):
                 continue
             else:
                 scalar = _single_element(value)
@@ -396,21 +384,13 @@ def _cpu_scalar_ok(constraint: Any, value: torch.Tensor) -> bool:
     return predicate is not None and bool(predicate(constraint, x, x))
 
 
-def _passes_unread(value: torch.Tensor, constraint: Any) -> bool:
-    """Whether ``value`` is known to satisfy ``constraint`` without reading its elements.
+def _number_passes(value: torch.Tensor, constraint: Any) -> bool:
+    """Whether ``value`` is known to satisfy ``constraint`` without reading it back.
 
-    Either it was recorded (:func:`mark_valid`) and is unchanged, or it is the
-    unchanged accelerator tensor :func:`broadcast_all` made from a Python number,
-    and the number passes the constraint's test on extremes (both extremes are
-    the number).
+    It is, when it is the unchanged accelerator tensor :func:`broadcast_all`
+    made from a Python number, and the number passes the constraint's test on
+    extremes (both extremes are the number).
     """
-    entry = _KNOWN.get(id(value))
-    if entry is not None and entry[2] is constraint and entry[0]() is value:
-        try:
-            if entry[1] == value._version:
-                return True
-        except RuntimeError:
-            pass
     number = number_behind(value)  # recorded only off the CPU, where a read synchronises
     if number is None:
         return False
@@ -448,7 +428,7 @@ def check_sample(dist: Any, value: Any) -> None:
     if value.shape != dist._batch_shape or dist._event_shape:
         check_sample_shape(dist, value, type(dist).__name__)
     support = dist.support
-    if is_known_valid(value, support):
+    if _KNOWN.get(value) is support:
         return  # never recorded for None or a dependent support
     if support is None or is_dependent(support) or _fast_ok(support, value):
         return

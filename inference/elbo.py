@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 import ppl
+from distributions.tensor_records import held_records
 from inference.baselines import Baselines
 from inference.dreg import stop_params
 from inference.guide_checks import check_model_guide
@@ -194,17 +195,20 @@ class ELBO(abc.ABC):
     ) -> torch.Tensor:
         """The loss whose value is ``-ELBO`` and whose derivatives are the estimator's."""
         self.baselines.commit()
-        if self.num_particles == 1:
-            # One particle: what _particles yields once, without the generator and the stack.
-            self.baselines.particle_dim, self.baselines.num_particles = None, 1
-            model_trace, guide_trace, prov = self._traces(model, guide, args, kwargs)
-            loss = self._particle_loss(model_trace, guide_trace, prov)[0]
-            self.last_traces = (model_trace, guide_trace)
-            return loss
-        losses = []
-        for model_trace, guide_trace, prov in self._particles(model, guide, args, kwargs):
-            losses.append(self._particle_loss(model_trace, guide_trace, prov)[0])
-            self.last_traces = (model_trace, guide_trace)
+        # Validation's records of this evaluation's draws and parameter values
+        # hold them strongly until it ends (no weak reference per record).
+        with held_records():
+            if self.num_particles == 1:
+                # One particle: what _particles yields once, without the generator and the stack.
+                self.baselines.particle_dim, self.baselines.num_particles = None, 1
+                model_trace, guide_trace, prov = self._traces(model, guide, args, kwargs)
+                loss = self._particle_loss(model_trace, guide_trace, prov)[0]
+                self.last_traces = (model_trace, guide_trace)
+                return loss
+            losses = []
+            for model_trace, guide_trace, prov in self._particles(model, guide, args, kwargs):
+                losses.append(self._particle_loss(model_trace, guide_trace, prov)[0])
+                self.last_traces = (model_trace, guide_trace)
         total = losses[0] if len(losses) == 1 else torch.stack(losses).sum()
         # A vectorized estimate is one trace of num_particles particles, summed.
         return total if self.num_particles == 1 else total / self.num_particles

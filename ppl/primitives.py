@@ -237,7 +237,8 @@ def _read_param(
     # A 0-dim CPU value is read directly by the argument check (cheaper than
     # the record): recording it would only cost.
     if is_validation_enabled() and (value.dim() or not value.is_cpu):
-        mark_valid(value, store.get_constraint(name))
+        # A computed image (exp of the stored tensor) is new each evaluation.
+        mark_valid(value, store.get_constraint(name), transient=not value.is_leaf)
     return value
 
 

@@ -14,7 +14,6 @@ Each error here has a test matching its text (``tests/ppl/test_validation.py``).
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -24,6 +23,7 @@ import torch
 from distributions import Distribution, ExpandedDistribution, Independent, MaskedDistribution
 from distributions import validation as dist_validation
 from distributions.constraints import Constraint, is_dependent
+from distributions.tensor_records import TensorRecords
 from distributions.torch_constraints import as_constraint
 from distributions.violations import describe_offenders
 
@@ -228,38 +228,21 @@ def check_observation(name: str, fn: Distribution, value: object, sample_shape: 
     _remember_pass(value, raw_support, check_values, reads)
 
 
-# id(value) -> (weak reference, version counter, support, check_values, reads)
-# of observed values that passed check_observation. The weak reference guards
-# against a reused id, the version against an in-place change; the support is
-# compared by identity (a support built per instance, as Uniform's, never
-# matches, so it is checked every time).
-_PASSED: dict[int, tuple[Any, ...]] = {}
-_PASSED_LIMIT = 1024
+# Observed values that passed check_observation -> (support, check_values,
+# reads) of that check. The support is compared by identity (a support built
+# per instance, as Uniform's, never matches, so it is checked every time).
+_PASSED = TensorRecords(1024)
 
 
 def _passed_before(value: torch.Tensor, support: Any, check_values: bool, reads: tuple) -> bool:
-    entry = _PASSED.get(id(value))
-    if entry is None or entry[0]() is not value or entry[2] is not support:
-        return False
-    if torch.compiler.is_compiling():
-        return False  # a compiler would trace the version read
-    try:
-        version = value._version
-    except RuntimeError:  # inference-mode tensors have none
-        return False
-    return entry[1] == version and entry[3] == check_values and entry[4] == reads
+    entry = _PASSED.get(value)
+    if entry is None or entry[0] is not support or torch.compiler.is_compiling():
+        return False  # under a compiler: check, rather than guard on the records
+    return entry[1] == check_values and entry[2] == reads
 
 
 def _remember_pass(value: torch.Tensor, support: Any, check_values: bool, reads: tuple) -> None:
-    if torch.compiler.is_compiling() or torch._C._is_torch_function_mode_enabled():
-        return
-    try:
-        entry = (weakref.ref(value), value._version, support, check_values, reads)
-    except (RuntimeError, TypeError):  # inference-mode and functorch tensors
-        return
-    if len(_PASSED) >= _PASSED_LIMIT:
-        _PASSED.clear()
-    _PASSED[id(value)] = entry
+    _PASSED.put(value, (support, check_values, reads))
 
 
 def mark_drawn(fn: Distribution, value: torch.Tensor) -> None:
@@ -281,7 +264,7 @@ def mark_drawn(fn: Distribution, value: torch.Tensor) -> None:
     """
     support = getattr(_innermost(fn), "support", None)
     if isinstance(support, Constraint) and not is_dependent(support):
-        dist_validation.mark_valid(value, support)
+        dist_validation.mark_valid(value, support, transient=True)
 
 
 def _innermost(fn: Any) -> Any:
