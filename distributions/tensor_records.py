@@ -9,10 +9,10 @@ tensor object at the same version counter, which torch bumps on every
 in-place change.
 
 An entry must not outlive its tensor's identity: a freed tensor's ``id`` may
-be reused by a new one. Outside :func:`held_records` an entry keeps a weak
+be reused by a new one. Outside :class:`held_records` an entry keeps a weak
 reference for that. Creating a weak reference to a tensor costs about 5k
 instructions, more than reading a small tensor back, so inside
-:func:`held_records` (one ELBO evaluation) tensors made during it (draws,
+:class:`held_records` (one ELBO evaluation) tensors made during it (draws,
 parameters' constrained values) are held strongly instead, and dropped when
 the outermost ``held_records`` exits.
 """
@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["TensorRecords", "held_records", "holding"]
+__all__ = ["TensorRecords", "held_records", "holding", "tracing"]
 
 # Depth of nested held_records() blocks; a list so the hot paths read one global.
 _DEPTH = [0]
@@ -34,8 +34,13 @@ _DEPTH = [0]
 _HELD: list[dict[int, Any]] = []
 
 
-def _tracing() -> bool:
-    # A compiler or a torch-function mode would see the version read.
+def tracing() -> bool:
+    """Whether a compiler or a torch-function mode is tracing (it would see the records' reads).
+
+    Example:
+        >>> tracing()
+        False
+    """
     return torch.compiler.is_compiling() or torch._C._is_torch_function_mode_enabled()
 
 
@@ -72,10 +77,10 @@ class TensorRecords:
             tensor: the tensor.
             fact: what is known of its current contents (any object).
             transient: ``tensor`` was made during the current evaluation and is
-                unlikely to be seen after it; inside :func:`held_records` it is
+                unlikely to be seen after it; inside :class:`held_records` it is
                 then held strongly until the block exits, without a weak reference.
         """
-        if _tracing():
+        if tracing():
             return
         try:
             version = tensor._version
@@ -155,7 +160,7 @@ class held_records:
 
 
 def holding() -> bool:
-    """Whether a :func:`held_records` block is active.
+    """Whether a :class:`held_records` block is active.
 
     Example:
         >>> holding()

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from distributions.tensor_records import TensorRecords
+from distributions.tensor_records import TensorRecords, tracing
 
 __all__ = [
     "BroadcastError",
@@ -192,7 +192,7 @@ def _broadcast_tensors(
     values: tuple[Any, ...], tensors: tuple[torch.Tensor, ...]
 ) -> tuple[torch.Tensor, ...]:
     out = tuple(torch.broadcast_tensors(*tensors))
-    if _tracing():
+    if tracing():
         return out
     for v, t, expanded in zip(values, tensors, out):
         if (
@@ -245,11 +245,6 @@ def _stored_number(value: float | int, dtype: torch.dtype) -> float | None:
         return None
     # Subnormals: a flush-to-zero mode (torch.set_flush_denormal) may store 0.
     return None if 0.0 < abs(stored) < _TINY[dtype] else stored
-
-
-def _tracing() -> bool:
-    # A tracing mode would see the records' version reads.
-    return torch.compiler.is_compiling() or torch._C._is_torch_function_mode_enabled()
 
 
 def _record_number(tensor: torch.Tensor, value: float | int) -> None:
