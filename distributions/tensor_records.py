@@ -10,11 +10,11 @@ in-place change.
 
 An entry must not outlive its tensor's identity: a freed tensor's ``id`` may
 be reused by a new one. Outside :class:`held_records` an entry keeps a weak
-reference for that. Creating a weak reference to a tensor costs about 5k
-instructions, more than reading a small tensor back, so inside
-:class:`held_records` (one ELBO evaluation) tensors made during it (draws,
-parameters' constrained values) are held strongly instead, and dropped when
-the outermost ``held_records`` exits.
+reference for that, made once per tensor (a tensor recorded again keeps it).
+Inside :class:`held_records` (one ELBO evaluation) tensors made during it
+(draws, parameters' constrained values) are held strongly instead, and dropped
+when the outermost ``held_records`` exits: no weak reference to make, nor to
+clear when the tensor dies.
 """
 
 from __future__ import annotations
@@ -87,7 +87,9 @@ class TensorRecords:
         except (RuntimeError, TypeError):  # inference-mode and functorch tensors
             return
         key = id(tensor)
-        if transient and _DEPTH[0]:
+        # A held tensor stays held: a later fact about it replaces the held one
+        # (get() reads the held map first).
+        if _DEPTH[0] and (transient or key in self._held):
             if len(self._held) >= self.limit:
                 self._held.clear()
             self._held[key] = (tensor, version, fact)

@@ -88,6 +88,16 @@ def test_held_transient_entries_hold_the_tensor_until_the_outermost_block_exits(
     assert len(records) == 0
 
 
+def test_a_later_fact_about_a_held_tensor_replaces_the_held_one():
+    records = TensorRecords(8)
+    with held_records():
+        x = torch.zeros(3)
+        records.put(x, "drawn", transient=True)
+        records.put(x, "checked")  # not transient, but the tensor is held already
+        assert records.get(x) == "checked"
+        assert id(x) not in records._kept
+
+
 def test_outside_a_block_a_transient_entry_is_kept_with_a_weak_reference():
     records = TensorRecords(8)
     x = torch.zeros(3)
