@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["TensorRecords", "held_records", "holding", "tracing"]
+__all__ = ["TensorRecords", "held_records", "tracing"]
 
 # Depth of nested held_records() blocks; a list so the hot paths read one global.
 _DEPTH = [0]
@@ -112,8 +112,9 @@ class TensorRecords:
                 return None
         elif entry[0] is not tensor:
             return None
-        # A torch-function mode would see the version read. (Dynamo traces it
-        # faithfully; torch.compiler.is_compiling() would cost more than the lookup.)
+        # A torch-function mode would see the version read. Under dynamo a hit
+        # breaks the graph at the version compare and runs eagerly (correct;
+        # torch.compiler.is_compiling() would cost more than the lookup).
         if torch._C._is_torch_function_mode_enabled():
             return None
         try:
@@ -159,13 +160,3 @@ class held_records:
             for held in _HELD:
                 if held:
                     held.clear()
-
-
-def holding() -> bool:
-    """Whether a :class:`held_records` block is active.
-
-    Example:
-        >>> holding()
-        False
-    """
-    return _DEPTH[0] > 0

@@ -203,11 +203,15 @@ def _extremes(value: torch.Tensor) -> tuple[float, float]:
         return x, x
     elements = _small_elements(value)
     if elements is not None:
-        if any(map(math.isnan, elements)):
-            return math.nan, math.nan  # NaN fails every predicate, as a reduction's would
-        return min(elements), max(elements)
+        return _list_extremes(elements)
     lo, hi = torch.aminmax(value)
     return lo.item(), hi.item()
+
+
+def _list_extremes(elements: list[Any]) -> tuple[float, float]:
+    if any(map(math.isnan, elements)):
+        return math.nan, math.nan  # NaN fails every predicate, as a reduction's would
+    return min(elements), max(elements)
 
 
 def _simplex_ok(value: torch.Tensor) -> bool:
@@ -232,7 +236,7 @@ def _fast_ok(constraint: Any, value: torch.Tensor) -> bool | None:
     if predicate is _NOT_NAN and value.numel() > 1:
         elements = _small_elements(value)
         if elements is not None:
-            return None if any(map(math.isnan, elements)) else True
+            return True if predicate(constraint, *_list_extremes(elements)) else None
         # The sum is NaN when an element is (or +inf meets -inf, which check() then clears).
         total = value.sum().tolist()  # a 0-dim sum: item() with less dispatch
         return True if total == total else None

@@ -236,9 +236,9 @@ _PASSED = TensorRecords(1024)
 
 def _passed_before(value: torch.Tensor, support: Any, check_values: bool, reads: tuple) -> bool:
     entry = _PASSED.get(value)
-    if entry is None or entry[0] is not support or torch.compiler.is_compiling():
-        return False  # under a compiler: check, rather than guard on the records
-    return entry[1] == check_values and entry[2] == reads
+    return (
+        entry is not None and entry[0] is support and entry[1] == check_values and entry[2] == reads
+    )
 
 
 def _remember_pass(value: torch.Tensor, support: Any, check_values: bool, reads: tuple) -> None:

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch.overrides import TorchFunctionMode
 
-from distributions.tensor_records import TensorRecords, held_records, holding
+from distributions.tensor_records import _DEPTH, TensorRecords, held_records
 
 
 class _PassThrough(TorchFunctionMode):
@@ -71,7 +71,7 @@ def test_the_limit_empties_the_map_rather_than_growing_it():
 def test_held_transient_entries_hold_the_tensor_until_the_outermost_block_exits():
     records = TensorRecords(8)
     with held_records():
-        assert holding()
+        assert _DEPTH[0] == 1
         x = torch.zeros(3)
         ref = weakref.ref(x)
         records.put(x, "drawn", transient=True)
@@ -82,7 +82,7 @@ def test_held_transient_entries_hold_the_tensor_until_the_outermost_block_exits(
         del x
         gc.collect()
         assert ref() is not None  # held strongly: its id cannot be reused
-    assert not holding()
+    assert _DEPTH[0] == 0
     gc.collect()
     assert ref() is None
     assert len(records) == 0
@@ -115,7 +115,7 @@ def test_an_exception_in_a_block_still_releases_what_it_held():
     with pytest.raises(KeyError), held_records():
         records.put(x, "drawn", transient=True)
         raise KeyError("boom")
-    assert not holding()
+    assert _DEPTH[0] == 0
     assert records.get(x) is None
 
 
