@@ -15,6 +15,35 @@ def test_bernoulli_impossible_outcomes_score_minus_infinity():
     assert dist.Bernoulli(probs=torch.tensor(1.0)).log_prob(torch.tensor(1.0)).item() == 0.0
 
 
+def test_bernoulli_probs_log_prob_is_the_same_checked_or_not():
+    # Checked values (0 or 1) take a one-where form, unchecked ones the
+    # cross-entropy form: values and probs-gradients agree, at the edges too,
+    # and match torch (away from the edges, where torch clamps).
+    probs = torch.tensor([0.0, 0.0, 1.0, 1.0, 0.3, 0.3, 0.9], dtype=torch.float64)
+    value = torch.tensor([0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 1.0], dtype=torch.float64)
+    out = {}
+    for checked in (True, False):
+        p = probs.clone().requires_grad_()
+        lp = dist.Bernoulli(probs=p, validate_args=checked).log_prob(value)
+        grad = torch.autograd.grad(lp[lp.isfinite()].sum(), p)[0]
+        out[checked] = (lp.detach(), grad)
+    for a, b in zip(out[True], out[False]):
+        torch.testing.assert_close(a, b, rtol=0, atol=0, equal_nan=True)
+    assert out[True][0][[1, 2]].tolist() == [-np.inf, -np.inf]
+    # Finite where the outcome is possible at p = 0 and 1 (the impossible ones
+    # are -inf, differentiated as 0/0 in both forms).
+    assert out[True][1][[0, 3]].tolist() == [-1.0, 1.0]
+    torch_lp = tdist.Bernoulli(probs=probs[4:]).log_prob(value[4:])
+    assert torch.allclose(out[True][0][4:], torch_lp)
+
+
+def test_unchecked_bernoulli_scores_values_between_0_and_1():
+    # With validation off a relaxed target (a soft label) is the cross-entropy.
+    p = torch.tensor(0.3, dtype=torch.float64)
+    lp = dist.Bernoulli(probs=p, validate_args=False).log_prob(torch.tensor(0.25, dtype=p.dtype))
+    assert lp.item() == pytest.approx(0.25 * np.log(0.3) + 0.75 * np.log(0.7), rel=1e-12)
+
+
 def test_bernoulli_cdf_icdf_against_scipy():
     p = torch.tensor([0.2, 0.7], dtype=torch.float64)
     d = dist.Bernoulli(probs=p)

@@ -398,3 +398,30 @@ def test_a_requested_fused_kernel_is_used():
         theirs.step()
     assert torch.equal(p.detach(), q.detach())
     assert not ours.optimizer.param_groups[0]["foreach"]
+
+
+def test_foreach_kernels_are_chosen_from_three_parameters_in_a_group_on():
+    # One or two parameters: the per-tensor loop (faster on the CPU); three or
+    # more in the shared group: multi-tensor kernels; one group per parameter
+    # (optim_args a callable) stays on the loop.
+    ours = optim.Adam({"lr": 0.1})
+    params = {f"p{i}": torch.zeros(2, requires_grad=True) for i in range(3)}
+    for p in params.values():
+        p.grad = torch.ones(2)
+    ours.step({"p0": params["p0"], "p1": params["p1"]})
+    assert ours.optimizer.param_groups[0]["foreach"] is False
+    ours.step(params)
+    assert ours.optimizer.param_groups[0]["foreach"] is True
+    per_param = optim.Adam(lambda name: {"lr": 0.1})
+    per_param.step(params)
+    assert [g["foreach"] for g in per_param.optimizer.param_groups] == [False] * 3
+
+
+@pytest.mark.parametrize("foreach", [True, False])
+def test_a_foreach_given_by_the_user_is_kept(foreach):
+    ours = optim.Adam({"lr": 0.1, "foreach": foreach})
+    params = {f"p{i}": torch.zeros(2, requires_grad=True) for i in range(1 if foreach else 4)}
+    for p in params.values():
+        p.grad = torch.ones(2)
+    ours.step(params)
+    assert ours.optimizer.param_groups[0]["foreach"] is foreach
