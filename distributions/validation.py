@@ -25,7 +25,7 @@ from distributions import constraints
 from distributions.constraints import is_dependent
 from distributions.tensor_records import TensorRecords
 from distributions.torch_constraints import as_constraint
-from distributions.utils import broadcast_shape, lazy_property, number_behind
+from distributions.utils import broadcast_shape, lazy_property, number_behind, number_made
 from distributions.violations import abbreviate, describe_offenders
 
 __all__ = [
@@ -234,10 +234,13 @@ def _fast_ok(constraint: Any, value: torch.Tensor) -> bool | None:
     if value.dtype is torch.bool or value.numel() == 0:
         return None
     if predicate is _NOT_NAN and value.numel() > 1:
+        # The sum is NaN when an element is, or when +inf meets -inf: of a
+        # short vector's elements as numbers (then scanned for a NaN), else
+        # of the tensor (check() then clears it).
         elements = _small_elements(value)
         if elements is not None:
-            return True if predicate(constraint, *_list_extremes(elements)) else None
-        # The sum is NaN when an element is (or +inf meets -inf, which check() then clears).
+            total = sum(elements)
+            return True if total == total or not any(map(math.isnan, elements)) else None
         total = value.sum().tolist()  # a 0-dim sum: item() with less dispatch
         return True if total == total else None
     return True if predicate(constraint, *_extremes(value)) else None
@@ -378,9 +381,12 @@ def _cpu_scalar_ok(constraint: Any, value: torch.Tensor) -> bool:
     predicate = _EXTREME_CHECKS.get(type(constraint)) if test is None else None
     if test is None and predicate is None:
         return False  # nothing decides it from one number: no read
-    # tolist() of a 0-dim tensor is item() through less dispatch (~3.6k
-    # instead of ~5.9k instructions on the CPU); a number, though typed as a list.
-    x: Any = value.tolist()
+    # A number broadcast_all just made the tensor from is tested as it is:
+    # no read. Otherwise tolist() of a 0-dim tensor is item() through less
+    # dispatch (~3.6k instead of ~5.9k instructions); a number, though typed as a list.
+    x: Any = number_made(value)
+    if x is None or test is None:  # the predicates may have other bounds: read
+        x = value.tolist()
     if type(x) is not float and type(x) is not int:
         return False  # a bool or complex element takes the full check
     if test is not None:
