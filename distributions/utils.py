@@ -32,7 +32,6 @@ __all__ = [
     "euler_constant",
     "normal_draws",
     "number_behind",
-    "number_made",
     "probs_or_logits",
     "promote_float",
     "safe_xlogy",
@@ -215,12 +214,10 @@ def _number_tensor(value: Any, dtype: torch.dtype, device: Any) -> torch.Tensor:
             tensor = torch.scalar_tensor(value, dtype=dtype)
         else:
             tensor = torch.scalar_tensor(value, dtype=dtype, device=device)
-        # Under dynamo the is_cpu read would be a graph node of its own: not asked there.
-        if not torch.compiler.is_compiling():
-            if tensor.is_cpu:
-                _remember_made(tensor, value, dtype)
-            else:
-                _record_number(tensor, value)
+        # Reading a CPU scalar back is cheap: no record needed. (Under dynamo
+        # the is_cpu read would be a graph node of its own: not asked there.)
+        if not torch.compiler.is_compiling() and not tensor.is_cpu:
+            _record_number(tensor, value)
         return tensor
     return torch.tensor(float(value) if device is None else value, dtype=dtype, device=device)
 
@@ -252,56 +249,6 @@ def _stored_number(value: float | int, dtype: torch.dtype) -> float | None:
 
 def _record_number(tensor: torch.Tensor, value: float | int) -> None:
     _FROM_NUMBER.put(tensor, value)
-
-
-# The CPU scalars made last from numbers: id -> (the tensor, the number). The
-# argument check of the construction that made them tests the number instead
-# of reading the tensor back (a read costs a torch call; in a full SVI step,
-# with colder caches, several microseconds). The tensor is held, so the
-# identity test cannot match a newer tensor at a reused id; a few entries
-# suffice, as the check follows the conversion within one constructor.
-_JUST_MADE: dict[int, tuple[torch.Tensor, float | int]] = {}
-_JUST_MADE_LIMIT = 16
-_TINIEST: dict[torch.dtype, float] = {}
-
-
-def _remember_made(tensor: torch.Tensor, value: float | int, dtype: torch.dtype) -> None:
-    tiny = _TINIEST.get(dtype)
-    if tiny is None:
-        tiny = _TINIEST[dtype] = torch.finfo(dtype).tiny
-    # A number the dtype stores with its sign and its order against 0 and 1
-    # kept: round-to-nearest is monotone and 0 and 1 are exact. Below the
-    # smallest normal number it may store 0 (flush-to-zero): read those back.
-    if 0 < abs(value) < tiny:
-        return
-    if len(_JUST_MADE) >= _JUST_MADE_LIMIT:
-        _JUST_MADE.clear()
-    _JUST_MADE[id(tensor)] = (tensor, value)
-
-
-def number_made(tensor: torch.Tensor) -> float | int | None:
-    """The Python number behind a CPU scalar :func:`broadcast_all` just made, while unchanged.
-
-    Decides the constraints with bounds 0 and 1 (real, positive, nonnegative,
-    unit interval) as the stored value would; it is not that value rounded
-    to the dtype (``0.1`` here, not its float32 rounding). None when
-    ``tensor`` is not among the last few made, or was changed in place.
-
-    Example:
-        >>> (scale,) = broadcast_all(0.5)
-        >>> number_made(scale)
-        0.5
-        >>> _ = scale.add_(1.0)
-        >>> number_made(scale) is None
-        True
-    """
-    entry = _JUST_MADE.get(id(tensor))
-    if entry is None or entry[0] is not tensor:
-        return None
-    try:
-        return None if tensor._version else entry[1]
-    except RuntimeError:  # an inference-mode tensor has no version counter
-        return None
 
 
 def number_behind(tensor: torch.Tensor) -> float | None:
