@@ -14,10 +14,12 @@ __all__ = ["Bernoulli"]
 class Bernoulli(BinaryParams, ExponentialFamily):
     """Values in ``{0, 1}`` with ``P(1) = probs = sigmoid(logits)``.
 
-    Built from ``probs``, ``log_prob`` uses ``xlogy`` so that impossible
-    outcomes score exactly ``-inf`` (``Bernoulli(probs=0).log_prob(1)``; torch
-    clamps and returns about ``-15.9``). Built from ``logits`` it uses the
-    stable binary cross-entropy with logits.
+    Built from ``probs``, ``log_prob`` is the log of the outcome's probability
+    (checked values are 0 or 1; unchecked ones take a guarded ``xlogy`` form,
+    which also scores values in between), so impossible outcomes score exactly
+    ``-inf`` (``Bernoulli(probs=0).log_prob(1)``; torch clamps and returns about
+    ``-15.9``). Built from ``logits`` it uses the stable binary cross-entropy
+    with logits.
 
     Args:
         probs: success probability in ``[0, 1]``.
