@@ -400,11 +400,15 @@ def test_a_requested_fused_kernel_is_used():
     assert not ours.optimizer.param_groups[0]["foreach"]
 
 
-def test_foreach_kernels_are_chosen_from_three_parameters_in_a_group_on():
-    # One or two parameters: the per-tensor loop (faster on the CPU); three or
-    # more in the shared group: multi-tensor kernels; one group per parameter
+@pytest.mark.parametrize(
+    "factory, args", [(optim.RMSprop, {"lr": 0.1}), (optim.Adam, {"lr": 0.1, "fused": False})]
+)
+def test_foreach_kernels_are_chosen_from_three_parameters_in_a_group_on(factory, args):
+    # Without a fused kernel (none in the class, or fused=False): one or two
+    # parameters take the per-tensor loop (faster on the CPU); three or more in
+    # the shared group multi-tensor kernels; one group per parameter
     # (optim_args a callable) stays on the loop.
-    ours = optim.Adam({"lr": 0.1})
+    ours = factory(args)
     params = {f"p{i}": torch.zeros(2, requires_grad=True) for i in range(3)}
     for p in params.values():
         p.grad = torch.ones(2)
@@ -412,9 +416,71 @@ def test_foreach_kernels_are_chosen_from_three_parameters_in_a_group_on():
     assert ours.optimizer.param_groups[0]["foreach"] is False
     ours.step(params)
     assert ours.optimizer.param_groups[0]["foreach"] is True
-    per_param = optim.Adam(lambda name: {"lr": 0.1})
+    per_param = factory(lambda name: dict(args))
     per_param.step(params)
     assert [g["foreach"] for g in per_param.optimizer.param_groups] == [False] * 3
+
+
+@pytest.mark.parametrize(
+    "factory, torch_cls, args",
+    [
+        (optim.Adam, torch.optim.Adam, {"lr": 0.1}),
+        (optim.AdamW, torch.optim.AdamW, {"lr": 0.1}),
+        (optim.Adagrad, torch.optim.Adagrad, {"lr": 0.1}),
+        (optim.SGD, torch.optim.SGD, {"lr": 0.1, "momentum": 0.9}),
+    ],
+)
+def test_cpu_parameters_take_the_fused_kernel_by_default(factory, torch_cls, args):
+    # Bit for bit torch's fused update (20 entries: the kernel's vectorized
+    # part, where it can round differently from torch's default loop).
+    p = torch.linspace(-1.0, 1.0, 20).requires_grad_()
+    q = p.detach().clone().requires_grad_()
+    ours, theirs = factory(args), torch_cls([q], fused=True, **args)
+    for k in range(3):
+        g = torch.linspace(0.3, -2.0, 20) * (k + 1)
+        p.grad, q.grad = g.clone(), g.clone()
+        ours.step({"p": p})
+        theirs.step()
+    assert torch.equal(p.detach(), q.detach())
+    group = ours.optimizer.param_groups[0]
+    assert group["fused"] is True and group["foreach"] is False
+
+
+def test_fused_false_keeps_torchs_default_arithmetic():
+    p = torch.linspace(-1.0, 1.0, 20).requires_grad_()
+    q = p.detach().clone().requires_grad_()
+    ours, theirs = optim.Adam({"lr": 0.1, "fused": False}), torch.optim.Adam([q], lr=0.1)
+    for k in range(3):
+        g = torch.linspace(0.3, -2.0, 20) * (k + 1)
+        p.grad, q.grad = g.clone(), g.clone()
+        ours.step({"p": p})
+        theirs.step()
+    assert torch.equal(p.detach(), q.detach())
+
+
+def test_a_complex_parameter_leaves_the_fused_kernel():
+    # torch has no fused kernel for complex tensors: the group falls back (and
+    # the real parameter's fused-made state carries over).
+    ours = optim.Adam({"lr": 0.1})
+    real = torch.zeros(2, requires_grad=True)
+    real.grad = torch.ones(2)
+    ours.step({"real": real})
+    assert ours.optimizer.param_groups[0]["fused"] is True
+    z = torch.zeros(2, dtype=torch.complex64, requires_grad=True)
+    z.grad = torch.ones(2, dtype=torch.complex64)
+    real.grad = torch.ones(2)
+    ours.step({"real": real, "z": z})
+    assert ours.optimizer.param_groups[0]["fused"] is False
+    assert torch.allclose(z.detach().real, torch.full((2,), -0.1))
+    assert ours.optimizer.state[real]["step"].item() == 2.0
+
+
+def test_differentiable_keeps_torchs_default_kernel():
+    ours = optim.Adam({"lr": 0.1, "differentiable": True})
+    p = torch.zeros(2, requires_grad=True)
+    p.grad = torch.ones(2)
+    ours.step({"p": p})
+    assert not ours.optimizer.param_groups[0]["fused"]
 
 
 @pytest.mark.parametrize("foreach", [True, False])
