@@ -246,27 +246,39 @@ class ELBO(abc.ABC):
 _CHECKED_LIMIT = 64
 
 
+_NO_HINTS = (False, None, None)
+
+
 def _shape_key(trace: Trace) -> tuple[Any, ...]:
     """What the structure checks read of a trace's sample sites, as a hashable tuple."""
     key: list[tuple[Any, ...]] = []
+    append = key.append
     for name, site in trace.nodes.items():
         if site.type != "sample":
             continue  # the checks read sample sites only
         fn, value, infer = site.fn, site.value, site.infer
         sample_shape = site.kwargs.get("sample_shape", ())
-        key.append(
+        # Most sites carry no inference hints: one truth test instead of four reads.
+        hints = (
+            (
+                bool(_is_density_site(site)),
+                tuple(infer["_enum_dims"]) if "_enum_dims" in infer else None,
+                infer.get("_enum_dim"),
+            )
+            if infer
+            else _NO_HINTS
+        )
+        append(
             (
                 name,
                 site.is_observed,
-                bool(_is_density_site(site)),
                 site.mask is False,
                 getattr(fn, "batch_shape", None),
                 getattr(fn, "event_shape", None),
                 value.shape if isinstance(value, torch.Tensor) else None,
                 sample_shape if type(sample_shape) is not list else tuple(sample_shape),
                 site.cond_indep_stack,
-                tuple(infer["_enum_dims"]) if "_enum_dims" in infer else None,
-                infer.get("_enum_dim"),
+                hints,
             )
         )
     return tuple(key)
