@@ -15,6 +15,7 @@ import pytest
 import torch
 from torch._inductor.utils import run_and_get_code
 from torch.fx.experimental.proxy_tensor import make_fx
+from torch.utils import _pytree as pytree
 
 import ppl
 from distributions import Bernoulli, Normal, TransformedDistribution, constraints
@@ -30,6 +31,7 @@ from inference import (
 )
 from inference.compiled_optim import functional_update
 from inference.compiled_step import CompileFallbackWarning
+from inference.compiled_svi import _tensor_leaves
 from inference.optim import SGD, Adam, ClippedAdam, ClippedAdamOptimizer
 from ppl.handlers import condition
 
@@ -351,3 +353,23 @@ def test_a_compiled_update_counts_as_an_in_place_change_of_the_parameters():
     assert leaf._version > before
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         saved.backward()
+
+
+@pytest.mark.parametrize(
+    "args, kwargs",
+    [
+        ((torch.zeros(2), torch.ones(3)), {}),
+        ((torch.zeros(2), 3, torch.ones(1)), {}),
+        (((torch.zeros(2), [torch.ones(1), "a"]),), {}),
+        ((torch.zeros(2),), {"b": torch.ones(2), "a": torch.full((1,), 2.0), "n": 4}),
+        ((), {}),
+    ],
+)
+def test_the_step_inputs_are_the_tensor_leaves_in_pytree_order(args, kwargs):
+    # The positional-tensors shortcut and the pytree walk give one order: the
+    # compiled program's data inputs are laid out in it.
+    expected = [
+        x for x in pytree.tree_leaves((tuple(args), dict(kwargs))) if isinstance(x, torch.Tensor)
+    ]
+    got = _tensor_leaves(args, kwargs)
+    assert len(got) == len(expected) and all(a is b for a, b in zip(got, expected))
