@@ -32,8 +32,10 @@ __all__ = ["Optimizer", "make_optimizer"]
 # update of eight schools' six parameters takes 43 us fused, 107 with
 # multi-tensor (foreach) kernels and 127 with the per-tensor loop; a 784-400-20
 # VAE's ten, 0.48 ms against 1.9 and 2.4 (one pass over each tensor instead of
-# one per arithmetic step). The updates differ from the loop's in the last bit
-# only (1 ulp after 1000 float32 steps). Fused kernels are chosen only for
+# one per arithmetic step); SGD with momentum 22 against 37 and 41 us. Plain SGD
+# (no state) is within a few us either way, so one rule serves all. The
+# updates differ from the loop's in the last bit only (1 ulp after 1000
+# float32 steps). Fused kernels are chosen only for
 # floating-point CPU parameters: complex ones have no fused kernel, and on an
 # accelerator (where foreach is torch's default) a fused state keeps its step
 # counter on the device, which a checkpoint from the loop does not.
