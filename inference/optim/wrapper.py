@@ -97,6 +97,7 @@ class Optimizer:
         self._names: dict[int, str] = {}
         self._clips: dict[int, Any] = {}
         self._pending_state: dict[str, Any] = {}
+        self._unfusable_groups: set[int] = set()  # indices of groups with a non-CPU/complex param
 
     # ------------------------------------------------------------ joining
     def _args_for(self, name: str) -> dict[str, Any]:
@@ -105,23 +106,29 @@ class Optimizer:
             _check_optim_keys(self.optim_cls, args, f"optim_args for parameter '{name}'")
         return args
 
-    def _choose_kernel(self, group: dict[str, Any], p: torch.Tensor, args: dict[str, Any]) -> None:
+    def _choose_kernel(self, index: int, p: torch.Tensor, args: dict[str, Any]) -> None:
         # Ours to choose unless the user chose (foreach, fused, or
         # differentiable, which fused kernels refuse); see _FOREACH_FROM's
-        # comment. ``p`` has just joined ``group``.
+        # comment. ``p`` has just joined group ``index``; a restored state may
+        # have set the group's switches just before, and is overridden as the
+        # user's arguments are not.
         if "foreach" in args or args.get("fused") or args.get("differentiable"):
             return
+        group = self.optimizer.param_groups[index]
         accepted = _accepted_args(self.optim_cls)
         if "fused" in accepted and "fused" not in args:
-            # Fused while every parameter that joined so far can be.
-            first = len(group["params"]) == 1
-            fused = _fusable(p) and (first or group.get("fused") is True)
+            # Fused while every parameter that joined the group can be.
+            if not _fusable(p):
+                self._unfusable_groups.add(index)
+            fused = index not in self._unfusable_groups
             group["fused"] = fused
             if fused:
                 group["foreach"] = False
                 return
         if "foreach" in accepted:
-            group["foreach"] = len(group["params"]) >= _FOREACH_FROM
+            # A restored fused=True (the user's fused=False gave way to a
+            # checkpoint, as in torch) excludes foreach.
+            group["foreach"] = len(group["params"]) >= _FOREACH_FROM and not group.get("fused")
 
     def _register(self, params: Mapping[str, torch.Tensor]) -> None:
         for name, p in params.items():
@@ -145,7 +152,7 @@ class Optimizer:
             entry = self._pending_state.pop(name, None)
             if entry is not None:
                 self._import(p, index, entry, name)
-            self._choose_kernel(self.optimizer.param_groups[index], p, args)
+            self._choose_kernel(index, p, args)
 
     def _create(self, group: dict[str, Any]) -> None:
         self.optimizer = self.optim_cls([group])

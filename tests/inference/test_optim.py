@@ -475,6 +475,34 @@ def test_a_complex_parameter_leaves_the_fused_kernel():
     assert ours.optimizer.state[real]["step"].item() == 2.0
 
 
+def test_a_restored_state_leaves_the_kernel_choice_coherent():
+    # A checkpoint's group switches arrive before the choice (as torch's
+    # load_state_dict restores them): a default optimizer stays fused for every
+    # parameter after a loop checkpoint, and a fused checkpoint restored under
+    # fused=False never leaves fused and foreach both on.
+    params = {n: torch.zeros(3, requires_grad=True) for n in "abc"}
+
+    def step(opt):
+        for p in params.values():
+            p.grad = torch.ones(3)
+        opt.step(params)
+
+    loop = optim.Adam({"lr": 0.1, "fused": False})
+    step(loop)
+    fused = optim.Adam({"lr": 0.1})
+    fused.set_state(loop.get_state())
+    step(fused)
+    group = fused.optimizer.param_groups[0]
+    assert group["fused"] is True and group["foreach"] is False
+    assert fused.optimizer.state[params["c"]]["step"].item() == 2.0
+    back = optim.Adam({"lr": 0.1, "fused": False})
+    back.set_state(fused.get_state())
+    step(back)
+    group = back.optimizer.param_groups[0]
+    assert not (group["fused"] and group["foreach"])
+    assert back.optimizer.state[params["a"]]["step"].item() == 3.0
+
+
 def test_differentiable_keeps_torchs_default_kernel():
     ours = optim.Adam({"lr": 0.1, "differentiable": True})
     p = torch.zeros(2, requires_grad=True)
