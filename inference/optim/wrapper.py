@@ -115,7 +115,7 @@ class Optimizer:
         if "foreach" in args or args.get("fused") or args.get("differentiable"):
             return
         group = self.optimizer.param_groups[index]
-        accepted = _accepted_args(self.optim_cls)
+        accepted = _accepted_args(self.optim_cls) or {}
         if "fused" in accepted and "fused" not in args:
             # Fused while every parameter that joined the group can be.
             if not _fusable(p):
@@ -304,11 +304,12 @@ def _torch_step(optimizer: Any) -> None:
     inner(optimizer)
 
 
-def _accepted_args(optim_cls: type) -> Any:
+def _accepted_args(optim_cls: type) -> Mapping[str, inspect.Parameter] | None:
+    # The constructor's parameters; None when its signature cannot be read.
     try:
         return inspect.signature(optim_cls).parameters
     except (TypeError, ValueError):
-        return {}
+        return None
 
 
 def _fusable(p: torch.Tensor) -> bool:
@@ -316,11 +317,8 @@ def _fusable(p: torch.Tensor) -> bool:
 
 
 def _check_optim_keys(optim_cls: type, args: Mapping[str, Any], where: str) -> None:
-    try:
-        accepted = inspect.signature(optim_cls).parameters
-    except (TypeError, ValueError):
-        return
-    if any(p.kind == p.VAR_KEYWORD for p in accepted.values()):
+    accepted = _accepted_args(optim_cls)
+    if accepted is None or any(p.kind == p.VAR_KEYWORD for p in accepted.values()):
         return
     unknown = sorted(set(args) - set(accepted) - {"params"})
     if unknown:
