@@ -1,5 +1,7 @@
 """Optimizers called Pyro's way: clip_args, per-parameter optim_args, get_state/set_state."""
 
+import inspect
+
 import pytest
 import torch
 from torch.optim.optimizer import register_optimizer_step_post_hook
@@ -324,18 +326,40 @@ def test_scheduler_state_through_a_file(tmp_path):
 # observes the wrapper; these tests pin down that whatever observes it still runs.
 
 
-@pytest.mark.parametrize("factory, torch_cls, args", FACTORIES)
-def test_updates_equal_the_torch_optimizers_exactly(factory, torch_cls, args):
-    # Bit for bit, over steps that build and then use the optimizer state.
-    p = torch.tensor([0.5, -1.0, 2.0], requires_grad=True)
-    q = p.detach().clone().requires_grad_()
-    ours, theirs = factory(args), torch_cls([q], **args)
-    for k in range(4):
-        g = torch.tensor([1.0, -0.5, 0.25]) * (k + 1)
+def _side_by_side(ours, make_theirs, start, grad, steps):
+    """Steps ``ours`` and ``make_theirs([copy])`` on equal gradients ``grad * (k + 1)``.
+
+    Returns both parameters after ``steps`` steps.
+    """
+    p = start.clone().requires_grad_()
+    q = start.clone().requires_grad_()
+    theirs = make_theirs([q])
+    for k in range(steps):
+        g = grad * (k + 1)
         p.grad, q.grad = g.clone(), g.clone()
         ours.step({"p": p})
         theirs.step()
-    assert torch.equal(p.detach(), q.detach())
+    return p.detach(), q.detach()
+
+
+# Inputs on which the fused kernels round differently from torch's default
+# loop (Adam, AdamW, Adagrad; SGD's fused arithmetic is the loop's), so a
+# bit-for-bit match tells which kernel ran. Short or evenly spaced vectors do
+# not: on 20 linspace entries over 3 steps fused and loop Adam agree exactly.
+_INPUTS = torch.randn(2, 256, generator=torch.Generator().manual_seed(1))
+_START, _GRAD, _STEPS = _INPUTS[0], _INPUTS[1], 10
+
+
+@pytest.mark.parametrize("factory, torch_cls, args", FACTORIES)
+def test_updates_equal_the_torch_optimizers_exactly(factory, torch_cls, args):
+    # Bit for bit, over steps that build and then use the optimizer state,
+    # against the torch code path ours takes for a CPU parameter: the fused
+    # kernel where the class has one.
+    kernel = {"fused": True} if "fused" in inspect.signature(torch_cls).parameters else {}
+    p, q = _side_by_side(
+        factory(args), lambda qs: torch_cls(qs, **args, **kernel), _START, _GRAD, _STEPS
+    )
+    assert torch.equal(p, q)
 
 
 def test_step_hooks_on_the_torch_optimizer_run():
@@ -386,17 +410,12 @@ def test_a_torch_lr_scheduler_on_the_optimizer_sees_its_steps():
 
 def test_a_requested_fused_kernel_is_used():
     # The default foreach=True must not override it: the updates are those of
-    # torch's fused Adam bit for bit (20 entries: the kernel's vectorized part).
-    p = torch.linspace(-1.0, 1.0, 20).requires_grad_()
-    q = p.detach().clone().requires_grad_()
+    # torch's fused Adam bit for bit.
     ours = optim.Adam({"lr": 0.1, "fused": True})
-    theirs = torch.optim.Adam([q], lr=0.1, fused=True)
-    for k in range(3):
-        g = torch.linspace(0.3, -2.0, 20) * (k + 1)
-        p.grad, q.grad = g.clone(), g.clone()
-        ours.step({"p": p})
-        theirs.step()
-    assert torch.equal(p.detach(), q.detach())
+    p, q = _side_by_side(
+        ours, lambda qs: torch.optim.Adam(qs, lr=0.1, fused=True), _START, _GRAD, 3
+    )
+    assert torch.equal(p, q)
     assert not ours.optimizer.param_groups[0]["foreach"]
 
 
@@ -422,40 +441,42 @@ def test_foreach_kernels_are_chosen_from_three_parameters_in_a_group_on(factory,
 
 
 @pytest.mark.parametrize(
-    "factory, torch_cls, args",
+    "factory, torch_cls, args, loop_differs",
     [
-        (optim.Adam, torch.optim.Adam, {"lr": 0.1}),
-        (optim.AdamW, torch.optim.AdamW, {"lr": 0.1}),
-        (optim.Adagrad, torch.optim.Adagrad, {"lr": 0.1}),
-        (optim.SGD, torch.optim.SGD, {"lr": 0.1, "momentum": 0.9}),
+        (optim.Adam, torch.optim.Adam, {"lr": 0.1}, True),
+        (optim.AdamW, torch.optim.AdamW, {"lr": 0.1}, True),
+        (optim.Adagrad, torch.optim.Adagrad, {"lr": 0.1}, True),
+        (optim.SGD, torch.optim.SGD, {"lr": 0.1, "momentum": 0.9}, False),
     ],
 )
-def test_cpu_parameters_take_the_fused_kernel_by_default(factory, torch_cls, args):
-    # Bit for bit torch's fused update (20 entries: the kernel's vectorized
-    # part, where it can round differently from torch's default loop).
-    p = torch.linspace(-1.0, 1.0, 20).requires_grad_()
-    q = p.detach().clone().requires_grad_()
-    ours, theirs = factory(args), torch_cls([q], fused=True, **args)
-    for k in range(3):
-        g = torch.linspace(0.3, -2.0, 20) * (k + 1)
-        p.grad, q.grad = g.clone(), g.clone()
-        ours.step({"p": p})
-        theirs.step()
-    assert torch.equal(p.detach(), q.detach())
+def test_cpu_parameters_take_the_fused_kernel_by_default(factory, torch_cls, args, loop_differs):
+    # Bit for bit torch's fused update and, where the two round differently on
+    # these inputs, not its default loop's.
+    ours = factory(args)
+    p, fused = _side_by_side(
+        ours, lambda qs: torch_cls(qs, fused=True, **args), _START, _GRAD, _STEPS
+    )
+    _, loop = _side_by_side(
+        factory({**args, "fused": False}), lambda qs: torch_cls(qs, **args), _START, _GRAD, _STEPS
+    )
+    assert torch.equal(p, fused)
+    assert torch.equal(p, loop) is not loop_differs
     group = ours.optimizer.param_groups[0]
     assert group["fused"] is True and group["foreach"] is False
 
 
 def test_fused_false_keeps_torchs_default_arithmetic():
-    p = torch.linspace(-1.0, 1.0, 20).requires_grad_()
-    q = p.detach().clone().requires_grad_()
-    ours, theirs = optim.Adam({"lr": 0.1, "fused": False}), torch.optim.Adam([q], lr=0.1)
-    for k in range(3):
-        g = torch.linspace(0.3, -2.0, 20) * (k + 1)
-        p.grad, q.grad = g.clone(), g.clone()
-        ours.step({"p": p})
-        theirs.step()
-    assert torch.equal(p.detach(), q.detach())
+    # On these inputs torch's fused Adam rounds differently: a match is the loop's.
+    ours = optim.Adam({"lr": 0.1, "fused": False})
+    p, q = _side_by_side(ours, lambda qs: torch.optim.Adam(qs, lr=0.1), _START, _GRAD, _STEPS)
+    _, fused = _side_by_side(
+        optim.Adam({"lr": 0.1}),
+        lambda qs: torch.optim.Adam(qs, lr=0.1, fused=True),
+        _START,
+        _GRAD,
+        _STEPS,
+    )
+    assert torch.equal(p, q) and not torch.equal(p, fused)
 
 
 def test_a_complex_parameter_leaves_the_fused_kernel():
