@@ -8,6 +8,7 @@ ratio is the median over rounds of ``time(ours) / time(peer)`` in that round.
 
 import statistics
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import torch
@@ -23,6 +24,11 @@ class Case:
     name: str
     peers: dict
     note: str = ""
+    # peer name -> a zero-argument factory of a context manager entered around
+    # each timed batch of that peer's calls (a global setting such as validation
+    # off, switched once per batch as a user switches it once per program, so
+    # the switch itself is not timed).
+    contexts: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -34,32 +40,36 @@ class Result:
     ratios: dict = field(default_factory=dict)
 
 
-def _calls_for(fn, budget=0.01):
-    start = time.perf_counter()
-    fn()
-    once = max(time.perf_counter() - start, 1e-7)
+def _calls_for(fn, budget=0.01, context=nullcontext):
+    with context():
+        start = time.perf_counter()
+        fn()
+        once = max(time.perf_counter() - start, 1e-7)
     return max(1, min(10_000, int(budget / once)))
 
 
-def _time(fn, calls):
-    start = time.perf_counter()
-    for _ in range(calls):
-        fn()
-    return (time.perf_counter() - start) / calls
+def _time(fn, calls, context=nullcontext):
+    with context():
+        start = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        return (time.perf_counter() - start) / calls
 
 
 def measure(case, rounds=15, budget=0.01):
     """Times ``case.peers`` in alternating rounds and returns a :class:`Result`."""
     torch.set_num_threads(1)
     names = list(case.peers)
-    for fn in case.peers.values():
-        fn()  # warm up caches and lazy initialisation
-    calls = {n: _calls_for(case.peers[n], budget) for n in names}
+    contexts = {n: case.contexts.get(n, nullcontext) for n in names}
+    for n, fn in case.peers.items():
+        with contexts[n]():
+            fn()  # warm up caches and lazy initialisation
+    calls = {n: _calls_for(case.peers[n], budget, contexts[n]) for n in names}
     per_round = {n: [] for n in names}
     for r in range(rounds):
         order = names[r % len(names) :] + names[: r % len(names)]
         for n in order:
-            per_round[n].append(_time(case.peers[n], calls[n]))
+            per_round[n].append(_time(case.peers[n], calls[n], contexts[n]))
     seconds = {n: statistics.median(v) for n, v in per_round.items()}
     ratios = {}
     if "ours" in per_round:

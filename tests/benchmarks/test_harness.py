@@ -18,3 +18,29 @@ def test_chart_is_written(tmp_path):
     path = tmp_path / "chart.png"
     runner._chart({"demo": [result]}, path)
     assert path.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_peers_context_is_entered_around_its_timed_batches_only():
+    from contextlib import contextmanager
+
+    state = {"inside": False, "enters": 0, "calls_inside": 0, "calls_outside": 0}
+
+    @contextmanager
+    def switched():
+        state["enters"] += 1
+        state["inside"] = True
+        try:
+            yield
+        finally:
+            state["inside"] = False
+
+    def base():
+        state["calls_inside" if state["inside"] else "calls_outside"] += 1
+
+    def ours():
+        assert not state["inside"], "another peer's context leaked into ours"
+
+    measure(Case("demo", "ctx", {"ours": ours, "base": base}, contexts={"base": switched}), rounds=3)
+    # Warm-up, calibration and one batch per round; every call of base ran inside.
+    assert state["enters"] == 1 + 1 + 3
+    assert state["calls_outside"] == 0 and state["calls_inside"] > 3
