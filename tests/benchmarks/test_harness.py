@@ -40,7 +40,9 @@ def test_a_peers_context_is_entered_around_its_timed_batches_only():
     def ours():
         assert not state["inside"], "another peer's context leaked into ours"
 
-    measure(Case("demo", "ctx", {"ours": ours, "base": base}, contexts={"base": switched}), rounds=3)
+    measure(
+        Case("demo", "ctx", {"ours": ours, "base": base}, contexts={"base": switched}), rounds=3
+    )
     # Warm-up, calibration and one batch per round; every call of base ran inside.
     assert state["enters"] == 1 + 1 + 3
     assert state["calls_outside"] == 0 and state["calls_inside"] > 3
