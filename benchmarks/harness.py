@@ -57,7 +57,11 @@ def _time(fn, calls, context=nullcontext):
 
 
 def measure(case, rounds=15, budget=0.01):
-    """Times ``case.peers`` in alternating rounds and returns a :class:`Result`."""
+    """Times ``case.peers`` in alternating rounds and returns a :class:`Result`.
+
+    A peer named in ``case.contexts`` runs its warm-up, calibration and each
+    timed batch inside that context, entered outside the clock.
+    """
     torch.set_num_threads(1)
     names = list(case.peers)
     contexts = {n: case.contexts.get(n, nullcontext) for n in names}
